@@ -1,0 +1,60 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test validate bench setup test-deps chromium migrate clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Reinstall only when the pinned dependencies change.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -e . 2>&1 | grep -v -e "^WARNING: Location" -e "^ *$$" || true
+	$(PY) -c "import django, channels, daphne, simpy, plotly, whitenoise, django_htmx"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "^ *$$" || true
+	$(PY) -c "import pytest, pytest_django, pytest_asyncio, playwright, hypothesis"
+	touch $@
+
+setup: $(VENV)/.installed
+
+migrate: setup
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py load_katas
+
+run: migrate
+	$(PY) manage.py collectstatic --noinput -v 0
+	@$(PY) manage.py demo_accounts
+	@echo ""
+	@echo "Kata is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+test-deps: $(VENV)/.installed-test chromium
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@test -x /usr/bin/chromium || { echo "chromium is still missing at /usr/bin/chromium"; exit 1; }
+
+# pytest exits 5 when no test ran; make treats that as the failure it is.
+test: test-deps
+	$(PY) -m pytest -m "not slow"
+
+validate: test-deps
+	$(PY) -m pytest -m slow tests/simulator
+
+bench: setup
+	$(PY) -m simulator bench
+
+clean:
+	rm -rf $(VENV) staticfiles artifacts .test-db.sqlite3 .pytest_cache .hypothesis

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class KataConfig(AppConfig):
+    name = "kata"
+    verbose_name = "Katas"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.urls import reverse
+
+from kata.models import Kata
+
+
+def _kata(**overrides) -> Kata:
+    fields = {"slug": "clearpay", "title": "ClearPay", "summary": "Payment handshake.", "published": True}
+    return Kata.objects.create(**{**fields, **overrides})
+
+
+def test_home_lists_published_katas_only(client, db):
+    _kata()
+    _kata(slug="draft", title="Draft kata", published=False)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert b"ClearPay" in response.content
+    assert b"Draft kata" not in response.content
+
+
+def test_home_says_so_when_no_kata_is_published(client, db):
+    response = client.get(reverse("home"))
+    assert b"No katas are published yet" in response.content
+
+
+def test_unpublished_kata_brief_is_not_found(client, db):
+    _kata(published=False)
+    assert client.get(reverse("kata_detail", kwargs={"slug": "clearpay"})).status_code == 404
+
+
+def test_login_state_shows_in_navigation(client, learner):
+    assert b"Log in" in client.get(reverse("home")).content
+    client.force_login(learner)
+    body = client.get(reverse("home")).content
+    assert b'data-testid="current-user">learner<' in body
+    assert b"Log out" in body
+
+
+def test_healthz_reports_database_ok(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_static_htmx_and_plotly_are_served_locally(client, db):
+    body = client.get(reverse("home")).content.decode()
+    assert "/static/django_htmx/htmx" in body
+    assert "https://" not in body.split("<body")[0], "no asset may come from a CDN"
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("plotly/plotly.min.js"), "plotly.js must be served from the plotly package"
