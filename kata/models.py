@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class Kata(models.Model):
@@ -15,10 +22,27 @@ class Kata(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=120)
     summary = models.CharField(max_length=300, help_text="One sentence shown in the kata list.")
+    overview = models.TextField(blank=True, help_text="What the learner is asked to build, in a paragraph.")
+    context = models.TextField(blank=True, help_text="The story: the business, its systems and what hurts.")
+    constraints_operational = models.TextField(blank=True, help_text="One constraint per line.")
+    constraints_product = models.TextField(blank=True, help_text="One constraint per line.")
+    learning_outcomes = models.TextField(blank=True, help_text="One outcome per line.")
+    hints = models.TextField(blank=True, help_text="One hint per line, shown on request, in order.")
     difficulty = models.CharField(max_length=20, choices=Difficulty.choices, default=Difficulty.INTERMEDIATE)
     domain = models.CharField(max_length=60, blank=True)
     minutes_min = models.PositiveSmallIntegerField(default=20)
     minutes_max = models.PositiveSmallIntegerField(default=30)
+    budget_per_hour = models.DecimalField(
+        max_digits=8, decimal_places=2, default=5, help_text="Peak hourly cost a design may reach, in dollars."
+    )
+    drain_seconds = models.PositiveIntegerField(
+        default=1800, help_text="Simulated seconds after traffic stops for queued work to finish."
+    )
+    grading_seeds = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="A scenario passes only if it passes on every seed.",
+    )
+    reference_design = models.JSONField(default=dict, blank=True, help_text="A design that passes every scenario.")
     published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -29,5 +53,252 @@ class Kata(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def clean(self) -> None:
+        if self.minutes_max < self.minutes_min:
+            raise ValidationError({"minutes_max": "Must be at least the minimum."})
+
     def get_absolute_url(self) -> str:
         return reverse("kata_detail", kwargs={"slug": self.slug})
+
+    @property
+    def constraints_operational_list(self) -> list[str]:
+        return _lines(self.constraints_operational)
+
+    @property
+    def constraints_product_list(self) -> list[str]:
+        return _lines(self.constraints_product)
+
+    @property
+    def learning_outcomes_list(self) -> list[str]:
+        return _lines(self.learning_outcomes)
+
+    @property
+    def hints_list(self) -> list[str]:
+        return _lines(self.hints)
+
+
+class PartType(models.Model):
+    """One entry of a kata's palette: what it is, how it behaves, what it costs, what a learner may tune."""
+
+    class Role(models.TextChoices):
+        SOURCE = "source", "Traffic source"
+        LOAD_BALANCER = "load_balancer", "Load balancer"
+        SERVICE = "service", "Service"
+        WORKER = "worker", "Worker"
+        QUEUE = "queue", "Queue / buffer"
+        EXTERNAL = "external", "External dependency"
+        DATABASE = "database", "Database"
+        CACHE = "cache", "Cache"
+
+    class Distribution(models.TextChoices):
+        EXPONENTIAL = "exponential", "Exponential"
+        DETERMINISTIC = "deterministic", "Deterministic"
+        LOGNORMAL = "lognormal", "Lognormal (mean, SCV)"
+        ERLANG = "erlang", "Erlang-k"
+        JITTER = "jitter", "Base + exponential jitter"
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="parts")
+    key = models.SlugField(help_text="Used in design documents, e.g. 'gateway'.")
+    name = models.CharField(max_length=80)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    required = models.BooleanField(default=False, help_text="Every design must contain one.")
+    max_per_design = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1)])
+    fixed_servers = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Capacity that the learner cannot size (an external dependency)."
+    )
+    unit_cost_per_hour = models.DecimalField(max_digits=8, decimal_places=3, default=0)
+    service_distribution = models.CharField(
+        max_length=20, choices=Distribution.choices, default=Distribution.EXPONENTIAL
+    )
+    service_mean_ms = models.FloatField(default=10, validators=[MinValueValidator(0)])
+    service_scv = models.FloatField(null=True, blank=True, help_text="Lognormal only: squared coefficient of variation.")
+    service_k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Erlang only: number of phases.")
+    jitter_mean_ms = models.FloatField(null=True, blank=True, help_text="Jitter only: mean of the exponential part.")
+    base_error = models.FloatField(
+        default=0.0002, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="Probability per call."
+    )
+    error_threshold = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Utilization above which errors rise (blank: errors stay at the base rate).",
+    )
+    error_max = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="Error probability at 100 %."
+    )
+    error_power = models.FloatField(default=2, validators=[MinValueValidator(0.1)])
+    slowdown_factor = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Service time multiplier reached at 100 % utilization (grows from 1 at the error threshold).",
+    )
+    timeout_ms = models.FloatField(null=True, blank=True, validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["kata", "order", "name"]
+        constraints = [models.UniqueConstraint(fields=["kata", "key"], name="unique_part_key_per_kata")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.service_distribution == self.Distribution.LOGNORMAL and not self.service_scv:
+            errors["service_scv"] = "A lognormal service time needs its SCV."
+        if self.service_distribution == self.Distribution.ERLANG and not self.service_k:
+            errors["service_k"] = "An Erlang service time needs k."
+        if self.service_distribution == self.Distribution.JITTER and self.jitter_mean_ms is None:
+            errors["jitter_mean_ms"] = "A jittered service time needs the jitter's mean."
+        if self.error_threshold is not None and self.error_max < self.base_error:
+            errors["error_max"] = "Must be at least the base error."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PartParameter(models.Model):
+    """A parameter of a part, with its default and the range a learner may choose from."""
+
+    class Name(models.TextChoices):
+        INSTANCES = "instances", "Instances"
+        CONCURRENCY = "concurrency", "Concurrency per instance"
+        CAPACITY = "capacity", "Buffer capacity (messages)"
+        ACKNOWLEDGES = "acknowledges", "Acknowledges the request (0/1)"
+        MAX_ATTEMPTS = "max_attempts", "Attempts per message (1 = no retry)"
+        BACKOFF_MS = "backoff_ms", "First retry backoff (ms)"
+        HIT_RATIO = "hit_ratio", "Cache hit ratio"
+
+    part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="parameters")
+    name = models.CharField(max_length=20, choices=Name.choices)
+    default = models.FloatField()
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+    step = models.FloatField(default=1, validators=[MinValueValidator(0)])
+    learner_editable = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["part", "id"]
+        constraints = [models.UniqueConstraint(fields=["part", "name"], name="unique_parameter_per_part")]
+
+    def __str__(self) -> str:
+        return f"{self.part.key}.{self.name}"
+
+    def clean(self) -> None:
+        if self.minimum > self.maximum:
+            raise ValidationError({"maximum": "Must be at least the minimum."})
+        if not self.minimum <= self.default <= self.maximum:
+            raise ValidationError({"default": f"Must lie within [{self.minimum:g}, {self.maximum:g}]."})
+
+
+class TrafficSource(models.Model):
+    """Poisson traffic entering at a source part: a base rate with an optional spike (ramp up, hold, ramp down)."""
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="traffic")
+    part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="traffic")
+    base_rate = models.FloatField(validators=[MinValueValidator(0.001)], help_text="Requests per second.")
+    spike_rate = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.001)])
+    warmup_seconds = models.PositiveIntegerField(default=60)
+    ramp_seconds = models.PositiveIntegerField(default=60)
+    hold_seconds = models.PositiveIntegerField(default=600)
+    cooldown_seconds = models.PositiveIntegerField(default=60)
+
+    class Meta:
+        ordering = ["kata", "id"]
+        constraints = [models.UniqueConstraint(fields=["kata", "part"], name="unique_traffic_per_part")]
+
+    def __str__(self) -> str:
+        return f"{self.part.name}: {self.base_rate:g}/s"
+
+    def clean(self) -> None:
+        if self.part_id and self.part.role != PartType.Role.SOURCE:
+            raise ValidationError({"part": "Traffic enters at a part whose role is 'Traffic source'."})
+
+
+class Scenario(models.Model):
+    """One graded check of a kata, evaluated on every grading seed."""
+
+    class Metric(models.TextChoices):
+        ACCEPT_P99_MS = "accept_p99_ms", "p99 accept latency (ms)"
+        DROPPED = "dropped", "Acknowledged requests not completed"
+        ERROR_RATE_PCT = "error_rate_pct", "End-to-end error rate (%)"
+        RECOVERY = "recovery", "Errors of the external part recovered by a retrying buffer (%)"
+        PEAK_COST = "peak_cost", "Peak hourly cost ($), with the latency and error scenarios holding"
+        SETTLE_P99_MS = "settle_p99_ms", "p99 completion latency (ms)"
+        PEAK_UTILIZATION_PCT = "peak_utilization_pct", "Highest peak utilization of any part (%)"
+
+    class Comparator(models.TextChoices):
+        LE = "le", "≤"
+        LT = "lt", "<"
+        GE = "ge", "≥"
+        GT = "gt", ">"
+        EQ = "eq", "="
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="scenarios")
+    order = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True, help_text="What is measured and why it matters.")
+    metric = models.CharField(max_length=30, choices=Metric.choices)
+    comparator = models.CharField(max_length=2, choices=Comparator.choices)
+    threshold = models.FloatField(null=True, blank=True, help_text="Blank for peak cost: the kata's budget is used.")
+    source = models.ForeignKey(
+        PartType, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The traffic source this scenario grades (blank: the first).",
+    )
+
+    class Meta:
+        ordering = ["kata", "order"]
+        constraints = [models.UniqueConstraint(fields=["kata", "order"], name="unique_scenario_order")]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.title}"
+
+    def clean(self) -> None:
+        if self.threshold is None and self.metric != self.Metric.PEAK_COST:
+            raise ValidationError({"threshold": "Every scenario but peak cost needs a threshold."})
+
+
+class Attempt(models.Model):
+    """A learner's design for a kata, as saved; its runs hang off it."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="attempts")
+    title = models.CharField(max_length=120, blank=True)
+    design = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["learner", "kata", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Attempt {self.pk} on {self.kata}"
+
+
+class Run(models.Model):
+    """One simulation of an attempt over the kata's grading seeds, with what it measured and its grade."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="runs")
+    seeds = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    results = models.JSONField(default=dict, blank=True)
+    series = models.JSONField(default=dict, blank=True, help_text="Downsampled time series for replay.")
+    grade = models.JSONField(default=dict, blank=True)
+    passed = models.PositiveSmallIntegerField(null=True, blank=True)
+    total = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.get_status_display()})"

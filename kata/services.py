@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from kata.models import Kata
+from kata.models import Kata, PartParameter, PartType, Scenario, TrafficSource
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -52,11 +52,52 @@ def demo_accounts_ensure() -> list[DemoAccount]:
 
 @transaction.atomic
 def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]:
-    """Create a kata from a fixture file; an existing kata is left alone unless `replace`."""
+    """Create a kata, its palette, traffic and scenarios from a fixture file.
+
+    An existing kata is left alone unless `replace`, so `make run` never overwrites an instructor's edits.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
-    fields = {key: value for key, value in data.items() if key != "slug"}
     existing = Kata.objects.filter(slug=data["slug"]).first()
     if existing is not None and not replace:
         return existing, False
-    kata, created = Kata.objects.update_or_create(slug=data["slug"], defaults=fields)
-    return kata, created
+    if existing is not None:
+        existing.delete()
+    nested = {"parts", "traffic", "scenarios", "reference_design"}
+    kata = Kata(**{key: value for key, value in data.items() if key not in nested})
+    reference = data.get("reference_design")
+    if isinstance(reference, str):
+        reference = json.loads((path.parent / reference).read_text(encoding="utf-8"))
+    kata.reference_design = reference or {}
+    kata.full_clean()
+    kata.save()
+    parts = {}
+    for order, raw in enumerate(data.get("parts", [])):
+        service, errors = raw.get("service", {}), raw.get("errors", {})
+        part = PartType(
+            kata=kata, key=raw["key"], name=raw["name"], role=raw["role"], description=raw.get("description", ""),
+            order=order, required=raw.get("required", False), max_per_design=raw.get("max_per_design", 8),
+            fixed_servers=raw.get("fixed_servers"), unit_cost_per_hour=raw.get("unit_cost_per_hour", 0),
+            service_distribution=service.get("distribution", "exponential"),
+            service_mean_ms=service.get("mean_ms", 10), service_scv=service.get("scv"), service_k=service.get("k"),
+            jitter_mean_ms=service.get("jitter_mean_ms"), base_error=errors.get("base", 0),
+            error_threshold=errors.get("threshold"), error_max=errors.get("max", 0.5),
+            error_power=errors.get("power", 2), slowdown_factor=raw.get("slowdown_factor"),
+            timeout_ms=raw.get("timeout_ms"),
+        )
+        part.full_clean(exclude=["kata"])
+        part.save()
+        parts[part.key] = part
+        for parameter in raw.get("parameters", []):
+            row = PartParameter(part=part, **parameter)
+            row.full_clean(exclude=["part"])
+            row.save()
+    for raw in data.get("traffic", []):
+        traffic = TrafficSource(kata=kata, **{**raw, "part": parts[raw["part"]]})
+        traffic.full_clean()
+        traffic.save()
+    for raw in data.get("scenarios", []):
+        source = parts[raw["source"]] if raw.get("source") else None
+        scenario = Scenario(kata=kata, **{**raw, "source": source})
+        scenario.full_clean()
+        scenario.save()
+    return kata, existing is None

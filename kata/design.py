@@ -1,0 +1,290 @@
+"""The design document (nodes and edges as JSON) and its one validator.
+
+A design is what the learner draws:
+    {"nodes": [{"id": "api", "part": "intent_api", "params": {"instances": 3}, "x": 240, "y": 120}, ...],
+     "edges": [{"source": "lb", "target": "api"}, ...]}
+Edges follow a request: an edge A → B means A hands the request to B. A part with several outgoing edges splits
+its traffic evenly between them; a cache sends only its misses on.
+
+`design_validate` returns a `Design` or raises `DesignError` listing every problem it found, each with the path of
+the field (`nodes[2].params.instances`) and, where there is one, the node it concerns. Invalid designs never run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kata.palette import Palette, PartSpec
+
+MAX_NODES = 40
+MAX_EDGES = 120
+MAX_COORDINATE = 10_000
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class DesignProblem:
+    path: str
+    message: str
+    node: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class DesignError(ValueError):
+    def __init__(self, problems: list[DesignProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    part: PartSpec
+    params: dict[str, float]
+    x: float
+    y: float
+
+    @property
+    def label(self) -> str:
+        return self.part.name if self.id == self.part.key else f"{self.part.name} ({self.id})"
+
+    def param(self, name: str, fallback: float = 1.0) -> float:
+        return self.params.get(name, fallback)
+
+
+@dataclass(frozen=True)
+class Design:
+    nodes: tuple[Node, ...]
+    edges: tuple[tuple[str, str], ...]
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def successors(self, node_id: str) -> list[str]:
+        return [target for source, target in self.edges if source == node_id]
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return [source for source, target in self.edges if target == node_id]
+
+    def of_role(self, role: str) -> Iterator[Node]:
+        return (n for n in self.nodes if n.part.role == role)
+
+    def topological(self) -> list[Node]:
+        """Nodes in an order where every edge points forward (the validator guarantees there is no cycle)."""
+        indegree = {n.id: 0 for n in self.nodes}
+        for _, target in self.edges:
+            indegree[target] += 1
+        ready = [n.id for n in self.nodes if indegree[n.id] == 0]
+        order: list[str] = []
+        while ready:
+            current = ready.pop(0)
+            order.append(current)
+            for target in self.successors(current):
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    ready.append(target)
+        return [self.node(node_id) for node_id in order]
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "nodes": [{"id": n.id, "part": n.part.key, "params": dict(n.params), "x": n.x, "y": n.y} for n in self.nodes],
+            "edges": [{"source": s, "target": t} for s, t in self.edges],
+        }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _names(parts: Any) -> str:
+    return ", ".join(sorted(p.key for p in parts))
+
+
+def _validate_params(index: int, node_id: str, part: PartSpec, raw: Any, problems: list[DesignProblem]) -> dict[str, float]:
+    params = part.defaults()
+    if raw is None:
+        return params
+    if not isinstance(raw, dict):
+        problems.append(DesignProblem(f"nodes[{index}].params", "must be an object of parameter → number", node_id))
+        return params
+    for name, value in raw.items():
+        path = f"nodes[{index}].params.{name}"
+        spec = part.parameter(str(name))
+        if spec is None:
+            allowed = ", ".join(p.name for p in part.parameters) or "none"
+            problems.append(DesignProblem(path, f"'{part.name}' has no parameter '{name}' (it has: {allowed})", node_id))
+            continue
+        if isinstance(value, bool):
+            value = 1.0 if value else 0.0
+        if not _is_number(value):
+            problems.append(DesignProblem(path, f"must be a number, not {value!r}"[:120], node_id))
+            continue
+        if not spec.learner_editable and value != spec.default:
+            problems.append(DesignProblem(path, f"is fixed at {spec.default:g} for '{part.name}'", node_id))
+            continue
+        if not spec.minimum <= value <= spec.maximum:
+            problems.append(
+                DesignProblem(path, f"{value:g} is out of range: choose {spec.minimum:g} to {spec.maximum:g}", node_id)
+            )
+            continue
+        if spec.step >= 1 and value != int(value):
+            problems.append(DesignProblem(path, f"must be a whole number, not {value:g}", node_id))
+            continue
+        params[spec.name] = float(value)
+    return params
+
+
+def design_validate(document: Any, palette: Palette) -> Design:
+    """Check a design document against a kata's palette; return the design or raise `DesignError`."""
+    if not isinstance(document, dict):
+        raise DesignError([DesignProblem("", "a design must be a JSON object with 'nodes' and 'edges'")])
+    raw_nodes, raw_edges = document.get("nodes"), document.get("edges", [])
+    problems: list[DesignProblem] = []
+    if not isinstance(raw_nodes, list):
+        problems.append(DesignProblem("nodes", "must be a list of parts"))
+    if not isinstance(raw_edges, list):
+        problems.append(DesignProblem("edges", "must be a list of connections"))
+    if problems:
+        raise DesignError(problems)
+    if len(raw_nodes) > MAX_NODES:
+        raise DesignError([DesignProblem("nodes", f"at most {MAX_NODES} parts per design (got {len(raw_nodes)})")])
+    if len(raw_edges) > MAX_EDGES:
+        raise DesignError([DesignProblem("edges", f"at most {MAX_EDGES} connections per design (got {len(raw_edges)})")])
+
+    nodes: list[Node] = []
+    for index, raw in enumerate(raw_nodes):
+        path = f"nodes[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(DesignProblem(path, "must be an object with id, part, params, x, y"))
+            continue
+        node_id = raw.get("id")
+        if not isinstance(node_id, str) or not _ID.match(node_id):
+            problems.append(DesignProblem(f"{path}.id", "must be 1–40 letters, digits, '-' or '_'"))
+            continue
+        if any(n.id == node_id for n in nodes):
+            problems.append(DesignProblem(f"{path}.id", f"'{node_id}' is used by another part", node_id))
+            continue
+        part = palette.part(raw.get("part")) if isinstance(raw.get("part"), str) else None
+        if part is None:
+            problems.append(
+                DesignProblem(f"{path}.part", f"unknown part {raw.get('part')!r}"[:80] + f" (choose from: {_names(palette.parts)})", node_id)
+            )
+            continue
+        coordinates = []
+        for axis in ("x", "y"):
+            value = raw.get(axis, 0)
+            if not _is_number(value) or not 0 <= value <= MAX_COORDINATE:
+                problems.append(DesignProblem(f"{path}.{axis}", f"must be a number from 0 to {MAX_COORDINATE}", node_id))
+                value = 0
+            coordinates.append(float(value))
+        params = _validate_params(index, node_id, part, raw.get("params"), problems)
+        nodes.append(Node(id=node_id, part=part, params=params, x=coordinates[0], y=coordinates[1]))
+
+    by_id = {n.id: n for n in nodes}
+    edges: list[tuple[str, str]] = []
+    for index, raw in enumerate(raw_edges):
+        path = f"edges[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(DesignProblem(path, "must be an object with source and target"))
+            continue
+        ends = []
+        for end in ("source", "target"):
+            value = raw.get(end)
+            if not isinstance(value, str) or value not in by_id:
+                problems.append(DesignProblem(f"{path}.{end}", f"no part with id {value!r}"[:80] + " (dangling connection)"))
+            ends.append(value)
+        source, target = ends
+        if source not in by_id or target not in by_id:
+            continue
+        if source == target:
+            problems.append(DesignProblem(path, f"'{source}' cannot connect to itself", source))
+        elif (source, target) in edges:
+            problems.append(DesignProblem(path, f"duplicate connection {source} → {target}", source))
+        elif by_id[target].part.role == "source":
+            problems.append(DesignProblem(f"{path}.target", f"'{by_id[target].label}' is a traffic source; nothing connects into it", target))
+        else:
+            edges.append((source, target))
+    if problems:
+        raise DesignError(problems)
+
+    design = Design(nodes=tuple(nodes), edges=tuple(edges))
+    _check_structure(design, palette, problems)
+    if problems:
+        raise DesignError(problems)
+    return design
+
+
+def _check_structure(design: Design, palette: Palette, problems: list[DesignProblem]) -> None:
+    index_of = {n.id: i for i, n in enumerate(design.nodes)}
+    for part in palette.parts:
+        count = sum(1 for n in design.nodes if n.part.key == part.key)
+        if part.required and count == 0:
+            problems.append(DesignProblem("nodes", f"the design needs a '{part.name}' ({part.key})"))
+        if count > part.max_per_design:
+            problems.append(DesignProblem("nodes", f"at most {part.max_per_design} '{part.name}' per design (got {count})"))
+    sources = list(design.of_role("source"))
+    if not sources:
+        problems.append(DesignProblem("nodes", "the design needs a traffic source to send requests into it"))
+    for node in sources:
+        path = f"nodes[{index_of[node.id]}]"
+        if palette.traffic_for(node.part.key) is None:
+            problems.append(DesignProblem(f"{path}.part", f"the kata defines no traffic for '{node.part.name}'", node.id))
+        if len(design.successors(node.id)) != 1:
+            problems.append(
+                DesignProblem(path, f"'{node.label}' must feed exactly one part (it feeds {len(design.successors(node.id))})", node.id)
+            )
+    for node in design.of_role("queue"):
+        if not design.successors(node.id):
+            problems.append(
+                DesignProblem(f"nodes[{index_of[node.id]}]", f"'{node.label}' has no consumer: connect it to the part that drains it", node.id)
+            )
+    cycle = _find_cycle(design)
+    if cycle:
+        problems.append(
+            DesignProblem("edges", "the connections form a cycle " + " → ".join(cycle) + "; requests must flow one way", cycle[0])
+        )
+        return
+    reachable = set()
+    frontier = [n.id for n in sources]
+    while frontier:
+        current = frontier.pop()
+        if current not in reachable:
+            reachable.add(current)
+            frontier.extend(design.successors(current))
+    for node in design.nodes:
+        if node.id not in reachable:
+            problems.append(
+                DesignProblem(f"nodes[{index_of[node.id]}]", f"'{node.label}' is not connected to any traffic source", node.id)
+            )
+
+
+def _find_cycle(design: Design) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node_id: str) -> list[str] | None:
+        state[node_id] = 1
+        stack.append(node_id)
+        for target in design.successors(node_id):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[node_id] = 2
+        return None
+
+    for node in design.nodes:
+        if node.id not in state:
+            found = visit(node.id)
+            if found:
+                return found
+    return None

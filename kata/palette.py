@@ -1,0 +1,156 @@
+"""A frozen snapshot of a kata: its parts, traffic and scenarios as plain data.
+
+The validator, the compiler and the grader work on this rather than on model instances, so each reads the
+database once and can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kata.models import Kata
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    label: str
+    default: float
+    minimum: float
+    maximum: float
+    step: float
+    learner_editable: bool
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    key: str
+    name: str
+    role: str
+    description: str
+    required: bool
+    max_per_design: int
+    fixed_servers: int | None
+    unit_cost_per_hour: float
+    service_distribution: str
+    service_mean_ms: float
+    service_scv: float | None
+    service_k: int | None
+    jitter_mean_ms: float | None
+    base_error: float
+    error_threshold: float | None
+    error_max: float
+    error_power: float
+    slowdown_factor: float | None
+    timeout_ms: float | None
+    parameters: tuple[ParameterSpec, ...] = ()
+
+    def parameter(self, name: str) -> ParameterSpec | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.parameters}
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    part: str
+    base_rate: float
+    spike_rate: float | None
+    warmup_seconds: int
+    ramp_seconds: int
+    hold_seconds: int
+    cooldown_seconds: int
+
+    @property
+    def duration(self) -> float:
+        if self.spike_rate is None:
+            return float(self.warmup_seconds + self.hold_seconds + self.cooldown_seconds)
+        return float(self.warmup_seconds + 2 * self.ramp_seconds + self.hold_seconds + self.cooldown_seconds)
+
+    def profile(self) -> list[list[float]]:
+        """Piecewise-linear rate (t, requests/s); the source stops after the last point."""
+        base = self.base_rate
+        if self.spike_rate is None:
+            return [[0.0, base], [self.duration, base]]
+        t1 = float(self.warmup_seconds)
+        t2 = t1 + self.ramp_seconds
+        t3 = t2 + self.hold_seconds
+        t4 = t3 + self.ramp_seconds
+        return [[0.0, base], [t1, base], [t2, self.spike_rate], [t3, self.spike_rate], [t4, base], [self.duration, base]]
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    order: int
+    title: str
+    description: str
+    metric: str
+    comparator: str
+    threshold: float | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Palette:
+    slug: str
+    title: str
+    budget_per_hour: float
+    drain_seconds: int
+    grading_seeds: int
+    parts: tuple[PartSpec, ...]
+    traffic: tuple[TrafficSpec, ...]
+    scenarios: tuple[ScenarioSpec, ...] = field(default=())
+
+    def part(self, key: str) -> PartSpec | None:
+        return next((p for p in self.parts if p.key == key), None)
+
+    def traffic_for(self, part_key: str) -> TrafficSpec | None:
+        return next((t for t in self.traffic if t.part == part_key), None)
+
+    @property
+    def duration(self) -> float:
+        return max((t.duration for t in self.traffic), default=0.0)
+
+    @classmethod
+    def from_kata(cls, kata: Kata) -> Palette:
+        parts = []
+        for part in kata.parts.prefetch_related("parameters").order_by("order", "name"):
+            parameters = tuple(
+                ParameterSpec(
+                    name=p.name, label=p.get_name_display(), default=p.default, minimum=p.minimum,
+                    maximum=p.maximum, step=p.step, learner_editable=p.learner_editable,
+                )
+                for p in part.parameters.all()
+            )
+            parts.append(
+                PartSpec(
+                    key=part.key, name=part.name, role=part.role, description=part.description,
+                    required=part.required, max_per_design=part.max_per_design, fixed_servers=part.fixed_servers,
+                    unit_cost_per_hour=float(part.unit_cost_per_hour),
+                    service_distribution=part.service_distribution, service_mean_ms=part.service_mean_ms,
+                    service_scv=part.service_scv, service_k=part.service_k, jitter_mean_ms=part.jitter_mean_ms,
+                    base_error=part.base_error, error_threshold=part.error_threshold, error_max=part.error_max,
+                    error_power=part.error_power, slowdown_factor=part.slowdown_factor, timeout_ms=part.timeout_ms,
+                    parameters=parameters,
+                )
+            )
+        traffic = tuple(
+            TrafficSpec(
+                part=t.part.key, base_rate=t.base_rate, spike_rate=t.spike_rate, warmup_seconds=t.warmup_seconds,
+                ramp_seconds=t.ramp_seconds, hold_seconds=t.hold_seconds, cooldown_seconds=t.cooldown_seconds,
+            )
+            for t in kata.traffic.select_related("part")
+        )
+        scenarios = tuple(
+            ScenarioSpec(
+                order=s.order, title=s.title, description=s.description, metric=s.metric,
+                comparator=s.comparator, threshold=s.threshold, source=s.source.key if s.source else None,
+            )
+            for s in kata.scenarios.select_related("source")
+        )
+        return cls(
+            slug=kata.slug, title=kata.title, budget_per_hour=float(kata.budget_per_hour),
+            drain_seconds=kata.drain_seconds, grading_seeds=kata.grading_seeds,
+            parts=tuple(parts), traffic=traffic, scenarios=scenarios,
+        )
