@@ -239,7 +239,7 @@ class Scenario(models.Model):
     comparator = models.CharField(max_length=2, choices=Comparator.choices)
     threshold = models.FloatField(null=True, blank=True, help_text="Blank for peak cost: the kata's budget is used.")
     source = models.ForeignKey(
-        PartType, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        PartType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="The traffic source this scenario grades (blank: the first).",
     )
 

@@ -60,10 +60,16 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
     existing = Kata.objects.filter(slug=data["slug"]).first()
     if existing is not None and not replace:
         return existing, False
-    if existing is not None:
-        existing.delete()
     nested = {"parts", "traffic", "scenarios", "reference_design"}
-    kata = Kata(**{key: value for key, value in data.items() if key not in nested})
+    kata = existing or Kata()
+    for key, value in data.items():
+        if key not in nested:
+            setattr(kata, key, value)
+    if existing is not None:
+        # Rebuild the palette in place: the kata row, and so every learner's attempt on it, stays.
+        existing.scenarios.all().delete()
+        existing.traffic.all().delete()
+        existing.parts.all().delete()
     reference = data.get("reference_design")
     if isinstance(reference, str):
         reference = json.loads((path.parent / reference).read_text(encoding="utf-8"))

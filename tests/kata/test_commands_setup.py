@@ -37,3 +37,14 @@ def test_demo_accounts_are_refused_in_production(db, settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="never created in production"):
         call_command("demo_accounts", stdout=StringIO())
+
+
+def test_replacing_a_kata_keeps_learners_attempts(learner):
+    from kata.models import Attempt
+
+    call_command("load_katas", stdout=StringIO())
+    kata = Kata.objects.get(slug="clearpay")
+    attempt = Attempt.objects.create(learner=learner, kata=kata, design=kata.reference_design)
+    call_command("load_katas", "--replace", stdout=StringIO())
+    assert Attempt.objects.filter(pk=attempt.pk, kata=kata).exists()
+    assert kata.parts.count() == 10 and kata.scenarios.count() == 5
