@@ -1,0 +1,36 @@
+"""Kata's queueing-network simulator: a validated, fast engine on SimPy (no Django).
+
+    from simulator import build_network, Simulation, run
+    net = build_network(spec)                      # SpecError names the bad field
+    sim = Simulation(net, seed=1)                  # duration mode; requests=N for exactly N arrivals
+    for snap in sim.stream(step=1.0): ...          # frozen Snapshot per simulated step
+    res = sim.results()                            # frozen Results; res.to_dict() is JSON-able and deterministic
+"""
+
+from __future__ import annotations
+
+from .engine import Simulation, run
+from .model import (ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station,
+                    build_network)
+from .results import OUTCOMES, LatencySummary, Results, Snapshot, SourceResult, StationResult, StationSnapshot
+
+__all__ = [
+    "build_network",
+    "Simulation",
+    "run",
+    "SpecError",
+    "Network",
+    "Station",
+    "Source",
+    "ServiceTime",
+    "ErrorCurve",
+    "Slowdown",
+    "RetryPolicy",
+    "Results",
+    "StationResult",
+    "SourceResult",
+    "LatencySummary",
+    "Snapshot",
+    "StationSnapshot",
+    "OUTCOMES",
+]

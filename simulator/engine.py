@@ -1,0 +1,863 @@
+"""The engine: a queueing network on `simpy.Environment`, one scheduled event per station visit.
+
+Why not a SimPy process per request: a generator process plus a `Resource` per station costs ~12 events per request;
+here stations are plain objects (a FIFO deque and a busy-server count) and the only events are arrivals and service
+completions. The request object itself is the event (it has `callbacks` and `_ok`, all `Environment.step` needs),
+so nothing is allocated per visit.
+
+Semantics (what the grading depends on):
+
+* Station: FIFO, `servers` parallel servers, optional capacity K (in service + waiting; an arrival that finds K
+  present is rejected). Utilization = busy servers / servers.
+* Errors are evaluated when a visit completes: probability `ErrorCurve.probability(u)` with u the station's
+  utilization over the last `window` seconds. A `timeout` ends a visit whose service time would exceed it, at
+  `timeout`, as an error. `slowdown` multiplies the service time at service start. A rejection (full station) is
+  handled like an error of the visit.
+* Buffer (kind "buffer"): `servers` = consumers. A consumer takes the message (slot taken), serves it for the
+  buffer's service time (default 0) and HOLDS the slot while the request travels downstream, until the request
+  (a) leaves the network, (b) is admitted into another buffer (which takes over) or (c) errors downstream. On (c),
+  with attempts < retry.max_attempts the slot is released and the request re-enters this buffer after
+  `RetryPolicy.delay(attempts)`; a full buffer at re-entry drops it; out of attempts -> "failed" if acknowledged,
+  else "error". Without a retry policy: "failed" if acknowledged, else "error". Buffer capacity counts waiting
+  messages plus messages held by consumers; a request rejected by a full buffer ends "dropped" if acknowledged,
+  else "error".
+* Acknowledgement: accept latency = arrival -> admission into the first buffer with acknowledge=true; a request
+  that never meets one has accept latency = arrival -> successful exit (synchronous path). Settlement latency =
+  arrival -> completion, for acknowledged requests.
+* Outcomes: "completed" (left normally; "settled" counts the acknowledged subset), "error" (before ack),
+  "failed" (after ack, out of retries), "dropped" (after ack: rejected by a full buffer, or unfinished at the horizon).
+* Requests mode: exactly N arrivals, all run to completion; the first `warmup` arrivals count in no latency or
+  outcome statistic. Duration mode: sources run until the end of traffic (`duration`, else the end of the last
+  profile); the run stops at end of traffic + `drain`; unfinished requests count as dropped (acked) or error.
+
+Random streams: service times per station and inter-arrival times per source come from numpy generators spawned
+from `numpy.random.SeedSequence(seed)`; routing and error draws from one `random.Random`. No global state.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterator
+from heapq import heappush
+from typing import Any
+
+import numpy as np
+import simpy
+
+from .distributions import BLOCK, ServiceSampler
+from .model import Network, Source, SpecError, Station
+from .results import (LogHistogram, Results, Snapshot, SourceResult, StationResult,
+                      StationSnapshot, summarize)
+
+__all__ = ["Simulation", "run"]
+
+_NORMAL = 1  # simpy.events.NORMAL; a plain int keeps heap comparisons cheap
+_MARKS = 16  # sub-intervals per utilization window
+
+
+class _Req:
+    """One request; it is also the SimPy event of its own next service completion (or retry)."""
+
+    __slots__ = ("callbacks", "_ok", "src", "t0", "ts", "tst", "c", "route", "holder", "acked", "attempts", "err",
+                 "last")
+
+
+class _Branch:
+    """A probabilistic routing row: targets[bisect(cum, u)], None = leave."""
+
+    __slots__ = ("cum", "targets")
+
+    def __init__(self, cum: list[float], targets: list[Any]) -> None:
+        self.cum = cum
+        self.targets = targets
+
+
+class _SourceStats:
+    __slots__ = ("name", "arrivals", "acked", "outcomes", "accept", "settle", "sojourn", "retries", "exits",
+                 "unfinished")
+
+    def __init__(self, name: str, n_stations: int) -> None:
+        self.name = name
+        self.arrivals = 0
+        self.acked = 0
+        self.outcomes = {"completed": 0, "settled": 0, "error": 0, "failed": 0, "dropped": 0}
+        self.accept: list[float] = []
+        self.settle: list[float] = []
+        self.sojourn: list[float] = []
+        self.exits: list[list[float]] = [[] for _ in range(n_stations)]  # sojourn by last station visited
+        self.retries = 0
+        self.unfinished = 0
+
+
+class _Node:
+    """Runtime state of a station."""
+
+    def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.heap = sim.env._queue
+        self.eid = sim.env._eid
+        self.rng = sim.rng
+        self.idx = idx
+        self.spec = spec
+        self.name = spec.name
+        self.servers = spec.servers
+        self.capacity = spec.capacity
+        sampler = ServiceSampler(spec.service, rng)
+        self.buf = sampler.buf
+        self.refill = sampler.refill
+        self.cbs = [self._done]
+        self.busy = 0
+        self.queue: deque[_Req] = deque()
+        self.area = 0.0  # integral of busy servers over time, up to self.last
+        self.last = 0.0
+        self.arrivals = self.rejected = self.completions = self.errors = self.max_queue = 0
+        self.c_rejected = 0
+        self.wq: list[float] = []
+        self.w: list[float] = []
+        self.timeout = spec.timeout
+        self.err_base = spec.errors.base if spec.errors is not None else 0.0
+        self.curve = spec.errors if spec.errors is not None and spec.errors.threshold is not None else None
+        self.slow = spec.slowdown
+        self.check_errors = spec.errors is not None
+        self.tracked = self.curve is not None or self.slow is not None
+        if self.tracked:
+            self.window = self.curve.window if self.curve is not None else self.slow.window  # type: ignore[union-attr]
+            self.h = self.window / _MARKS
+            self.marks: deque[tuple[float, float]] = deque([(0.0, 0.0)])
+            self.next_b = self.h
+        self.route: Any = None
+        self.prev = (0.0, 0, 0, 0)  # area, completions, errors, rejected at the previous snapshot
+        self.peak: float | None = None
+
+    # ---------------------------------------------------------------- utilization over the recent window, O(1)
+    def _mark(self, now: float) -> None:
+        """Record the busy-area at every window boundary passed; call before each busy change."""
+        nb = self.next_b
+        if now >= nb:
+            h = self.h
+            if now - nb > self.window:  # long idle stretch: only the last window matters
+                nb += math.floor((now - self.window - nb) / h) * h
+            marks, area, busy, last = self.marks, self.area, self.busy, self.last
+            while now >= nb:
+                marks.append((nb, area + busy * (nb - last)))
+                nb += h
+            self.next_b = nb
+
+    def utilization_window(self, now: float) -> float:
+        """Mean utilization over the last `window` seconds (exactly, over [first boundary >= now-window, now])."""
+        self._mark(now)
+        marks = self.marks
+        lim = now - self.window
+        while len(marks) > 1 and marks[0][0] < lim:
+            marks.popleft()
+        t0, a0 = marks[0]
+        area = self.area + self.busy * (now - self.last)
+        span = now - t0
+        if span <= 0:
+            return self.busy / self.servers
+        return (area - a0) / (self.servers * span)
+
+    def area_at(self, now: float) -> float:
+        """Busy-server time integrated up to `now`."""
+        return self.area + self.busy * (now - self.last)
+
+    # ---------------------------------------------------------------- the visit
+    def arrive(self, req: _Req) -> None:
+        """A request reaches the station."""
+        self.arrivals += 1
+        now = self.env._now
+        if self.capacity is not None and self.busy + len(self.queue) >= self.capacity:
+            self.rejected += 1
+            if req.c:
+                self.c_rejected += 1
+            req.last = self
+            self.sim._visit_failed(req, now)
+            return
+        req.ts = now
+        if self.busy < self.servers:
+            if self.tracked:
+                self._mark(now)
+            self.area += self.busy * (now - self.last)
+            self.last = now
+            self.busy += 1
+            self._begin(req, now)
+        else:
+            q = self.queue
+            q.append(req)
+            if len(q) > self.max_queue:
+                self.max_queue = len(q)
+
+    def _begin(self, req: _Req, now: float) -> None:
+        buf = self.buf
+        s = buf.pop() if buf else self.refill()
+        if self.slow is not None:
+            s *= self.slow.multiplier(self.utilization_window(now))
+        if self.timeout is not None and s > self.timeout:
+            s = self.timeout
+            req.err = True
+        else:
+            req.err = False
+        req.tst = now
+        req.callbacks = self.cbs
+        heappush(self.heap, (now + s, _NORMAL, next(self.eid), req))
+
+    def _done(self, req: _Req) -> None:
+        now = self.env._now
+        self.completions += 1
+        if req.c:
+            self.wq.append(req.tst - req.ts)
+            self.w.append(now - req.ts)
+        q = self.queue
+        if q:
+            self._begin(q.popleft(), now)
+        else:
+            if self.tracked:
+                self._mark(now)
+            self.area += self.busy * (now - self.last)
+            self.last = now
+            self.busy -= 1
+        req.last = self
+        err = req.err
+        if not err and self.check_errors:
+            curve = self.curve
+            p = self.err_base if curve is None else curve.probability(self.utilization_window(now))
+            err = self.rng.random() < p
+        if err:
+            self.errors += 1
+            self.sim._visit_failed(req, now)
+            return
+        nxt = req.route[self.idx]
+        if nxt.__class__ is _Branch:
+            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
+        if nxt is None:
+            self.sim._leave(req, now)
+        else:
+            nxt.arrive(req)
+
+
+class _PlainNode(_Node):
+    """A station without capacity, timeout, slowdown or error curve (a flat error rate is fine): the hot path of
+    most networks, kept minimal."""
+
+    def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
+        super().__init__(sim, idx, spec, rng)
+        self.ok_left = self._successes_before_error()
+
+    def arrive(self, req: _Req) -> None:
+        """A request reaches the station."""
+        now = self.env._now
+        req.ts = now
+        busy = self.busy
+        if busy < self.servers:
+            self.area += busy * (now - self.last)
+            self.last = now
+            self.busy = busy + 1
+            buf = self.buf
+            req.tst = now
+            req.callbacks = self.cbs
+            heappush(self.heap, (now + (buf.pop() if buf else self.refill()), _NORMAL, next(self.eid), req))
+        else:
+            q = self.queue
+            q.append(req)
+            if len(q) > self.max_queue:
+                self.max_queue = len(q)
+
+    def _done(self, req: _Req) -> None:
+        now = self.env._now
+        self.completions += 1
+        if req.c:
+            ts = req.ts
+            self.wq.append(req.tst - ts)
+            self.w.append(now - ts)
+        q = self.queue
+        if q:
+            nxt_req = q.popleft()
+            buf = self.buf
+            nxt_req.tst = now
+            nxt_req.callbacks = self.cbs
+            heappush(self.heap, (now + (buf.pop() if buf else self.refill()), _NORMAL, next(self.eid), nxt_req))
+        else:
+            self.area += self.busy * (now - self.last)
+            self.last = now
+            self.busy -= 1
+        left = self.ok_left - 1
+        if left < 0:
+            self.ok_left = self._successes_before_error()
+            self.errors += 1
+            req.last = self
+            self.sim._visit_failed(req, now)
+            return
+        self.ok_left = left
+        nxt = req.route[self.idx]
+        if nxt.__class__ is _Branch:
+            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
+        if nxt is None:
+            req.last = self
+            self.sim._leave(req, now)
+        else:
+            nxt.arrive(req)
+
+    def _successes_before_error(self) -> int:
+        # A flat error probability p is a Bernoulli process: drawing the geometric run of successes up front
+        # costs one draw per error instead of one per visit, with the same distribution.
+        p = self.err_base
+        if p <= 0.0:
+            return 1 << 62
+        if p >= 1.0:
+            return 0
+        return int(math.log(1.0 - self.rng.random()) / math.log1p(-p))
+
+    @property  # type: ignore[override]
+    def arrivals(self) -> int:
+        # Not counted on the hot path: nothing is ever rejected here, so it is derivable.
+        return self.completions + self.busy + len(self.queue)
+
+    @arrivals.setter
+    def arrivals(self, value: int) -> None:
+        pass
+
+
+class _Buffer(_Node):
+    """Runtime state of a buffer: consumers hold their slot while the request travels downstream."""
+
+    def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
+        super().__init__(sim, idx, spec, rng)
+        self.acknowledge = spec.acknowledge
+        self.retry = spec.retry
+        self.reenter_cbs = [self._reenter]
+        self.instant = spec.service.dist == "deterministic" and spec.service.mean == 0.0
+        self.dispatching = False
+
+    def arrive(self, req: _Req, reentry: bool = False) -> None:
+        """A request is routed to (or re-enters) the buffer."""
+        self.arrivals += 1
+        now = self.env._now
+        holder = req.holder
+        if holder is not None:  # admission (or rejection) here ends the upstream consumer's hold
+            req.holder = None
+            holder._release(now)
+        if self.capacity is not None and self.busy + len(self.queue) >= self.capacity:
+            self.rejected += 1
+            if req.c:
+                self.c_rejected += 1
+            req.last = self
+            self.sim._finish(req, "dropped" if req.acked else "error", now)
+            return
+        if not reentry:
+            req.attempts = 0
+        if self.acknowledge and not req.acked:
+            self.sim._ack(req, now)
+        req.ts = now
+        if self.busy < self.servers:
+            self.area += self.busy * (now - self.last)
+            self.last = now
+            self.busy += 1
+            self._take(req, now)
+        else:
+            q = self.queue
+            q.append(req)
+            if len(q) > self.max_queue:
+                self.max_queue = len(q)
+
+    def _take(self, req: _Req, now: float) -> None:
+        req.holder = self
+        req.attempts += 1
+        req.tst = now
+        req.err = False
+        if self.instant and not self.dispatching:
+            # Zero service time: hand on at once. Re-entrant takes (release -> take -> downstream reject ->
+            # release ...) go through a zero-delay event instead, so the recursion is at most one level deep.
+            self.dispatching = True
+            try:
+                self._done(req)
+            finally:
+                self.dispatching = False
+            return
+        buf = self.buf
+        s = buf.pop() if buf else self.refill()
+        req.callbacks = self.cbs
+        heappush(self.heap, (now + s, _NORMAL, next(self.eid), req))
+
+    def _done(self, req: _Req) -> None:
+        now = self.env._now
+        self.completions += 1
+        if req.c:
+            self.wq.append(req.tst - req.ts)
+            self.w.append(now - req.ts)
+        nxt = req.route[self.idx]
+        if nxt.__class__ is _Branch:
+            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
+        if nxt is None:
+            req.last = self
+            self.sim._leave(req, now)
+        else:
+            nxt.arrive(req)
+
+    def _release(self, now: float) -> None:
+        q = self.queue
+        if q:
+            self._take(q.popleft(), now)
+        else:
+            self.area += self.busy * (now - self.last)
+            self.last = now
+            self.busy -= 1
+
+    def _reenter(self, req: _Req) -> None:
+        self.arrive(req, True)
+
+
+class _SourceRt:
+    """A Poisson source; it is its own (reused) SimPy event for the next arrival."""
+
+    __slots__ = ("callbacks", "_ok", "sim", "spec", "stats", "entry", "route", "rng", "exp", "uni", "end", "rate",
+                 "peak", "seg", "cbs")
+
+    def __init__(self, sim: Simulation, spec: Source, stats: _SourceStats, entry: _Node, route: list[Any],
+                 rng: np.random.Generator, end: float) -> None:
+        self._ok = True
+        self.sim = sim
+        self.spec = spec
+        self.stats = stats
+        self.entry = entry
+        self.route = route
+        self.rng = rng
+        self.exp: list[float] = []
+        self.uni: list[float] = []
+        self.end = end
+        self.rate = spec.rate
+        self.peak = spec.peak_rate
+        self.seg = 0
+        self.cbs = [self._fire]
+
+    def _e(self) -> float:
+        if not self.exp:
+            self.exp = self.rng.standard_exponential(BLOCK).tolist()
+        return self.exp.pop()
+
+    def _u(self) -> float:
+        if not self.uni:
+            self.uni = self.rng.random(BLOCK).tolist()
+        return self.uni.pop()
+
+    def _rate_at(self, t: float) -> float:
+        pts = self.spec.profile
+        assert pts is not None
+        if t < pts[0][0]:
+            return 0.0
+        seg = self.seg  # candidate times only increase, so the segment pointer only moves forward
+        while seg < len(pts) - 1 and t > pts[seg + 1][0]:
+            seg += 1
+        self.seg = seg
+        if seg >= len(pts) - 1:
+            return 0.0
+        (t0, r0), (t1, r1) = pts[seg], pts[seg + 1]
+        return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
+
+    def schedule_next(self, now: float) -> None:
+        """Draw the next arrival time (thinning against the peak rate for a profile) and schedule it."""
+        if self.rate is not None:
+            t = now + self._e() / self.rate
+        else:
+            t = now
+            peak = self.peak
+            while True:
+                t += self._e() / peak
+                if t > self.end or self._u() * peak < self._rate_at(t):
+                    break
+        if t > self.end:
+            return
+        self.callbacks = self.cbs
+        heappush(self.sim.env._queue, (t, _NORMAL, next(self.sim.env._eid), self))
+
+    def _fire(self, _ev: Any) -> None:
+        sim = self.sim
+        if sim.n_arrived >= sim.limit:
+            return
+        now = sim.env._now
+        self.schedule_next(now)
+        sim._arrival(self, now)
+
+
+class Simulation:
+    """One run of a network.
+
+    `requests=None` runs in duration mode (until end of traffic + drain); `requests=N` generates exactly N
+    arrivals (over all sources) and runs every one to completion, the first `warmup` of them counting in no
+    statistic. Advance it with `stream(step)` (yields `Snapshot`s) and/or finish it with `results()`.
+    """
+
+    def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0) -> None:
+        if requests is not None and requests < 1:
+            raise ValueError("requests must be >= 1")
+        if warmup < 0 or (requests is not None and warmup >= requests):
+            raise ValueError("warmup must be >= 0 and < requests")
+        self.network = network
+        self.seed = seed
+        self.requests = requests
+        self.warmup = warmup
+        self.mode = "duration" if requests is None else "requests"
+        traffic_end = network.traffic_end
+        if requests is None and math.isinf(traffic_end):
+            raise SpecError("duration", "required in duration mode when a source has a constant rate")
+        self.horizon = math.inf if requests is not None else traffic_end + network.drain
+        self.limit = requests if requests is not None else math.inf
+        self.env = simpy.Environment()
+        seq = np.random.SeedSequence(seed)
+        n, m = len(network.stations), len(network.sources)
+        streams = [np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(n + m + 1)]
+        self.rng = random.Random(int(streams[-1].integers(2**63)))
+        self.nodes: list[_Node] = [
+            _node_class(st)(self, i, st, streams[i]) for i, st in enumerate(network.stations)
+        ]
+        self.stats = [_SourceStats(src.name, n) for src in network.sources]
+        base_route = self._routes(network.routing)
+        for node, r in zip(self.nodes, base_route):
+            node.route = r
+        self.sources: list[_SourceRt] = []
+        for j, src in enumerate(network.sources):
+            route = base_route if src.routing is None else self._routes(src.routing)
+            end = min(src.end, traffic_end) if requests is None else src.end
+            self.sources.append(_SourceRt(self, src, self.stats[j], self.nodes[src.entry], route, streams[n + j], end))
+        self.n_arrived = 0
+        self.outstanding = 0
+        self.cost_per_hour = network.cost_per_hour
+        self.window: tuple[float, float] | None = None  # CLI window [arrival #warmup, last arrival]
+        self._win_area0: list[float] = []
+        self._win_area1: list[float] = []
+        self._started = False
+        self._finished = False
+        self._series: list[dict[str, Any]] = []
+        self._acc_hist = LogHistogram()
+        self._set_hist = LogHistogram()
+        self._pos = [(0, 0) for _ in self.stats]
+        self._snap_t = 0.0
+        self._win_t0 = 0.0
+
+    def _routes(self, matrix: tuple[tuple[float, ...], ...]) -> list[Any]:
+        out: list[Any] = []
+        for row in matrix:
+            targets = [(p, self.nodes[j]) for j, p in enumerate(row) if p > 0]
+            leave = 1.0 - sum(row)
+            if not targets:
+                out.append(None)
+            elif len(targets) == 1 and leave <= 1e-12:
+                out.append(targets[0][1])
+            else:
+                cum, acc, nodes = [], 0.0, []
+                for p, node in targets:
+                    acc += p
+                    cum.append(acc)
+                    nodes.append(node)
+                cum[-1] = min(cum[-1], 1.0) if leave > 1e-12 else 1.0 + 1e-9
+                out.append(_Branch(cum, nodes + [None]))
+        return out
+
+    # ---------------------------------------------------------------- request life cycle
+    def _arrival(self, source: _SourceRt, now: float) -> None:
+        i = self.n_arrived
+        self.n_arrived = i + 1
+        req = _Req()
+        req._ok = True
+        req.t0 = now
+        req.src = source.stats
+        req.route = source.route
+        req.holder = None
+        req.acked = False
+        req.c = c = i >= self.warmup
+        if c:
+            source.stats.arrivals += 1
+        if i == self.warmup:
+            self._win_t0 = now
+            self._win_area0 = [node.area_at(now) for node in self.nodes]
+        if i + 1 == self.limit:
+            self.window = (self._win_t0, now)
+            self._win_area1 = [node.area_at(now) for node in self.nodes]
+        self.outstanding += 1
+        source.entry.arrive(req)
+
+    def _ack(self, req: _Req, now: float) -> None:
+        req.acked = True
+        if req.c:
+            st = req.src
+            st.acked += 1
+            st.accept.append(now - req.t0)
+
+    def _leave(self, req: _Req, now: float) -> None:
+        holder = req.holder
+        if holder is not None:
+            req.holder = None
+            holder._release(now)
+        self.outstanding -= 1
+        if req.c:
+            st = req.src
+            d = now - req.t0
+            st.outcomes["completed"] += 1
+            st.sojourn.append(d)
+            st.exits[req.last.idx].append(d)
+            if req.acked:
+                st.outcomes["settled"] += 1
+                st.settle.append(d)
+            else:
+                st.accept.append(d)
+
+    def _finish(self, req: _Req, outcome: str, now: float) -> None:
+        """End a request that did not complete normally ("error", "failed" or "dropped")."""
+        self.outstanding -= 1
+        if req.c:
+            req.src.outcomes[outcome] += 1
+
+    def _visit_failed(self, req: _Req, now: float) -> None:
+        holder = req.holder
+        if holder is not None:
+            req.holder = None
+            holder._release(now)
+            policy = holder.retry
+            if policy is not None and req.attempts < policy.max_attempts:
+                if req.c:
+                    req.src.retries += 1
+                req.callbacks = holder.reenter_cbs
+                heappush(self.env._queue, (now + policy.delay(req.attempts), _NORMAL, next(self.env._eid), req))
+                return
+        self._finish(req, "failed" if req.acked else "error", now)
+
+    # ---------------------------------------------------------------- running
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            for src in self.sources:
+                src.schedule_next(0.0)
+
+    @property
+    def done(self) -> bool:
+        """True when the run has reached its end."""
+        if self.mode == "duration":
+            return self.env.now >= self.horizon
+        return self._started and not self.env._queue
+
+    def stream(self, step: float = 1.0) -> Iterator[Snapshot]:
+        """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results)."""
+        if step <= 0:
+            raise ValueError("step must be > 0")
+        self._start()
+        while not self.done:
+            t = self.env.now + step
+            if t > self.horizon:
+                t = self.horizon
+            self.env.run(until=t)
+            snap = self._snapshot(t)
+            self._series.append(snap.to_dict())
+            yield snap
+
+    def _run_to_end(self) -> None:
+        self._start()
+        if self.mode == "duration":
+            if self.env.now < self.horizon:
+                self.env.run(until=self.horizon)
+        else:
+            self.env.run()
+
+    def _close(self) -> None:
+        """At the horizon, count what is still in the network: acknowledged -> dropped, else error."""
+        if self._finished:
+            return
+        self._finished = True
+        for st in self.stats:
+            o = st.outcomes
+            finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
+            unfinished = st.arrivals - finished
+            unfinished_acked = st.acked - o["settled"] - o["failed"] - o["dropped"]
+            st.unfinished = unfinished
+            o["dropped"] += unfinished_acked
+            o["error"] += unfinished - unfinished_acked
+
+    # ---------------------------------------------------------------- output
+    def _snapshot(self, now: float) -> Snapshot:
+        dt = now - self._snap_t
+        self._snap_t = now
+        stations = []
+        for node in self.nodes:
+            area = node.area_at(now)
+            a0, c0, e0, r0 = node.prev
+            node.prev = (area, node.completions, node.errors, node.rejected)
+            util = None
+            if not node.spec.infinite and dt > 0:
+                util = (area - a0) / (node.servers * dt)
+                if node.peak is None or util > node.peak:
+                    node.peak = util
+            stations.append(StationSnapshot(
+                node.name, util, len(node.queue), node.busy,
+                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0))
+        acc_step: list[float] = []
+        set_step: list[float] = []
+        for k, st in enumerate(self.stats):
+            pa, ps = self._pos[k]
+            acc_step += st.accept[pa:]
+            set_step += st.settle[ps:]
+            self._pos[k] = (len(st.accept), len(st.settle))
+        self._acc_hist.add(acc_step)
+        self._set_hist.add(set_step)
+        outcomes = {k: sum(st.outcomes[k] for st in self.stats) for k in self.stats[0].outcomes}
+        arrivals = sum(st.arrivals for st in self.stats)
+        if self.mode == "duration":
+            progress = min(1.0, now / self.horizon)
+        else:
+            progress = 1.0 if self.done else min(1.0, (self.n_arrived - self.outstanding) / float(self.limit))
+        return Snapshot(
+            t=now,
+            progress=progress,
+            stations=tuple(stations),
+            accept_step=_p3(acc_step),
+            settle_step=_p3(set_step),
+            accept_so_far=tuple(self._acc_hist.quantiles((0.5, 0.95, 0.99))),  # type: ignore[arg-type]
+            settle_so_far=tuple(self._set_hist.quantiles((0.5, 0.95, 0.99))),  # type: ignore[arg-type]
+            arrivals=arrivals,
+            outcomes=outcomes,
+            error_rate=(outcomes["error"] + outcomes["failed"]) / arrivals if arrivals else None,
+            cost_per_hour=self.cost_per_hour,
+            cost_so_far=self.cost_per_hour * now / 3600.0,
+        )
+
+    def results(self) -> Results:
+        """Run to the end if needed and return the full, deterministic `Results`."""
+        self._run_to_end()
+        self._close()
+        end = self.env.now
+        stations = []
+        for node in self.nodes:
+            area = node.area_at(end)
+            admitted = node.arrivals - node.rejected
+            stations.append(StationResult(
+                name=node.name,
+                kind=node.spec.kind,
+                servers=None if node.spec.infinite else int(node.servers),
+                arrivals=node.arrivals,
+                admitted=admitted,
+                rejected=node.rejected,
+                completions=node.completions,
+                errors=node.errors,
+                error_rate=(node.errors + node.rejected) / node.arrivals if node.arrivals else None,
+                utilization=None if node.spec.infinite or end <= 0 else area / (node.servers * end),
+                utilization_peak=node.peak,
+                mean_in_service=area / end if end > 0 else 0.0,
+                max_queue=node.max_queue,
+                wait=summarize(node.wq),
+                sojourn=summarize(node.w),
+            ))
+        sources = tuple(_source_result(st.name, [st]) for st in self.stats)
+        overall = sources[0] if len(sources) == 1 else _source_result("all", self.stats)
+        return Results(
+            mode=self.mode,
+            seed=self.seed,
+            end_time=end,
+            warmup=self.warmup,
+            stations=tuple(stations),
+            sources=sources,
+            overall=overall,
+            cost_per_hour_peak=self.cost_per_hour,
+            cost_total=self.cost_per_hour * end / 3600.0,
+            time_series=tuple(self._series),
+        )
+
+    def metrics(self, percentiles: tuple[float, ...] = (50, 95, 99),
+                wait_over: tuple[float, ...] = ()) -> dict[str, float | None]:
+        """The CLI's flat metrics (requests mode): `<station>.W_mean`, `e2e.W_p99`, ... (see the issue/README)."""
+        if self.mode != "requests":
+            raise ValueError("metrics() needs requests mode")
+        self._run_to_end()
+        self._close()
+        assert self.window is not None
+        t0, t1 = self.window
+        span = t1 - t0
+        qs = [p / 100.0 for p in percentiles]
+        out: dict[str, float | None] = {}
+
+        def rate(count: int) -> float | None:
+            return count / span if span > 0 else None
+
+        for k, node in enumerate(self.nodes):
+            name = node.name
+            wq = np.asarray(node.wq, dtype=float)
+            w = np.asarray(node.w, dtype=float)
+            admitted = int(wq.size)
+            reached = admitted + node.c_rejected
+            out[f"{name}.Wq_mean"] = float(wq.mean()) if admitted else None
+            out[f"{name}.W_mean"] = float(w.mean()) if admitted else None
+            wq_q = np.quantile(wq, qs).tolist() if admitted else [None] * len(qs)
+            w_q = np.quantile(w, qs).tolist() if admitted else [None] * len(qs)
+            for p, a, b in zip(percentiles, w_q, wq_q):
+                out[f"{name}.W_p{p:g}"] = a
+                out[f"{name}.Wq_p{p:g}"] = b
+            for T in wait_over:
+                out[f"{name}.P_Wq_gt_{T:g}"] = float((wq > T).mean()) if admitted else None
+            out[f"{name}.prob_wait"] = float((wq > 0).mean()) if admitted else None
+            if not node.spec.infinite:
+                busy = self._win_area1[k] - self._win_area0[k]
+                out[f"{name}.utilization"] = busy / (node.servers * span) if span > 0 else None
+            out[f"{name}.throughput"] = rate(admitted)
+            out[f"{name}.arrival_rate"] = rate(reached)
+            out[f"{name}.blocking_prob"] = node.c_rejected / reached if reached else None
+        sojourn = [x for st in self.stats for x in st.sojourn]
+        e2e = np.asarray(sojourn, dtype=float)
+        out["e2e.W_mean"] = float(e2e.mean()) if e2e.size else None
+        e2e_q = np.quantile(e2e, qs).tolist() if e2e.size else [None] * len(qs)
+        for p, a in zip(percentiles, e2e_q):
+            out[f"e2e.W_p{p:g}"] = a
+        out["e2e.throughput"] = rate(int(e2e.size))
+        for k, node in enumerate(self.nodes):
+            exits = [x for st in self.stats for x in st.exits[k]]
+            out[f"e2e.W_mean_exit_{node.name}"] = float(np.mean(exits)) if exits else None
+            out[f"e2e.frac_exit_{node.name}"] = len(exits) / e2e.size if e2e.size else None
+        return out
+
+
+def _node_class(st: Station) -> type[_Node]:
+    if st.is_buffer:
+        return _Buffer
+    if st.capacity is None and (st.errors is None or st.errors.threshold is None) and st.timeout is None \
+            and st.slowdown is None:
+        return _PlainNode
+    return _Node
+
+
+def _p3(sample: list[float]) -> tuple[float | None, float | None, float | None]:
+    if not sample:
+        return (None, None, None)
+    a, b, c = np.quantile(np.asarray(sample, dtype=float), [0.5, 0.95, 0.99]).tolist()
+    return (a, b, c)
+
+
+def _source_result(name: str, stats: list[_SourceStats]) -> SourceResult:
+    arrivals = sum(st.arrivals for st in stats)
+    outcomes = {k: sum(st.outcomes[k] for st in stats) for k in stats[0].outcomes}
+    return SourceResult(
+        name=name,
+        arrivals=arrivals,
+        outcomes=outcomes,
+        unfinished=sum(st.unfinished for st in stats),
+        accept=summarize([x for st in stats for x in st.accept]),
+        settle=summarize([x for st in stats for x in st.settle]),
+        sojourn=summarize([x for st in stats for x in st.sojourn]),
+        retries=sum(st.retries for st in stats),
+        error_rate=(outcomes["error"] + outcomes["failed"]) / arrivals if arrivals else None,
+    )
+
+
+def run(network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
+        step: float | None = None) -> Results:
+    """Run a network to the end and return its `Results`.
+
+    `step` (simulated seconds) records a time series of snapshots; by default 1.0 in duration mode and none in
+    requests mode (where a run may span hours of simulated time).
+    """
+    sim = Simulation(network, seed=seed, requests=requests, warmup=warmup)
+    if step is None and requests is None:
+        step = 1.0
+    if step is not None:
+        for _ in sim.stream(step):
+            pass
+    return sim.results()
+

@@ -1,0 +1,241 @@
+"""Frozen output records: per-step `Snapshot`s for streaming and the full `Results` of a run.
+
+Every record has `to_dict()` returning plain JSON-able values (floats, ints, strings, None for "undefined", never NaN),
+so `json.dumps(results.to_dict(), sort_keys=True)` is byte-identical for the same spec and seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LatencySummary", "StationSnapshot", "Snapshot", "StationResult", "SourceResult", "Results",
+           "LogHistogram", "summarize", "OUTCOMES"]
+
+OUTCOMES = ("completed", "settled", "error", "failed", "dropped")
+"""Outcome counters. "settled" counts the acknowledged subset of "completed"; the other four are disjoint."""
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """Shallow field dict with nested records converted (dataclasses.asdict deep-copies, which is slow)."""
+    out = {}
+    for name in obj.__slots__:
+        v = getattr(obj, name)
+        out[name] = v.to_dict() if hasattr(v, "to_dict") else v
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    """count, mean and percentiles (numpy.quantile, linear) of a latency sample, in seconds; None when empty."""
+
+    count: int
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return _clean(_fields(self))
+
+
+def summarize(sample: Sequence[float]) -> LatencySummary:
+    """Summarize a sample exactly (mean, p50/p95/p99 by numpy.quantile linear, max)."""
+    if len(sample) == 0:
+        return LatencySummary(0, None, None, None, None, None)
+    arr = np.asarray(sample, dtype=float)
+    p50, p95, p99 = np.quantile(arr, [0.5, 0.95, 0.99]).tolist()
+    return LatencySummary(int(arr.size), float(arr.mean()), p50, p95, p99, float(arr.max()))
+
+
+class LogHistogram:
+    """Log-bucketed latency histogram: O(1) memory, percentiles within ~0.5 % relative error.
+
+    Buckets are 1 % wide from 0.1 ms up; bucket 0 holds everything below 0.1 ms (reported as 0). Used for the
+    "so far" percentiles of snapshots, where re-sorting everything each step would be quadratic.
+    """
+
+    LO = 1e-4
+    PER_E = 100.0
+    SIZE = 2400  # up to 1e-4 * e**24 ~ 2.6e6 s
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.SIZE, dtype=np.int64)
+        self.total = 0
+
+    def add(self, values: Sequence[float]) -> None:
+        """Add a batch of values."""
+        if len(values) == 0:
+            return
+        arr = np.asarray(values, dtype=float)
+        idx = np.zeros(arr.size, dtype=np.int64)
+        pos = arr >= self.LO
+        idx[pos] = np.minimum(np.floor(np.log(arr[pos] / self.LO) * self.PER_E).astype(np.int64) + 1, self.SIZE - 1)
+        self.counts += np.bincount(idx, minlength=self.SIZE)
+        self.total += int(arr.size)
+
+    def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        """Approximate quantiles (0..1): the geometric middle of the bucket holding each."""
+        if self.total == 0:
+            return [None for _ in qs]
+        cum = np.cumsum(self.counts)
+        out: list[float | None] = []
+        for q in qs:
+            b = int(np.searchsorted(cum, max(1, math.ceil(q * self.total)), side="left"))
+            out.append(0.0 if b == 0 else float(self.LO * math.exp((b - 0.5) / self.PER_E)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StationSnapshot:
+    """One station during one step: utilization and throughput over the step, queue and in_flight now."""
+
+    name: str
+    utilization: float | None  # busy servers / servers averaged over the step; None for infinite servers
+    queue: int  # waiting now
+    in_flight: int  # in service now (for a buffer: consumer slots held)
+    throughput: float  # completions per second in the step
+    errors: int  # errored visits in the step
+    rejected: int  # arrivals rejected (full) in the step
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return _clean(_fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """State after one step of simulated time; small enough to send several per second to a web page.
+
+    Latency percentiles are (p50, p95, p99) in seconds, None before any sample: `*_step` exact over the step,
+    `*_so_far` from a log histogram (~0.5 % relative error). `outcomes` are counts so far (see `OUTCOMES`).
+    """
+
+    t: float
+    progress: float
+    stations: tuple[StationSnapshot, ...]
+    accept_step: tuple[float | None, float | None, float | None]
+    settle_step: tuple[float | None, float | None, float | None]
+    accept_so_far: tuple[float | None, float | None, float | None]
+    settle_so_far: tuple[float | None, float | None, float | None]
+    arrivals: int
+    outcomes: dict[str, int]
+    error_rate: float | None  # (error + failed) / arrivals so far
+    cost_per_hour: float
+    cost_so_far: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (stations as a list in network order)."""
+        d = {
+            "t": self.t,
+            "progress": self.progress,
+            "stations": [s.to_dict() for s in self.stations],
+            "accept_step": list(self.accept_step),
+            "settle_step": list(self.settle_step),
+            "accept_so_far": list(self.accept_so_far),
+            "settle_so_far": list(self.settle_so_far),
+            "arrivals": self.arrivals,
+            "outcomes": dict(self.outcomes),
+            "error_rate": self.error_rate,
+            "cost_per_hour": self.cost_per_hour,
+            "cost_so_far": self.cost_so_far,
+        }
+        return _clean(d)
+
+
+@dataclass(frozen=True, slots=True)
+class StationResult:
+    """Per-station results. Counts include warm-up requests; wait/sojourn only requests past the warm-up."""
+
+    name: str
+    kind: str
+    servers: int | None  # None = infinite
+    arrivals: int
+    admitted: int
+    rejected: int
+    completions: int
+    errors: int
+    error_rate: float | None  # (errors + rejected) / arrivals
+    utilization: float | None  # busy-server time / (servers x simulated time); None for infinite servers
+    utilization_peak: float | None  # largest step utilization among the streamed snapshots (None if not streamed)
+    mean_in_service: float  # time-average number in service (useful for infinite servers)
+    max_queue: int
+    wait: LatencySummary  # Wq: arrival at the station -> service start
+    sojourn: LatencySummary  # W: arrival at the station -> completion
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return _clean(_fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """Per-source (or overall) end-to-end results for requests past the warm-up."""
+
+    name: str
+    arrivals: int
+    outcomes: dict[str, int]
+    unfinished: int  # still in the network at the horizon (already counted as dropped or error)
+    accept: LatencySummary  # arrival -> acknowledgement (or successful exit on a synchronous path)
+    settle: LatencySummary  # arrival -> completion, acknowledged requests
+    sojourn: LatencySummary  # arrival -> successful exit, all completed requests
+    retries: int
+    error_rate: float | None  # (error + failed) / arrivals
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return _clean(_fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """Full results of a run; `time_series` holds one `Snapshot.to_dict()` per streamed step (for replay)."""
+
+    mode: str  # "requests" or "duration"
+    seed: int
+    end_time: float  # simulated time when the run ended
+    warmup: int
+    stations: tuple[StationResult, ...]
+    sources: tuple[SourceResult, ...]
+    overall: SourceResult
+    cost_per_hour_peak: float
+    cost_total: float
+    time_series: tuple[dict[str, Any], ...] = field(default=())
+
+    def station(self, name: str) -> StationResult:
+        """The result of the station called `name`."""
+        for st in self.stations:
+            if st.name == name:
+                return st
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; deterministic for a spec and seed."""
+        return _clean({
+            "mode": self.mode,
+            "seed": self.seed,
+            "end_time": self.end_time,
+            "warmup": self.warmup,
+            "stations": [s.to_dict() for s in self.stations],
+            "sources": [s.to_dict() for s in self.sources],
+            "overall": self.overall.to_dict(),
+            "cost_per_hour_peak": self.cost_per_hour_peak,
+            "cost_total": self.cost_total,
+            "time_series": list(self.time_series),
+        })
