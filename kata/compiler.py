@@ -85,16 +85,18 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
             "instances": instances,
             "unit_cost": part.unit_cost_per_hour,
         }
-        errors: dict[str, Any] = {"base": part.base_error}
-        if part.error_threshold is not None:
-            errors.update(threshold=part.error_threshold, max=part.error_max, power=part.error_power,
-                          window=UTILIZATION_WINDOW_SECONDS)
-        station["errors"] = errors
-        if part.slowdown_factor and part.error_threshold is not None:
-            station["slowdown"] = {"threshold": part.error_threshold, "factor": part.slowdown_factor}
-        if part.timeout_ms:
-            station["timeout"] = part.timeout_ms / 1000
-        if part.role == "queue":
+        if part.role != "queue":
+            # A buffer only holds messages; failures belong to the parts its consumers call.
+            errors: dict[str, Any] = {"base": part.base_error}
+            if part.error_threshold is not None:
+                errors.update(threshold=part.error_threshold, max=part.error_max, power=part.error_power,
+                              window=UTILIZATION_WINDOW_SECONDS)
+            station["errors"] = errors
+            if part.slowdown_factor and part.error_threshold is not None:
+                station["slowdown"] = {"threshold": part.error_threshold, "factor": part.slowdown_factor}
+            if part.timeout_ms:
+                station["timeout"] = part.timeout_ms / 1000
+        else:
             station["kind"] = "buffer"
             station["capacity"] = int(node.param("capacity", 1000))
             station["acknowledge"] = bool(node.param("acknowledges", 1))

@@ -23,3 +23,31 @@ def instructor(db):
 @pytest.fixture
 def grader(db):
     return make_persona("grader")
+
+
+@pytest.fixture
+def clearpay(db):
+    """The ClearPay kata exactly as `make run` loads it."""
+    from pathlib import Path
+
+    from kata.services import kata_load_fixture
+
+    kata, _ = kata_load_fixture(path=Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "kata.json")
+    return kata
+
+
+@pytest.fixture
+def clearpay_palette(clearpay):
+    from kata.palette import Palette
+
+    return Palette.from_kata(clearpay)
+
+
+@pytest.fixture
+def design_file():
+    """Reads a ClearPay design from fixtures/clearpay/designs/<name>.json."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "designs"
+    return lambda name: json.loads((root / f"{name}.json").read_text())
