@@ -274,9 +274,9 @@ def _service(raw: Any, f: str) -> ServiceTime:
             if key not in d:
                 raise SpecError(f"{f}.{key}", "required for dist jitter")
         base = _num(d["base"], f"{f}.base", lo=0.0)
-        jit = _num(d["mean_jitter"], f"{f}.mean_jitter", lo=0.0, lo_open=True)
+        jit = _num(d["mean_jitter"], f"{f}.mean_jitter", lo=0.0)
         mean = base + jit
-        return ServiceTime("jitter", mean, scv=(jit / mean) ** 2, base=base)
+        return ServiceTime("jitter", mean, scv=(jit / mean) ** 2 if mean > 0 else 0.0, base=base)
     if "mean" not in d:
         raise SpecError(f"{f}.mean", "required")
     if dist == "deterministic":
