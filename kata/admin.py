@@ -1,13 +1,131 @@
+"""Instructors author katas here: brief, palette with parameter ranges, traffic, scenarios, budget, reference design."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from kata.models import Kata
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from kata import services
+from kata.design import DesignError, design_validate
+from kata.models import Attempt, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
+from kata.palette import Palette
+
+
+class PartTypeInline(admin.TabularInline):
+    model = PartType
+    extra = 0
+    show_change_link = True
+    fields = ["order", "key", "name", "role", "required", "fixed_servers", "unit_cost_per_hour",
+              "service_distribution", "service_mean_ms", "base_error", "error_threshold"]
+
+
+class TrafficSourceInline(admin.TabularInline):
+    model = TrafficSource
+    extra = 0
+    fields = ["part", "base_rate", "spike_rate", "warmup_seconds", "ramp_seconds", "hold_seconds", "cooldown_seconds"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "part":
+            kata_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = PartType.objects.filter(kata_id=kata_id, role=PartType.Role.SOURCE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScenarioInline(admin.StackedInline):
+    model = Scenario
+    extra = 0
+    fields = [("order", "title"), "description", ("metric", "comparator", "threshold", "source")]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "source":
+            kata_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = PartType.objects.filter(kata_id=kata_id, role=PartType.Role.SOURCE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class KataAdminForm(forms.ModelForm):
+    class Meta:
+        model = Kata
+        fields = "__all__"
+
+    def clean_reference_design(self) -> Any:
+        document = self.cleaned_data.get("reference_design")
+        if not document or self.instance.pk is None:
+            return document
+        try:
+            design_validate(document, Palette.from_kata(self.instance))
+        except DesignError as exc:
+            raise forms.ValidationError([str(p) for p in exc.problems]) from None
+        return document
 
 
 @admin.register(Kata)
 class KataAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "difficulty", "domain", "published", "updated_at"]
+    form = KataAdminForm
+    list_display = ["title", "slug", "difficulty", "domain", "budget_per_hour", "published", "updated_at"]
     list_filter = ["published", "difficulty"]
     search_fields = ["title", "slug", "summary"]
     prepopulated_fields = {"slug": ["title"]}
+    inlines = [PartTypeInline, TrafficSourceInline, ScenarioInline]
+    actions = ["check_kata"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "published"]}),
+        ("Brief", {"fields": ["overview", "context", "constraints_operational", "constraints_product",
+                              "learning_outcomes", "hints"]}),
+        ("Shape", {"fields": ["difficulty", "domain", ("minutes_min", "minutes_max")]}),
+        ("Grading", {"fields": ["budget_per_hour", "drain_seconds", "grading_seeds", "reference_design"]}),
+    ]
+
+    @admin.action(description="Check kata: grade its reference design")
+    def check_kata(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
+        for kata in queryset:
+            report = services.kata_check(kata=kata)
+            self.message_user(request, report.message, messages.SUCCESS if report.ok else messages.ERROR)
+
+
+class PartParameterInline(admin.TabularInline):
+    model = PartParameter
+    extra = 0
+    fields = ["name", "default", "minimum", "maximum", "step", "learner_editable"]
+
+
+@admin.register(PartType)
+class PartTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "kata", "role", "unit_cost_per_hour", "required"]
+    list_filter = ["kata", "role"]
+    search_fields = ["name", "key"]
+    inlines = [PartParameterInline]
+    fieldsets = [
+        (None, {"fields": ["kata", "key", "name", "role", "description", "order"]}),
+        ("In a design", {"fields": ["required", "max_per_design", "fixed_servers", "unit_cost_per_hour"]}),
+        ("Latency", {"fields": ["service_distribution", "service_mean_ms", "service_scv", "service_k",
+                                "jitter_mean_ms", "timeout_ms"]}),
+        ("Errors", {"fields": ["base_error", "error_threshold", "error_max", "error_power", "slowdown_factor"]}),
+    ]
+
+
+class RunInline(admin.TabularInline):
+    model = Run
+    extra = 0
+    can_delete = False
+    fields = ["status", "passed", "total", "seeds", "created_at", "finished_at", "error_message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "learner", "kata", "created_at"]
+    list_filter = ["kata"]
+    search_fields = ["learner__username", "title"]
+    readonly_fields = ["learner", "kata", "design", "created_at", "updated_at"]
+    inlines = [RunInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -13,3 +13,12 @@ def kata_list_published() -> QuerySet[Kata]:
 
 def kata_get_published(*, slug: str) -> Kata | None:
     return kata_list_published().filter(slug=slug).first()
+
+
+def kata_get_by_slug(*, slug: str) -> Kata | None:
+    """Any kata, published or not (graders and instructors grade drafts too)."""
+    return Kata.objects.filter(slug=slug).first()
+
+
+def kata_slugs() -> list[str]:
+    return list(Kata.objects.order_by("slug").values_list("slug", flat=True))

@@ -107,3 +107,32 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
         scenario.full_clean()
         scenario.save()
     return kata, existing is None
+
+
+@dataclass(frozen=True)
+class KataCheck:
+    ok: bool
+    message: str
+
+
+def kata_check(*, kata: Kata) -> KataCheck:
+    """Grade a kata's reference design on its grading seeds: an instructor's proof that the kata is solvable."""
+    from kata.design import DesignError
+    from kata.palette import Palette
+    from kata.simulation import design_grade, grading_seeds
+
+    if not kata.reference_design:
+        return KataCheck(False, f"{kata.title}: no reference design to check.")
+    palette = Palette.from_kata(kata)
+    if not palette.scenarios:
+        return KataCheck(False, f"{kata.title}: no scenarios to grade against.")
+    try:
+        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette))
+    except DesignError as exc:
+        return KataCheck(False, f"{kata.title}: the reference design is invalid: {exc}")
+    grade = graded.grade
+    if grade.passed == grade.total:
+        return KataCheck(True, f"{kata.title}: the reference design passes {grade.passed}/{grade.total} "
+                               f"on seeds {', '.join(map(str, grade.seeds))}.")
+    failing = "; ".join(f"{s.id}. {s.title}: {s.explanation}" for s in grade.scenarios if not s.passed)
+    return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
