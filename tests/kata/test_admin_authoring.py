@@ -1,0 +1,102 @@
+"""Instructors author katas in admin; validation errors show there; 'check kata' grades the reference design."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from kata.models import Kata, PartParameter
+
+
+@pytest.fixture
+def status_cache(db):
+    from kata.services import kata_load_fixture
+
+    return kata_load_fixture(path=Path("fixtures/status-cache/kata.json"))[0]
+
+
+def _inline_management(prefix: str, total: int = 0, initial: int = 0) -> dict[str, str]:
+    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
+            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+
+
+def test_instructor_creates_a_kata_with_a_part_inline(client, instructor):
+    client.force_login(instructor)
+    data = {
+        "title": "Queue basics", "slug": "queue-basics", "summary": "A first queue.", "difficulty": "beginner",
+        "minutes_min": 10, "minutes_max": 20, "budget_per_hour": "2.00", "drain_seconds": 60, "grading_seeds": 3,
+        "reference_design": "{}", "overview": "", "context": "", "constraints_operational": "",
+        "constraints_product": "", "learning_outcomes": "", "hints": "", "domain": "",
+        **_inline_management("parts", total=1),
+        "parts-0-order": 0, "parts-0-key": "users", "parts-0-name": "Users", "parts-0-role": "source",
+        "parts-0-unit_cost_per_hour": "0", "parts-0-service_distribution": "exponential",
+        "parts-0-service_mean_ms": 1, "parts-0-base_error": 0,
+        **_inline_management("traffic"), **_inline_management("scenarios"),
+    }
+    response = client.post(reverse("admin:kata_kata_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    kata = Kata.objects.get(slug="queue-basics")
+    assert kata.parts.get().key == "users"
+
+
+def test_parameter_range_errors_show_in_admin(client, instructor, status_cache):
+    client.force_login(instructor)
+    part = status_cache.parts.get(key="status_api")
+    data = {
+        "kata": status_cache.pk, "key": part.key, "name": part.name, "role": part.role, "description": "",
+        "order": 0, "max_per_design": 8, "unit_cost_per_hour": "0.15", "service_distribution": "lognormal",
+        "service_mean_ms": 5, "service_scv": "", "base_error": 0.0001, "error_max": 0.3, "error_power": 2,
+        **_inline_management("parameters", total=1),
+        "parameters-0-name": "instances", "parameters-0-default": 5, "parameters-0-minimum": 1,
+        "parameters-0-maximum": 3, "parameters-0-step": 1, "parameters-0-learner_editable": "on",
+    }
+    response = client.post(reverse("admin:kata_parttype_change", args=[part.pk]), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "A lognormal service time needs its SCV." in body
+    assert "Must lie within [1, 3]." in body
+    assert PartParameter.objects.filter(part=part, name="instances").get().maximum == 8, "nothing saved"
+
+
+def test_reference_design_is_validated_against_the_palette(client, instructor, status_cache):
+    client.force_login(instructor)
+    page = client.get(reverse("admin:kata_kata_change", args=[status_cache.pk]))
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["reference_design"] = '{"nodes": [{"id": "a", "part": "warp-drive"}], "edges": []}'
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+        for inline_form in formset.formset.forms:
+            for name in inline_form.fields:
+                value = inline_form[name].value()
+                if value is not None and value is not False:
+                    data[inline_form.add_prefix(name)] = value
+    response = client.post(reverse("admin:kata_kata_change", args=[status_cache.pk]), data)
+    assert response.status_code == 200
+    assert "unknown part &#x27;warp-drive&#x27;" in response.content.decode()
+
+
+def test_check_kata_action_reports_the_reference_grade(client, instructor, status_cache):
+    client.force_login(instructor)
+    response = client.post(
+        reverse("admin:kata_kata_changelist"),
+        {"action": "check_kata", "_selected_action": [status_cache.pk]},
+        follow=True,
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("the reference design passes 4/4 on seeds 1, 2, 3" in t for t in texts), texts
+
+
+def test_grader_can_view_but_not_change_katas_and_learner_cannot_enter_admin(client, grader, learner, status_cache):
+    grader.is_staff = True
+    grader.save()
+    client.force_login(grader)
+    assert client.get(reverse("admin:kata_kata_change", args=[status_cache.pk])).status_code == 200
+    assert client.post(reverse("admin:kata_kata_delete", args=[status_cache.pk]), {"post": "yes"}).status_code == 403
+    client.force_login(learner)
+    assert client.get(reverse("admin:kata_kata_changelist")).status_code == 302
