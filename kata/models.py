@@ -302,3 +302,18 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.get_status_display()})"
+
+
+class Draft(models.Model):
+    """The design a learner is working on, autosaved as they edit (valid or not yet)."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="drafts")
+    design = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["learner", "kata"], name="one_draft_per_learner_and_kata")]
+
+    def __str__(self) -> str:
+        return f"Draft of {self.learner} on {self.kata}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
-from kata.models import Kata
+from kata.models import Draft, Kata
+from kata.palette import Palette
 
 
 def kata_list_published() -> QuerySet[Kata]:
@@ -22,3 +26,17 @@ def kata_get_by_slug(*, slug: str) -> Kata | None:
 
 def kata_slugs() -> list[str]:
     return list(Kata.objects.order_by("slug").values_list("slug", flat=True))
+
+
+def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> Draft | None:
+    return Draft.objects.filter(learner=learner, kata=kata).first()
+
+
+def starter_design(*, palette: Palette) -> dict[str, Any]:
+    """A blank canvas with the parts every design needs, spread left to right."""
+    required = [p for p in palette.parts if p.required]
+    nodes = [
+        {"id": part.key, "part": part.key, "params": part.defaults(), "x": 60 + 760 * i / max(1, len(required) - 1), "y": 160}
+        for i, part in enumerate(required)
+    ]
+    return {"nodes": nodes, "edges": []}

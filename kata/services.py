@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from kata.models import Kata, PartParameter, PartType, Scenario, TrafficSource
+from kata.models import Draft, Kata, PartParameter, PartType, Scenario, TrafficSource
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -136,3 +137,26 @@ def kata_check(*, kata: Kata) -> KataCheck:
                                f"on seeds {', '.join(map(str, grade.seeds))}.")
     failing = "; ".join(f"{s.id}. {s.title}: {s.explanation}" for s in grade.scenarios if not s.passed)
     return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
+
+
+MAX_DRAFT_NODES = 40
+MAX_DRAFT_EDGES = 120
+
+
+class DraftRejected(ValueError):
+    """A draft that is not even the shape of a design (drafts may be incomplete, not malformed)."""
+
+
+def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
+    """Autosave work in progress. Incomplete designs are kept; only the document's shape is checked here."""
+    if not isinstance(document, dict) or not isinstance(document.get("nodes"), list) \
+            or not isinstance(document.get("edges"), list):
+        raise DraftRejected("A design is a JSON object with a 'nodes' list and an 'edges' list.")
+    if len(document["nodes"]) > MAX_DRAFT_NODES:
+        raise DraftRejected(f"At most {MAX_DRAFT_NODES} parts per design.")
+    if len(document["edges"]) > MAX_DRAFT_EDGES:
+        raise DraftRejected(f"At most {MAX_DRAFT_EDGES} connections per design.")
+    draft, _ = Draft.objects.update_or_create(
+        learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
+    )
+    return draft

@@ -8,4 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("katas/<slug:slug>/", views.kata_detail, name="kata_detail"),
+    path("katas/<slug:slug>/workspace/", views.workspace, name="workspace"),
+    path("katas/<slug:slug>/draft/", views.draft_save, name="draft_save"),
+    path("katas/<slug:slug>/inspector/", views.inspector, name="inspector"),
 ]

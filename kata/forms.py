@@ -1,0 +1,43 @@
+"""Forms. The parameter form is built from a part's palette entry, so its ranges are the kata's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from kata.palette import PartSpec
+
+HELP = {
+    "instances": "Copies of this part. Each one adds its cost per hour.",
+    "concurrency": "Requests one instance works on at once.",
+    "capacity": "Messages the queue can hold; one more is dropped.",
+    "acknowledges": "Answer the caller as soon as the message is queued.",
+    "max_attempts": "Tries per message; 1 means a failed call is not retried.",
+    "backoff_ms": "Pause before the first retry; it doubles with each further try.",
+    "hit_ratio": "Share of reads answered from the cache.",
+}
+
+
+class PartParamsForm(forms.Form):
+    """The learner-editable parameters of one part, with the kata's ranges."""
+
+    def __init__(self, *args: Any, part: PartSpec, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.part = part
+        for spec in part.parameters:
+            if not spec.learner_editable:
+                continue
+            if spec.name == "acknowledges":
+                field: forms.Field = forms.BooleanField(required=False, label=spec.label)
+            elif spec.step >= 1:
+                field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label)
+                field.widget.attrs.update(step=int(spec.step))
+            else:
+                field = forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, label=spec.label)
+                field.widget.attrs.update(step=spec.step)
+            field.help_text = HELP.get(spec.name, "")
+            self.fields[spec.name] = field
+
+    def params(self) -> dict[str, float]:
+        return {name: float(value) for name, value in self.cleaned_data.items()}
