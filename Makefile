@@ -57,4 +57,4 @@ bench: setup
 	$(PY) -m simulator bench
 
 clean:
-	rm -rf $(VENV) staticfiles artifacts .test-db.sqlite3 .pytest_cache .hypothesis
+	rm -rf $(VENV) staticfiles artifacts .test-db*.sqlite3* .pytest_cache .hypothesis

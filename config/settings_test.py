@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import config.settings as _base
 
 # Copy the real settings rather than star-import them, so every name here is explicit.
 globals().update({name: value for name, value in vars(_base).items() if name.isupper()})
 
-# The live-server tests run Daphne in another process, which cannot see an in-memory SQLite database.
-DATABASES = {"default": {**_base.DATABASES["default"], "TEST": {"NAME": str(_base.BASE_DIR / ".test-db.sqlite3")}}}
+# The live-server tests run Daphne in another process, which cannot see an in-memory SQLite database. One file per
+# test session (kept in the environment, so the server's child process uses the same one): two suites running at
+# once on one machine never share a database.
+_TEST_DB = os.environ.setdefault("KATA_TEST_DB", str(_base.BASE_DIR / f".test-db-{os.getpid()}.sqlite3"))
+DATABASES = {"default": {**_base.DATABASES["default"], "TEST": {"NAME": _TEST_DB}}}
 
 # The manifest storage needs `collectstatic`; tests use the plain storage so templates resolve without it.
 STORAGES = {**_base.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -41,3 +41,26 @@ class PartParamsForm(forms.Form):
 
     def params(self) -> dict[str, float]:
         return {name: float(value) for name, value in self.cleaned_data.items()}
+
+
+class CompareForm(forms.Form):
+    """Two of the learner's own attempts on one kata."""
+
+    left = forms.ModelChoiceField(queryset=None, label="Attempt A")
+    right = forms.ModelChoiceField(queryset=None, label="Attempt B")
+
+    def __init__(self, *args: Any, learner: Any, kata: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from kata.selectors import attempt_list_for_learner
+
+        attempts = attempt_list_for_learner(learner=learner, kata=kata)
+        for name in ("left", "right"):
+            field = self.fields[name]
+            field.queryset = attempts
+            field.label_from_instance = lambda a: f"#{a.pk} · {a.created_at:%d %b %H:%M}" + (f" · {a.title}" if a.title else "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("left") and data.get("left") == data.get("right"):
+            raise forms.ValidationError("Choose two different attempts.")
+        return data

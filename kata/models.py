@@ -317,3 +317,15 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft of {self.learner} on {self.kata}"
+
+
+class RunFrame(models.Model):
+    """One batch of live snapshots as it was streamed, so a reload or a new socket replays the run so far."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="frames")
+    seq = models.PositiveIntegerField()
+    payload = models.JSONField()
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_frame_seq_per_run")]

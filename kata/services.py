@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from kata.models import Draft, Kata, PartParameter, PartType, Scenario, TrafficSource
+from kata.models import Attempt, Draft, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -160,3 +160,47 @@ def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
         learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
     )
     return draft
+
+
+class RunRefused(ValueError):
+    """A run that may not start (another is active, or the design is invalid)."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+ACTIVE_RUN_STATUSES = ("queued", "running")
+
+
+@transaction.atomic
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
+    """Validate a design, then save the attempt and its queued run together (both or neither).
+
+    One active run per learner: a second Run while one is going is refused with a clear message.
+    """
+    from kata.design import DesignError, design_validate
+    from kata.palette import Palette
+
+    palette = Palette.from_kata(kata)
+    try:
+        design = design_validate(document, palette)
+    except DesignError as exc:
+        problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
+        raise RunRefused("The design has problems to fix before it can run.", problems) from None
+    # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
+    get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
+    if Run.objects.filter(attempt__learner=learner, status__in=ACTIVE_RUN_STATUSES).exists():
+        raise RunRefused("You already have a run in progress. Wait for it to finish, or cancel it, before starting another.")
+    attempt = Attempt.objects.create(learner=learner, kata=kata, design=design.to_document(), title=title[:120])
+    seeds = list(range(1, palette.grading_seeds + 1))
+    return Run.objects.create(attempt=attempt, seeds=seeds)
+
+
+def run_cancel(*, run: Run) -> bool:
+    """Ask an active run to stop; the executor notices within a frame. Returns whether anything was cancelled."""
+    return bool(
+        Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
+            status=Run.Status.CANCELLED, error_message="Cancelled by the learner."
+        )
+    )

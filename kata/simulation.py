@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from simulator import Simulation, Snapshot, build_network
 
+from kata import seed_pool
 from kata.compiler import CompiledDesign, compile_design
 from kata.design import Design, design_validate
 from kata.grading import Grade, grade
 from kata.palette import Palette
-
-STEP_SECONDS = 1.0
 
 
 def seed_simulate(
@@ -25,9 +22,9 @@ def seed_simulate(
     on_snapshot: Callable[[Snapshot], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run one seed to the end in steps of simulated time and return `Results.to_dict()`."""
+    """Run one seed in this process, in steps of simulated time, and return `Results.to_dict()`."""
     simulation = Simulation(build_network(spec), seed=seed)
-    for snapshot in simulation.stream(step=STEP_SECONDS):
+    for snapshot in simulation.stream(step=seed_pool.STEP_SECONDS):
         if on_snapshot is not None:
             on_snapshot(snapshot)
         if should_stop is not None and should_stop():
@@ -39,18 +36,12 @@ class RunCancelled(Exception):
     """The caller asked a run in progress to stop."""
 
 
-def _seed_in_process(args: tuple[dict[str, Any], int]) -> dict[str, Any]:
-    spec, seed = args
-    return seed_simulate(spec, seed)
-
-
 def seeds_simulate(spec: dict[str, Any], seeds: Sequence[int], *, parallel: bool = True) -> dict[int, dict[str, Any]]:
-    """Run several seeds, one process each when there is more than one core to use."""
-    workers = min(len(seeds), os.cpu_count() or 1)
-    if not parallel or workers <= 1:
-        return {seed: seed_simulate(spec, seed) for seed in seeds}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(seeds, pool.map(_seed_in_process, [(spec, seed) for seed in seeds])))
+    """Run several seeds side by side in the warm process pool (or one after another here)."""
+    if not parallel or len(seeds) == 1:
+        return {seed: seed_pool.simulate(spec, seed) for seed in seeds}
+    futures = {seed: seed_pool.submit(spec, seed) for seed in seeds}
+    return {seed: future.result() for seed, future in futures.items()}
 
 
 @dataclass(frozen=True)

@@ -11,4 +11,10 @@ urlpatterns = [
     path("katas/<slug:slug>/workspace/", views.workspace, name="workspace"),
     path("katas/<slug:slug>/draft/", views.draft_save, name="draft_save"),
     path("katas/<slug:slug>/inspector/", views.inspector, name="inspector"),
+    path("katas/<slug:slug>/runs/", views.run_start, name="run_start"),
+    path("katas/<slug:slug>/estimate/", views.estimate, name="estimate"),
+    path("katas/<slug:slug>/attempts/", views.attempt_history, name="attempt_history"),
+    path("katas/<slug:slug>/compare/", views.attempt_compare, name="attempt_compare"),
+    path("attempts/<int:attempt_id>/", views.attempt_detail, name="attempt_detail"),
+    path("runs/<int:run_id>/grade/", views.run_grade, name="run_grade"),
 ]

@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from kata import selectors, services
+from kata import compare, executor, selectors, services
+from kata import estimate as estimate_module
 from kata.design import DesignError, design_validate
-from kata.forms import PartParamsForm
-from kata.models import Kata
+from kata.forms import CompareForm, PartParamsForm
+from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
 
 
@@ -44,6 +48,16 @@ def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette})
 
 
+def _palette_data(palette: Palette) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": p.key, "name": p.name, "role": p.role, "description": p.description,
+            "defaults": p.defaults(), "max_per_design": p.max_per_design, "fixed_servers": p.fixed_servers,
+        }
+        for p in palette.parts
+    ]
+
+
 @login_required
 @require_GET
 def workspace(request: HttpRequest, slug: str) -> HttpResponse:
@@ -51,16 +65,13 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     palette = Palette.from_kata(kata)
     draft = selectors.draft_get(learner=request.user, kata=kata)
     design = draft.design if draft else selectors.starter_design(palette=palette)
-    palette_data = [
-        {
-            "key": p.key, "name": p.name, "role": p.role, "description": p.description,
-            "defaults": p.defaults(), "max_per_design": p.max_per_design, "fixed_servers": p.fixed_servers,
-        }
-        for p in palette.parts
-    ]
+    palette_data = _palette_data(palette)
+    active = selectors.run_active_for_learner(learner=request.user, kata=kata)
     return render(request, "kata/workspace.html", {
         "kata": kata, "palette": palette, "palette_data": palette_data, "design": design,
         "budget": palette.budget_per_hour,
+        # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
+        "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
     })
 
 
@@ -120,3 +131,97 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # a health check reports the failure instead of raising it
         return JsonResponse({"status": "error", "database": str(exc)}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@login_required
+@require_POST
+async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
+    """Validate and save the design, queue its run, start it off the event loop; the page then opens the socket."""
+    kata = await sync_to_async(selectors.kata_get_published)(slug=slug)
+    if kata is None:
+        raise Http404("No such kata.")
+    document = _json_body(request)
+    user = await request.auser()
+    try:
+        run = await sync_to_async(services.run_start)(learner=user, kata=kata, document=document)
+    except services.RunRefused as exc:
+        return JsonResponse({"error": str(exc), "problems": exc.problems}, status=400)
+    figures = await sync_to_async(selectors.run_figures)(run=run)
+    executor.run_submit(run.pk, loop=asyncio.get_running_loop())
+    return JsonResponse(_run_payload(run, figures), status=201)
+
+
+def _run_payload(run: Run, figures: dict[str, Any]) -> dict[str, Any]:
+    return {"run": run.pk, "attempt": run.attempt_id, "socket": f"/ws/runs/{run.pk}/",
+            "grade_url": reverse("run_grade", args=[run.pk]), "figures": figures}
+
+
+def _get_run_for_user(request: HttpRequest, run_id: int) -> Run:
+    run = selectors.run_get_for_learner(learner=request.user, run_id=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+@login_required
+@require_GET
+def run_grade(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The grade panel of a run (an htmx partial; a whole page without htmx)."""
+    run = _get_run_for_user(request, run_id)
+    context = {"run": run, "grade": run.grade, "kata": run.attempt.kata}
+    template = "kata/partials/grade.html" if request.htmx else "kata/run_grade.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def attempt_history(request: HttpRequest, slug: str) -> HttpResponse:
+    kata = _get_kata(slug)
+    attempts = selectors.attempt_list_for_learner(learner=request.user, kata=kata)
+    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None)} for a in attempts]
+    return render(request, "kata/history.html", {"kata": kata, "rows": rows})
+
+
+def _get_attempt_for_user(request: HttpRequest, attempt_id: int) -> Attempt:
+    attempt = selectors.attempt_get_for_learner(learner=request.user, attempt_id=attempt_id)
+    if attempt is None:
+        raise Http404("No such attempt.")
+    return attempt
+
+
+@login_required
+@require_GET
+def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = _get_attempt_for_user(request, attempt_id)
+    run = selectors.attempt_latest_run(attempt=attempt)
+    figures = selectors.run_figures(run=run) if run and run.series else None
+    return render(request, "kata/attempt.html", {
+        "attempt": attempt, "kata": attempt.kata, "run": run, "figures": figures,
+        "palette_data": _palette_data(Palette.from_kata(attempt.kata)),
+    })
+
+
+@login_required
+@require_GET
+def attempt_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    kata = _get_kata(slug)
+    form = CompareForm(request.GET, learner=request.user, kata=kata)
+    if not form.is_valid():
+        return render(request, "kata/compare.html", {"kata": kata, "form": form}, status=400 if request.GET else 200)
+    left, right = form.cleaned_data["left"], form.cleaned_data["right"]
+    comparison = compare.attempts_compare(left=left, right=right, budget=float(kata.budget_per_hour))
+    return render(request, "kata/compare.html", {"kata": kata, "form": form, "comparison": comparison})
+
+
+@login_required
+@require_POST
+def estimate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The instant estimate of the posted design (an htmx partial)."""
+    kata = _get_kata(slug)
+    palette = Palette.from_kata(kata)
+    try:
+        design = design_validate(_json_body(request), palette)
+    except DesignError as exc:
+        return render(request, "kata/partials/estimate.html", {"problems": exc.problems, "kata": kata})
+    return render(request, "kata/partials/estimate.html",
+                  {"estimate": estimate_module.design_estimate(design, palette), "kata": kata})

@@ -1,0 +1,168 @@
+// The workspace's live side: instant estimate as the design changes, Run, streamed frames, charts, grade.
+(function () {
+  "use strict";
+  var root = document.getElementById("workspace");
+  if (!root) return;
+  var runButton = document.getElementById("run");
+  var cancelButton = document.getElementById("cancel");
+  var panel = document.getElementById("run-panel");
+  var statusEl = document.getElementById("run-status");
+  var progressEl = document.getElementById("run-progress");
+  var clockEl = document.getElementById("run-clock");
+  var problemsEl = document.getElementById("problems");
+  var FINISHED = { succeeded: true, failed: true, cancelled: true };
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  function design() { return window.KataEditor ? window.KataEditor.getDesign() : JSON.parse(document.getElementById("design-data").textContent); }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() }, body: JSON.stringify(body),
+    });
+  }
+  function escapeHtml(text) {
+    var div = document.createElement("div"); div.textContent = text; return div.innerHTML;
+  }
+
+  // ---- instant estimate -------------------------------------------------------------------------------
+  var estimateTimer = null, estimateSeq = 0;
+  function refreshEstimate() {
+    clearTimeout(estimateTimer);
+    estimateTimer = setTimeout(function () {
+      var mine = ++estimateSeq;
+      post(root.dataset.estimateUrl, design()).then(function (r) { return r.text(); }).then(function (html) {
+        if (mine === estimateSeq) document.getElementById("estimate").innerHTML = html;  // drop stale answers
+      }).catch(function () {});
+    }, 300);
+  }
+  document.addEventListener("kata:design-changed", refreshEstimate);
+
+  // ---- a run ------------------------------------------------------------------------------------------
+  var current = null;
+
+  function setStatus(text) { statusEl.textContent = text; }
+
+  function valueAt(point, path) {
+    var v = point;
+    for (var i = 0; i < path.length; i++) { if (v == null) return null; v = v[path[i]]; }
+    return v == null ? null : v;
+  }
+
+  function drawCharts(figures) {
+    document.querySelectorAll("#charts [data-chart]").forEach(function (el) {
+      var figure = figures[el.dataset.chart];
+      if (figure) Plotly.newPlot(el, figure.data, figure.layout, { displayModeBar: false, responsive: true });
+    });
+  }
+
+  function extendCharts(figures, points) {
+    Object.keys(figures).forEach(function (name) {
+      var el = document.getElementById("chart-" + name);
+      if (!el || !el.data) return;
+      var xs = [], ys = [], indices = [];
+      figures[name].data.forEach(function (trace, i) {
+        indices.push(i);
+        xs.push(points.map(function (p) { return p.t; }));
+        ys.push(points.map(function (p) {
+          var v = valueAt(p, trace.meta.path);
+          return v == null ? null : v * trace.meta.scale;
+        }));
+      });
+      Plotly.extendTraces(el, { x: xs, y: ys }, indices);
+    });
+  }
+
+  function onFrame(run, frame) {
+    if (frame.seq <= run.lastSeq) return;  // replayed after a reconnect: already drawn
+    run.lastSeq = frame.seq;
+    run.frames += 1;
+    panel.dataset.frames = String(run.frames);
+    panel.dataset.lastSeq = String(frame.seq);
+    progressEl.value = frame.progress;
+    clockEl.textContent = "t = " + Math.round(frame.t) + " s simulated";
+    extendCharts(run.figures, frame.points);
+    var last = frame.points[frame.points.length - 1];
+    if (last && window.KataEditor && window.KataEditor.setUtilization) window.KataEditor.setUtilization(last.u);
+  }
+
+  function finish(run, status, message) {
+    run.finished = true;
+    cancelButton.hidden = true;
+    runButton.disabled = false;
+    panel.dataset.status = status;
+    setStatus(message || status);
+    htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
+  }
+
+  function connect(run) {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + run.payload.socket);
+    run.socket = socket;
+    socket.onopen = function () { run.retries = 0; };
+    socket.onmessage = function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "frame") onFrame(run, message);
+      else if (message.type === "status") {
+        if (FINISHED[message.status]) finish(run, message.status, message.message);
+        else setStatus(message.message || message.status);
+      } else if (message.type === "grade") {
+        setStatus(message.passed + "/" + message.total + " scenarios passed.");
+      } else if (message.type === "error") setStatus(message.message);
+    };
+    socket.onclose = function (event) {
+      if (run.finished || current !== run) return;
+      if (event.code === 4404 || event.code === 4401) { setStatus("This run is not yours to follow."); return; }
+      // Dropped: come back and let the server replay what was missed.
+      run.retries += 1;
+      var delay = Math.min(5000, 250 * Math.pow(2, run.retries));
+      setStatus("Connection lost; reconnecting…");
+      setTimeout(function () { if (!run.finished) connect(run); }, delay);
+    };
+  }
+
+  function start(payload) {
+    if (current && current.socket) { current.finished = true; current.socket.close(); }
+    var run = { payload: payload, figures: payload.figures, lastSeq: 0, frames: 0, finished: false, retries: 0 };
+    current = run;
+    panel.hidden = false;
+    panel.dataset.run = String(payload.run);
+    panel.dataset.frames = "0";
+    panel.dataset.status = "running";
+    document.getElementById("grade").innerHTML = "";
+    progressEl.value = 0;
+    runButton.disabled = true;
+    cancelButton.hidden = false;
+    setStatus("Starting…");
+    drawCharts(run.figures);
+    connect(run);
+  }
+
+  function showProblems(message, problems) {
+    var items = (problems || []).map(function (p) { return "<li>" + escapeHtml((p.path ? p.path + ": " : "") + p.message) + "</li>"; }).join("");
+    problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
+  }
+
+  runButton.addEventListener("click", function () {
+    runButton.disabled = true;
+    post(root.dataset.runUrl, design()).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (!result.ok) { runButton.disabled = false; showProblems(result.body.error || "The run could not start.", result.body.problems); return; }
+      problemsEl.innerHTML = "";
+      start(result.body);
+    }).catch(function () { runButton.disabled = false; showProblems("The server could not be reached. Your design is kept; try again."); });
+  });
+
+  cancelButton.addEventListener("click", function () {
+    if (current && current.socket && current.socket.readyState === WebSocket.OPEN) {
+      current.socket.send(JSON.stringify({ type: "cancel" }));
+      setStatus("Cancelling…");
+    }
+  });
+
+  var active = JSON.parse(document.getElementById("active-run").textContent);
+  if (active) start(active);
+  refreshEstimate();
+})();
