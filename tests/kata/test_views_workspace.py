@@ -1,0 +1,141 @@
+"""The workspace's server side: pages, htmx partials, autosave, history and compare."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from kata.models import Attempt, Draft, Run
+
+
+@pytest.fixture
+def logged_in(client, learner, clearpay):
+    client.force_login(learner)
+    return client
+
+
+def test_workspace_requires_login_and_starts_from_the_required_parts(client, learner, clearpay):
+    url = reverse("workspace", args=["clearpay"])
+    assert client.get(url).status_code == 302
+    client.force_login(learner)
+    response = client.get(url)
+    assert response.status_code == 200
+    design = response.context["design"]
+    assert {n["part"] for n in design["nodes"]} == {"checkout", "gateway"}
+    body = response.content.decode()
+    assert 'data-part="settlement_worker"' in body and 'id="palette-data"' in body
+    assert "/static/plotly/plotly.min.js" in body
+
+
+def test_draft_autosave_keeps_incomplete_designs_and_reports_their_problems(logged_in, learner, clearpay):
+    url = reverse("draft_save", args=["clearpay"])
+    document = {"nodes": [{"id": "checkout", "part": "checkout", "x": 10, "y": 10}], "edges": []}
+    response = logged_in.post(url, json.dumps(document), content_type="application/json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["saved"] is True
+    assert any("Payment gateway" in p["message"] for p in body["problems"])
+    assert Draft.objects.get(learner=learner, kata=clearpay).design == document
+    page = logged_in.get(reverse("workspace", args=["clearpay"]))
+    assert page.context["design"] == document, "the workspace reopens the draft"
+
+
+@pytest.mark.parametrize("payload", ["[]", "not json", '{"nodes": {}, "edges": []}'])
+def test_draft_autosave_refuses_documents_that_are_not_designs(logged_in, payload):
+    response = logged_in.post(reverse("draft_save", args=["clearpay"]), payload, content_type="application/json")
+    assert response.status_code == 400 and response.json()["saved"] is False
+
+
+def test_inspector_renders_the_part_form_with_current_values(logged_in):
+    response = logged_in.get(reverse("inspector", args=["clearpay"]),
+                             {"part": "settlement_worker", "node": "workers", "params": json.dumps({"instances": 5})},
+                             HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="instances"' in body and 'value="5"' in body and 'max="30"' in body
+    assert "<html" not in body, "a partial, not a page"
+
+
+def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_in):
+    url = reverse("inspector", args=["clearpay"])
+    bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "concurrency": 4},
+                         HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400
+    assert "Ensure this value is less than or equal to 30." in bad.content.decode()
+    assert "HX-Trigger" not in bad
+    good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "concurrency": 8},
+                          HTTP_HX_REQUEST="true")
+    assert good.status_code == 200
+    assert json.loads(good["HX-Trigger"]) == {"kata:params": {"node": "workers", "params": {"instances": 5.0, "concurrency": 8.0}}}
+
+
+def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
+    response = logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "gateway", "node": "gateway"})
+    assert "50 calls in flight, not yours to size" in response.content.decode()
+    assert logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "nope", "node": "x"}).status_code == 400
+
+
+def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file):
+    url = reverse("estimate", args=["clearpay"])
+    body = logged_in.post(url, json.dumps(design_file("sync-gateway")), content_type="application/json").content.decode()
+    assert "is on the synchronous path" in body
+    assert "No buffer in front of Payment gateway (external)" in body
+    body = logged_in.post(url, json.dumps(design_file("peak-sized-settlement")), content_type="application/json").content.decode()
+    assert "The settlement tier would push Payment gateway (external) to 90 % at the peak" in body
+    assert "over the $4.00/h budget" in body
+    body = logged_in.post(url, json.dumps({"nodes": [], "edges": []}), content_type="application/json").content.decode()
+    assert "Fix these before the estimate" in body
+
+
+def _attempt_with_run(learner, kata, design, passed, value):
+    attempt = Attempt.objects.create(learner=learner, kata=kata, design=design)
+    grade = {"kata": kata.slug, "passed": passed, "total": 5, "seeds": [1, 2, 3], "scenarios": [
+        {"id": 1, "title": "Fast acknowledgement", "metric": "accept_p99_ms", "comparator": "le", "passed": value <= 300,
+         "value": value, "threshold": 300, "unit": "ms", "explanation": "because", "next_step": "do this", "worst_seed": 1, "values": [value]},
+    ]}
+    Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=passed, total=5, grade=grade,
+                       series={"seed": 1, "stations": ["lb"], "points": [{"t": 1.0, "acc": [1, 2, value], "set": [None] * 3,
+                               "err": 0.0, "cost": 3.47, "u": {"lb": 0.1}, "q": {"lb": 0}}]})
+    return attempt
+
+
+def test_history_lists_own_attempts_newest_first_with_grades(logged_in, learner, other_learner, clearpay, design_file):
+    older = _attempt_with_run(learner, clearpay, design_file("sync-gateway"), 1, 500)
+    newer = _attempt_with_run(learner, clearpay, design_file("reference"), 5, 110)
+    _attempt_with_run(other_learner, clearpay, design_file("reference"), 5, 100)
+    response = logged_in.get(reverse("attempt_history", args=["clearpay"]))
+    rows = response.context["rows"]
+    assert [r["attempt"].pk for r in rows] == [newer.pk, older.pk]
+    assert "5/5" in response.content.decode() and "1/5" in response.content.decode()
+
+
+def test_compare_shows_design_changes_and_metric_deltas(logged_in, learner, clearpay, design_file):
+    a = _attempt_with_run(learner, clearpay, design_file("small-buffer"), 3, 120)
+    b = _attempt_with_run(learner, clearpay, design_file("reference"), 5, 110)
+    response = logged_in.get(reverse("attempt_compare", args=["clearpay"]), {"left": a.pk, "right": b.pk})
+    assert response.status_code == 200
+    comparison = response.context["comparison"]
+    assert any(c.kind == "changed" and c.subject == "queue" and "capacity 5000 → 30000" in c.detail for c in comparison.changes)
+    assert comparison.metrics[0].delta == -10
+    assert set(comparison.figures) == {"accept", "errors", "cost", "utilization"}
+
+
+def test_compare_refuses_someone_elses_attempt_and_the_same_twice(logged_in, learner, other_learner, clearpay, design_file):
+    mine = _attempt_with_run(learner, clearpay, design_file("reference"), 5, 110)
+    theirs = _attempt_with_run(other_learner, clearpay, design_file("reference"), 5, 110)
+    url = reverse("attempt_compare", args=["clearpay"])
+    assert logged_in.get(url, {"left": mine.pk, "right": theirs.pk}).status_code == 400
+    assert logged_in.get(url, {"left": mine.pk, "right": mine.pk}).status_code == 400
+
+
+def test_attempt_and_grade_pages_are_private(logged_in, client, learner, other_learner, clearpay, design_file):
+    theirs = _attempt_with_run(other_learner, clearpay, design_file("reference"), 5, 110)
+    assert logged_in.get(reverse("attempt_detail", args=[theirs.pk])).status_code == 404
+    assert logged_in.get(reverse("run_grade", args=[theirs.runs.get().pk])).status_code == 404
+    mine = _attempt_with_run(learner, clearpay, design_file("reference"), 5, 110)
+    page = logged_in.get(reverse("attempt_detail", args=[mine.pk]))
+    assert page.status_code == 200 and "figures-data" in page.content.decode()
+    partial = logged_in.get(reverse("run_grade", args=[mine.runs.get().pk]), HTTP_HX_REQUEST="true")
+    assert b'data-testid="scenario-1"' in partial.content and b"<html" not in partial.content
