@@ -469,6 +469,7 @@ class _SourceRt:
                 if t > self.end or self._u() * peak < self._rate_at(t):
                     break
         if t > self.end:
+            self.sim.active_sources -= 1
             return
         self.callbacks = self.cbs
         heappush(self.sim.env._queue, (t, _NORMAL, next(self.sim.env._eid), self))
@@ -476,6 +477,7 @@ class _SourceRt:
     def _fire(self, _ev: Any) -> None:
         sim = self.sim
         if sim.n_arrived >= sim.limit:
+            sim.active_sources -= 1
             return
         now = sim.env._now
         self.schedule_next(now)
@@ -523,7 +525,8 @@ class Simulation:
             end = min(src.end, traffic_end) if requests is None else src.end
             self.sources.append(_SourceRt(self, src, self.stats[j], self.nodes[src.entry], route, streams[n + j], end))
         self.n_arrived = 0
-        self.outstanding = 0
+        self.outstanding = 0  # requests in the network (including those waiting out a retry backoff)
+        self.active_sources = len(self.sources)
         self.cost_per_hour = network.cost_per_hour
         self.window: tuple[float, float] | None = None  # CLI window [arrival #warmup, last arrival]
         self._win_area0: list[float] = []
@@ -636,7 +639,8 @@ class Simulation:
         """True when the run has reached its end."""
         if self.mode == "duration":
             return self.env.now >= self.horizon
-        return self._started and not self.env._queue
+        # not "the event queue is empty": env.run(until=...) leaves its spent stop event in the queue
+        return self._started and self.outstanding == 0 and self.active_sources == 0
 
     def stream(self, step: float = 1.0) -> Iterator[Snapshot]:
         """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results)."""

@@ -1,0 +1,92 @@
+"""Streaming snapshots: step by step, consistent with the final results, replayable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulator import Simulation, Snapshot, build_network, run
+from simulator.bench import clearpay_spec
+
+
+@pytest.fixture(scope="module")
+def streamed() -> tuple[list[Snapshot], object]:
+    sim = Simulation(build_network(clearpay_spec(duration=120.0, status=True)), seed=3)
+    snaps = list(sim.stream(step=2.0))
+    return snaps, sim.results()
+
+
+def test_snapshots_advance_by_step_to_the_horizon(streamed) -> None:
+    snaps, res = streamed
+    assert [s.t for s in snaps] == pytest.approx([2.0 * (i + 1) for i in range(60)])
+    assert snaps[-1].progress == 1.0 and all(a.progress <= b.progress for a, b in zip(snaps, snaps[1:]))
+    assert res.end_time == 120.0
+
+
+def test_step_throughput_adds_up_to_completions(streamed) -> None:
+    snaps, res = streamed
+    for k, st in enumerate(res.stations):
+        total = sum(s.stations[k].throughput * 2.0 for s in snaps)
+        assert total == pytest.approx(st.completions), st.name
+        assert sum(s.stations[k].errors for s in snaps) == st.errors
+
+
+def test_step_utilization_averages_to_the_run_utilization(streamed) -> None:
+    snaps, res = streamed
+    gw = [s.name for s in res.stations].index("gateway")
+    mean = np.mean([s.stations[gw].utilization for s in snaps])
+    assert mean == pytest.approx(res.stations[gw].utilization, rel=1e-9)
+    assert res.stations[gw].utilization_peak == max(s.stations[gw].utilization for s in snaps)
+
+
+def test_so_far_percentiles_track_the_exact_ones_within_the_histogram_resolution(streamed) -> None:
+    snaps, res = streamed
+    last = snaps[-1]
+    exact = res.overall.accept
+    for approx, value in zip(last.accept_so_far, (exact.p50, exact.p95, exact.p99)):
+        assert approx == pytest.approx(value, rel=0.011)  # buckets are 1 % wide
+
+
+def test_outcomes_so_far_end_at_the_final_counts_before_the_horizon_sweep(streamed) -> None:
+    snaps, res = streamed
+    last = snaps[-1]
+    o = res.overall.outcomes
+    assert last.arrivals == res.overall.arrivals
+    assert last.outcomes["completed"] == o["completed"] and last.outcomes["failed"] == o["failed"]
+    # unfinished requests are swept into dropped/error only by results()
+    assert sum(last.outcomes[k] for k in ("completed", "error", "failed", "dropped")) + res.overall.unfinished \
+        == res.overall.arrivals
+
+
+def test_results_keep_the_time_series_for_replay(streamed) -> None:
+    snaps, res = streamed
+    assert list(res.time_series) == [s.to_dict() for s in snaps]
+    json.dumps(res.to_dict(), allow_nan=False)  # strict JSON: undefined values are null, never NaN
+
+
+def test_streaming_does_not_change_the_run() -> None:
+    net = build_network(clearpay_spec(duration=60.0))
+    plain = Simulation(net, seed=9).results().to_dict()
+    streamed = run(net, seed=9, step=0.5).to_dict()
+    for d in (plain, streamed):
+        d.pop("time_series")
+        for st in d["stations"]:
+            st.pop("utilization_peak")
+    assert plain == streamed
+
+
+def test_requests_mode_streams_until_every_request_is_done() -> None:
+    net = build_network({"arrival": {"rate": 10.0}, "stations": [
+        {"name": "a", "servers": 1, "service": {"dist": "exponential", "mean": 0.05}}]})
+    sim = Simulation(net, seed=1, requests=500)
+    snaps = list(sim.stream(step=5.0))
+    assert snaps[-1].progress == 1.0 and snaps[-1].outcomes["completed"] == 500
+    assert sim.results().overall.outcomes["completed"] == 500
+
+
+def test_snapshot_is_small() -> None:
+    sim = Simulation(build_network(clearpay_spec(duration=20.0, status=True)), seed=1)
+    snap = next(iter(sim.stream(step=1.0)))
+    assert len(json.dumps(snap.to_dict())) < 2_000
