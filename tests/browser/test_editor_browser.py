@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from playwright.async_api import Page, expect
 
-from kata.models import Draft
+from kata.models import Attempt, Draft
 from kata.services import kata_load_fixture
 from tests.browser.harness import BrowserTestCase
 from tests.personas import PASSWORD, make_persona
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "kata.json"
+REFERENCE = FIXTURE.parent / "designs" / "reference.json"
 
 
 def _node(node_id: str) -> str:
@@ -328,3 +330,25 @@ class EditorInBrowserTests(BrowserTestCase):
             await page.click("#undo")
             await expect(page.locator(_node("gateway"))).to_have_count(1)
             assert errors == ["Failed to load resource: the server responded with a status of 500 (Internal Server Error)"]
+
+    async def test_a_saved_attempt_shows_its_design_read_only(self) -> None:
+        design = json.loads(REFERENCE.read_text(encoding="utf-8"))
+        attempt = await sync_to_async(Attempt.objects.create)(learner=self.learner, kata=self.kata, design=design)
+        async with self.page() as page:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await self.log_in(page, "learner", PASSWORD)
+            await page.goto(f"{self.live_server_url}/attempts/{attempt.pk}/")
+            await expect(page.locator("#canvas .node")).to_have_count(len(design["nodes"]))
+            await expect(page.locator("#canvas path.edge")).to_have_count(len(design["edges"]))
+            await expect(page.locator(f"{_node('queue')} .node__summary")).to_have_text("cap 30000 · 5 tries")
+            assert await page.locator("#canvas .port--out").first.is_hidden()
+            await page.focus(_node("queue"))
+            await page.keyboard.press("Enter")
+            await expect(page.locator(_node("queue"))).to_have_class(re.compile(r"\bnode--selected\b"))
+            await page.keyboard.press("Delete")
+            await page.keyboard.press("ArrowDown")
+            assert await self._design(page) == await page.evaluate(
+                "JSON.parse(document.getElementById('design-data').textContent)"
+            )
+            assert errors == []

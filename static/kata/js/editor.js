@@ -10,7 +10,8 @@
 
   var svg = document.getElementById('canvas');
   var workspace = document.getElementById('workspace');
-  if (!svg || !workspace) return;
+  // The workspace has #workspace around the canvas; a saved attempt's page has only a read-only #canvas.
+  if (!svg || !document.getElementById('design-data')) return;
 
   var NS = 'http://www.w3.org/2000/svg';
   var NODE_W = 132;
@@ -23,8 +24,8 @@
   var DRAG_SLOP = 3;
   var PART_MIME = 'text/x-kata-part';
 
-  var draftUrl = workspace.dataset.draftUrl;
-  var inspectorUrl = workspace.dataset.inspectorUrl;
+  var draftUrl = workspace ? workspace.dataset.draftUrl : null;
+  var inspectorUrl = workspace ? workspace.dataset.inspectorUrl : null;
   var statusEl = document.getElementById('save-status');
   var problemsEl = document.getElementById('problems');
   var inspectorEl = document.getElementById('inspector');
