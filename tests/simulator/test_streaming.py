@@ -90,3 +90,21 @@ def test_snapshot_is_small() -> None:
     sim = Simulation(build_network(clearpay_spec(duration=20.0, status=True)), seed=1)
     snap = next(iter(sim.stream(step=1.0)))
     assert len(json.dumps(snap.to_dict())) < 2_000
+
+
+def test_rate_profile_arrivals_follow_the_integrated_rate() -> None:
+    """Non-homogeneous Poisson: arrivals in each piece of the profile ~ Poisson(integral of the rate)."""
+    from tests.simulator.replication import z_quantile
+
+    net = build_network({"sources": [{"name": "pay", "profile": [[0, 10], [100, 10], [200, 50], [300, 0]]}],
+                         "stations": [{"name": "a", "servers": "inf",
+                                       "service": {"dist": "deterministic", "mean": 0.001}}]})
+    snaps = {round(s.t): s.arrivals for s in Simulation(net, seed=8).stream(step=50.0)}
+    counts = {
+        (0, 100): (snaps[100], 1000.0),
+        (100, 200): (snaps[200] - snaps[100], 3000.0),  # ramp 10 -> 50
+        (200, 250): (snaps[250] - snaps[200], 1875.0),  # ramp 50 -> 25
+        (250, 300): (snaps[300] - snaps[250], 625.0),  # ramp 25 -> 0
+    }
+    for piece, (count, mean) in counts.items():
+        assert abs(count - mean) <= z_quantile() * mean**0.5, (piece, count, mean)
