@@ -778,7 +778,9 @@ class Simulation:
             raise ValueError("metrics() needs requests mode")
         self._run_to_end()
         self._close()
-        assert self.window is not None
+        if self.window is None:
+            raise SpecError("--requests", f"the sources ended after {self.n_arrived} arrivals, fewer than "
+                                          f"{self.requests} (a rate profile ends its traffic)")
         t0, t1 = self.window
         span = t1 - t0
         qs = [p / 100.0 for p in percentiles]

@@ -79,3 +79,10 @@ def test_run_command_prints_results_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["mode"] == "duration" and out["end_time"] == 20.0 and "time_series" not in out
+
+
+def test_profile_ending_before_n_arrivals_is_reported_not_crashed(tmp_path: Path) -> None:
+    spec = {"sources": [{"name": "s", "profile": [[0, 1], [10, 1]]}], "stations": ISSUE_SPEC["stations"]}
+    proc = cli("network", write(tmp_path, spec), "--requests", "1000")
+    assert proc.returncode == 2 and "--requests: the sources ended after" in proc.stderr
+    assert "Traceback" not in proc.stderr
