@@ -64,3 +64,40 @@ class CompareForm(forms.Form):
         if data.get("left") and data.get("left") == data.get("right"):
             raise forms.ValidationError("Choose two different attempts.")
         return data
+
+
+class ReviewFilterForm(forms.Form):
+    kata = forms.ChoiceField(required=False)
+    learner = forms.CharField(required=False, max_length=150)
+    result = forms.ChoiceField(required=False, choices=[("", "Any result"), ("passed", "Passed all"), ("failed", "Failed some")])
+    failed_scenario = forms.IntegerField(required=False, min_value=1, max_value=20, label="Failed scenario")
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    order = forms.ChoiceField(required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
+                                                       ("learner", "Learner"), ("score", "Score")])
+
+    def __init__(self, *args: Any, katas: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kata"].choices = [("", "Every kata"), *katas]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+
+class FeedbackForm(forms.Form):
+    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 4}), label="Feedback for the learner")
+
+
+class OverrideForm(forms.Form):
+    scenario_id = forms.TypedChoiceField(coerce=int, label="Scenario")
+    passed = forms.TypedChoiceField(coerce=lambda v: v == "true", choices=[("true", "Passed"), ("false", "Failed")],
+                                    label="New verdict")
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="The learner sees this, with your name and the time.")
+
+    def __init__(self, *args: Any, scenarios: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scenario_id"].choices = [(s["id"], f"{s['id']}. {s['title']}") for s in scenarios]

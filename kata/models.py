@@ -268,6 +268,10 @@ class Attempt(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["learner", "kata", "-created_at"])]
+        permissions = [
+            ("review_attempt", "Can review any learner's attempt and leave feedback"),
+            ("override_grade", "Can override a scenario's verdict, with a reason"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Attempt {self.pk} on {self.kata}"
@@ -329,3 +333,30 @@ class RunFrame(models.Model):
     class Meta:
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_frame_seq_per_run")]
+
+
+class Feedback(models.Model):
+    """A grader's note on an attempt, shown to its learner."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="feedback")
+    grader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class GradeOverride(models.Model):
+    """One change of one scenario's verdict by a grader: the audit trail the learner sees (who, when, from → to, why)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="overrides")
+    scenario_id = models.PositiveSmallIntegerField()
+    grader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_passed = models.BooleanField()
+    to_passed = models.BooleanField()
+    reason = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]

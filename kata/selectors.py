@@ -89,3 +89,70 @@ def run_figures(*, run: Run) -> dict[str, Any]:
     figures = charts.live_figures(stations=stations, budget=palette.budget_per_hour,
                                   accept_target_ms=targets.get("accept_p99_ms"), error_target_pct=targets.get("error_rate_pct"))
     return charts.fill(figures, (run.series or {}).get("points", []))
+
+
+def grade_effective(*, run: Run) -> dict[str, Any]:
+    """The run's grade with graders' overrides applied (the latest one per scenario wins)."""
+    grade = dict(run.grade or {})
+    latest = {o.scenario_id: o for o in run.overrides.order_by("created_at")}
+    scenarios = []
+    for scenario in grade.get("scenarios", []):
+        override = latest.get(scenario["id"])
+        if override is not None:
+            scenario = {**scenario, "passed": override.to_passed, "overridden": True, "machine_passed": scenario["passed"]}
+        scenarios.append(scenario)
+    grade["scenarios"] = scenarios
+    grade["passed"] = sum(1 for s in scenarios if s["passed"])
+    return grade
+
+
+def can_review(user: AbstractBaseUser) -> bool:
+    return bool(user.is_authenticated and user.has_perm("kata.review_attempt"))
+
+
+def attempt_get_for_reviewer(*, reviewer: AbstractBaseUser, attempt_id: int) -> Attempt | None:
+    if not can_review(reviewer):
+        return None
+    return Attempt.objects.select_related("kata", "learner").filter(pk=attempt_id).first()
+
+
+def attempt_get_visible(*, user: AbstractBaseUser, attempt_id: int) -> Attempt | None:
+    """The learner's own attempt, or any attempt for a reviewer."""
+    return attempt_get_for_learner(learner=user, attempt_id=attempt_id) or attempt_get_for_reviewer(reviewer=user, attempt_id=attempt_id)
+
+
+def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = "", result: str = "", failed_scenario: int | None = None,
+                date_from: Any = None, date_to: Any = None, order: str = "newest") -> list[dict[str, Any]]:
+    """Attempts with their latest run, filtered and sorted, for graders."""
+    if not can_review(reviewer):
+        return []
+    attempts = Attempt.objects.select_related("kata", "learner").prefetch_related("runs")
+    if kata:
+        attempts = attempts.filter(kata__slug=kata)
+    if learner:
+        attempts = attempts.filter(learner__username__icontains=learner)
+    if date_from:
+        attempts = attempts.filter(created_at__date__gte=date_from)
+    if date_to:
+        attempts = attempts.filter(created_at__date__lte=date_to)
+    rows = []
+    for attempt in attempts:
+        run = max(attempt.runs.all(), key=lambda r: r.created_at, default=None)
+        graded = run is not None and run.total
+        if result == "passed" and not (graded and run.passed == run.total):
+            continue
+        if result == "failed" and not (graded and run.passed < run.total):
+            continue
+        if failed_scenario is not None:
+            verdicts = {s["id"]: s["passed"] for s in grade_effective(run=run)["scenarios"]} if graded else {}
+            if verdicts.get(failed_scenario, True):
+                continue
+        rows.append({"attempt": attempt, "run": run})
+    keys = {
+        "newest": (lambda r: r["attempt"].created_at, True),
+        "oldest": (lambda r: r["attempt"].created_at, False),
+        "learner": (lambda r: (r["attempt"].learner.username, r["attempt"].created_at), False),
+        "score": (lambda r: (r["run"].passed or 0) if r["run"] else -1, True),
+    }
+    key, reverse = keys.get(order, keys["newest"])
+    return sorted(rows, key=key, reverse=reverse)

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from kata.models import Attempt, Draft, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
+from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, Scenario,
+                         TrafficSource)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -204,3 +205,54 @@ def run_cancel(*, run: Run) -> bool:
             status=Run.Status.CANCELLED, error_message="Cancelled by the learner."
         )
     )
+
+
+@transaction.atomic
+def learner_sign_up(*, username: str, email: str, password: str) -> AbstractUser:
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    user.groups.add(Group.objects.get_or_create(name=LEARNERS)[0])
+    return user
+
+
+ROLE_GROUPS = {"learner": LEARNERS, "instructor": INSTRUCTORS, "grader": GRADERS}
+
+
+@transaction.atomic
+def staff_user_create(*, username: str, password: str, role: str, email: str = "") -> AbstractUser:
+    """An instructor or a grader: staff (they use the admin) in the role's group."""
+    if role not in ("instructor", "grader"):
+        raise ValueError("role must be 'instructor' or 'grader'")
+    user = get_user_model().objects.create_user(username=username, email=email, password=password, is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name=ROLE_GROUPS[role])[0])
+    return user
+
+
+def feedback_add(*, grader: AbstractUser, attempt: Attempt, text: str) -> Feedback:
+    return Feedback.objects.create(attempt=attempt, grader=grader, text=text.strip())
+
+
+class OverrideRefused(ValueError):
+    pass
+
+
+@transaction.atomic
+def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: bool, reason: str) -> GradeOverride:
+    """Flip one scenario's verdict with a reason; the run's passed count follows, the machine's grade stays as it was."""
+    from kata.selectors import grade_effective
+
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != Run.Status.SUCCEEDED or not run.grade:
+        raise OverrideRefused("Only a graded run can be overridden.")
+    effective = grade_effective(run=run)
+    current = next((s for s in effective["scenarios"] if s["id"] == scenario_id), None)
+    if current is None:
+        raise OverrideRefused(f"This run has no scenario {scenario_id}.")
+    if current["passed"] == passed:
+        raise OverrideRefused(f"Scenario {scenario_id} is already marked {'passed' if passed else 'failed'}.")
+    if not reason.strip():
+        raise OverrideRefused("An override needs a reason.")
+    override = GradeOverride.objects.create(run=run, scenario_id=scenario_id, grader=grader,
+                                            from_passed=current["passed"], to_passed=passed, reason=reason.strip())
+    run.passed = grade_effective(run=run)["passed"]
+    run.save(update_fields=["passed"])
+    return override

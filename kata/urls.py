@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kata import views
+from kata import review, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,4 +17,6 @@ urlpatterns = [
     path("katas/<slug:slug>/compare/", views.attempt_compare, name="attempt_compare"),
     path("attempts/<int:attempt_id>/", views.attempt_detail, name="attempt_detail"),
     path("runs/<int:run_id>/grade/", views.run_grade, name="run_grade"),
+    path("review/", review.review_list, name="review_list"),
+    path("review/attempts/<int:attempt_id>/", review.review_attempt, name="review_attempt"),
 ]

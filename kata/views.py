@@ -48,7 +48,7 @@ def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette})
 
 
-def _palette_data(palette: Palette) -> list[dict[str, Any]]:
+def palette_data(palette: Palette) -> list[dict[str, Any]]:
     return [
         {
             "key": p.key, "name": p.name, "role": p.role, "description": p.description,
@@ -65,10 +65,16 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     palette = Palette.from_kata(kata)
     draft = selectors.draft_get(learner=request.user, kata=kata)
     design = draft.design if draft else selectors.starter_design(palette=palette)
-    palette_data = _palette_data(palette)
+    parts = palette_data(palette)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
+    try:
+        design_validate(design, palette)
+        problems: list[Any] = []
+    except DesignError as exc:
+        problems = exc.problems
     return render(request, "kata/workspace.html", {
-        "kata": kata, "palette": palette, "palette_data": palette_data, "design": design,
+        "problems": problems,
+        "kata": kata, "palette": palette, "palette_data": parts, "design": design,
         "budget": palette.budget_per_hour,
         # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
         "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
@@ -168,7 +174,7 @@ def _get_run_for_user(request: HttpRequest, run_id: int) -> Run:
 def run_grade(request: HttpRequest, run_id: int) -> HttpResponse:
     """The grade panel of a run (an htmx partial; a whole page without htmx)."""
     run = _get_run_for_user(request, run_id)
-    context = {"run": run, "grade": run.grade, "kata": run.attempt.kata}
+    context = {"run": run, "grade": selectors.grade_effective(run=run) if run.grade else None, "kata": run.attempt.kata}
     template = "kata/partials/grade.html" if request.htmx else "kata/run_grade.html"
     return render(request, template, context)
 
@@ -192,13 +198,12 @@ def _get_attempt_for_user(request: HttpRequest, attempt_id: int) -> Attempt:
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    from kata.review import _attempt_context
+
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
-    figures = selectors.run_figures(run=run) if run and run.series else None
-    return render(request, "kata/attempt.html", {
-        "attempt": attempt, "kata": attempt.kata, "run": run, "figures": figures,
-        "palette_data": _palette_data(Palette.from_kata(attempt.kata)),
-    })
+    grade = selectors.grade_effective(run=run) if run and run.grade else None
+    return render(request, "kata/attempt.html", _attempt_context(attempt, run, grade))
 
 
 @login_required

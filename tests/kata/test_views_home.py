@@ -33,7 +33,7 @@ def test_login_state_shows_in_navigation(client, learner):
     assert b"Log in" in client.get(reverse("home")).content
     client.force_login(learner)
     body = client.get(reverse("home")).content
-    assert b'data-testid="current-user">learner<' in body
+    assert b'data-testid="current-user" href="/accounts/password/" title="Change your password">learner<' in body
     assert b"Log out" in body
 
 

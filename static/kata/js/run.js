@@ -89,6 +89,7 @@
 
   function finish(run, status, message) {
     run.finished = true;
+    if (window.KataEditor) window.KataEditor.setReadOnly(false);
     cancelButton.hidden = true;
     runButton.disabled = false;
     panel.dataset.status = status;
@@ -134,6 +135,8 @@
     progressEl.value = 0;
     runButton.disabled = true;
     cancelButton.hidden = false;
+    // The design being simulated is the one on the canvas: freeze it until the run ends.
+    if (window.KataEditor) window.KataEditor.setReadOnly(true);
     setStatus("Starting…");
     drawCharts(run.figures);
     connect(run);
