@@ -130,6 +130,6 @@ def main(requests: int = 200_000, repeat: int = 2) -> int:
     print(f"    ratio a/b:       {a[0] / b:>10.2f}  (target >= 4, aim 5)")
     runs = [clearpay_run(seed=r + 1) for r in range(repeat)]
     wall, gap, count = min(runs)
-    print(f"(c) ClearPay-size run (60/s -> 180/s spike + 100/s status, 600 s, {count} snapshots of 1 s): "
+    print(f"(c) ClearPay-size run (payments 60/s -> 180/s spike, 600 s, {count} snapshots of 1 s): "
           f"{wall:.3f} s wall, largest gap {gap * 1000:.1f} ms  (targets <= 0.5 s, <= 20 ms)")
     return 0

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from heapq import heappush
 from typing import Any
 
@@ -84,10 +85,11 @@ class _SourceStats:
         self.arrivals = 0
         self.acked = 0
         self.outcomes = {"completed": 0, "settled": 0, "error": 0, "failed": 0, "dropped": 0}
-        self.accept: list[float] = []
-        self.settle: list[float] = []
-        self.sojourn: list[float] = []
-        self.exits: list[list[float]] = [[] for _ in range(n_stations)]  # sojourn by last station visited
+        # array('d') rather than lists: as cheap to append, and numpy reads it without converting float objects
+        self.accept = array("d")
+        self.settle = array("d")
+        self.sojourn = array("d")
+        self.exits = [array("d") for _ in range(n_stations)]  # sojourn by last station visited
         self.retries = 0
         self.unfinished = 0
 
@@ -116,8 +118,8 @@ class _Node:
         self.last = 0.0
         self.arrivals = self.rejected = self.completions = self.errors = self.max_queue = 0
         self.c_rejected = 0
-        self.wq: list[float] = []
-        self.w: list[float] = []
+        self.wq = array("d")
+        self.w = array("d")
         self.timeout = spec.timeout
         self.err_base = spec.errors.base if spec.errors is not None else 0.0
         self.curve = spec.errors if spec.errors is not None and spec.errors.threshold is not None else None
@@ -700,8 +702,8 @@ class Simulation:
             stations.append(StationSnapshot(
                 node.name, util, len(node.queue), node.busy,
                 (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0))
-        acc_step: list[float] = []
-        set_step: list[float] = []
+        acc_step = array("d")
+        set_step = array("d")
         for k, st in enumerate(self.stats):
             pa, ps = self._pos[k]
             acc_step += st.accept[pa:]
@@ -811,15 +813,14 @@ class Simulation:
             out[f"{name}.throughput"] = rate(admitted)
             out[f"{name}.arrival_rate"] = rate(reached)
             out[f"{name}.blocking_prob"] = node.c_rejected / reached if reached else None
-        sojourn = [x for st in self.stats for x in st.sojourn]
-        e2e = np.asarray(sojourn, dtype=float)
+        e2e = np.asarray(_joined([st.sojourn for st in self.stats]), dtype=float)
         out["e2e.W_mean"] = float(e2e.mean()) if e2e.size else None
         e2e_q = np.quantile(e2e, qs).tolist() if e2e.size else [None] * len(qs)
         for p, a in zip(percentiles, e2e_q):
             out[f"e2e.W_p{p:g}"] = a
         out["e2e.throughput"] = rate(int(e2e.size))
         for k, node in enumerate(self.nodes):
-            exits = [x for st in self.stats for x in st.exits[k]]
+            exits = _joined([st.exits[k] for st in self.stats])
             out[f"e2e.W_mean_exit_{node.name}"] = float(np.mean(exits)) if exits else None
             out[f"e2e.frac_exit_{node.name}"] = len(exits) / e2e.size if e2e.size else None
         return out
@@ -834,7 +835,7 @@ def _node_class(st: Station) -> type[_Node]:
     return _Node
 
 
-def _p3(sample: list[float]) -> tuple[float | None, float | None, float | None]:
+def _p3(sample: Sequence[float]) -> tuple[float | None, float | None, float | None]:
     """p50, p95, p99 as numpy.quantile(linear) computes them; in pure Python, which is faster on a step's few
     hundred values."""
     if not sample:
@@ -853,8 +854,13 @@ def _p3(sample: list[float]) -> tuple[float | None, float | None, float | None]:
     return (q(0.5), q(0.95), q(0.99))
 
 
-def _joined(lists: list[list[float]]) -> list[float]:
-    return lists[0] if len(lists) == 1 else [x for part in lists for x in part]
+def _joined(parts: list[array[float]]) -> array[float]:
+    if len(parts) == 1:
+        return parts[0]
+    out = array("d")
+    for part in parts:
+        out.extend(part)
+    return out
 
 
 def _source_result(name: str, stats: list[_SourceStats]) -> SourceResult:
