@@ -125,11 +125,13 @@ def main(requests: int = 200_000, repeat: int = 2) -> int:
           f"best of {repeat}")
     a = max(engine_rate(requests, seed=r + 1) for r in range(repeat))
     b = max(simpy_baseline(requests, seed=r + 1) for r in range(repeat))
-    print(f"(a) engine:          {a[0]:>10,.0f} requests/s  (then {a[1]:.2f} s to compute the CLI metrics)")
-    print(f"(b) idiomatic SimPy: {b:>10,.0f} requests/s")
-    print(f"    ratio a/b:       {a[0] / b:>10.2f}  (target >= 4, aim 5)")
+    end_to_end = requests / (requests / a[0] + a[1])
+    print(f"(a) engine:          {a[0]:>10,.0f} requests/s  (run; it records every visit's wait and sojourn)")
+    print(f"    with CLI metrics:{end_to_end:>10,.0f} requests/s  (run + {a[1]:.3f} s of percentiles etc.)")
+    print(f"(b) idiomatic SimPy: {b:>10,.0f} requests/s  (records only each request's sojourn)")
+    print(f"    ratio a/b:       {a[0] / b:>10.2f}  (target >= 4, aim 5); with metrics {end_to_end / b:.2f}")
     runs = [clearpay_run(seed=r + 1) for r in range(repeat)]
-    wall, gap, count = min(runs)
+    wall, gap, count = min(runs)  # best of R, like (a) and (b): the machine's noise only ever adds
     print(f"(c) ClearPay-size run (payments 60/s -> 180/s spike, 600 s, {count} snapshots of 1 s): "
           f"{wall:.3f} s wall, largest gap {gap * 1000:.1f} ms  (targets <= 0.5 s, <= 20 ms)")
     return 0

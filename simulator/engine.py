@@ -10,7 +10,7 @@ Semantics (what the grading depends on):
 * Station: FIFO, `servers` parallel servers, optional capacity K (in service + waiting; an arrival that finds K
   present is rejected). Utilization = busy servers / servers.
 * Errors are evaluated when a visit completes: probability `ErrorCurve.probability(u)` with u the station's
-  utilization over the last `window` seconds. A `timeout` ends a visit whose service time would exceed it, at
+  utilization over the last `window` seconds (see `_Node.utilization_window`). A `timeout` ends a visit whose service time would exceed it, at
   `timeout`, as an error. `slowdown` multiplies the service time at service start. A rejection (full station) is
   handled like an error of the visit.
 * Buffer (kind "buffer"): `servers` = consumers. A consumer takes the message (slot taken), serves it for the
@@ -129,8 +129,9 @@ class _Node:
         if self.tracked:
             self.window = self.curve.window if self.curve is not None else self.slow.window  # type: ignore[union-attr]
             self.h = self.window / _MARKS
-            self.marks: deque[tuple[float, float]] = deque([(0.0, 0.0)])
+            self.marks: deque[tuple[float, float]] = deque([(0.0, 0.0)], maxlen=_MARKS + 1)
             self.next_b = self.h
+            self.u_window = 0.0
         else:
             self.next_b = math.inf  # never marks: untracked stations skip the window bookkeeping
         self.route: Any = None
@@ -139,32 +140,30 @@ class _Node:
 
     # ---------------------------------------------------------------- utilization over the recent window, O(1)
     def _mark(self, now: float) -> None:
-        """Record the busy-area at every window boundary passed; call (if now >= next_b) before each busy change."""
+        """Record the busy-area at every grid point (window/16) passed and refresh the windowed utilization.
+
+        Call it (when now >= next_b) before each busy change, so the busy count was constant since `last`.
+        """
         nb = self.next_b
-        if now >= nb:
-            h = self.h
-            if now - nb > self.window:  # long idle stretch: only the last window matters
-                nb += math.floor((now - self.window - nb) / h) * h
-            marks, area, busy, last = self.marks, self.area, self.busy, self.last
-            while now >= nb:
-                marks.append((nb, area + busy * (nb - last)))
-                nb += h
-            self.next_b = nb
+        h = self.h
+        if now - nb > self.window:  # long idle stretch: only the last window matters
+            nb += math.floor((now - self.window - nb) / h) * h
+        marks, area, busy, last = self.marks, self.area, self.busy, self.last
+        while now >= nb:
+            marks.append((nb, area + busy * (nb - last)))
+            nb += h
+        self.next_b = nb
+        t0, a0 = marks[0]
+        t1, a1 = marks[-1]
+        self.u_window = (a1 - a0) / (self.servers * (t1 - t0))
 
     def utilization_window(self, now: float) -> float:
-        """Mean utilization over the last `window` seconds (exactly, over [first boundary >= now-window, now])."""
+        """Utilization over the last `window` seconds, on a grid of window/16: the mean over the last full window
+        ending at the latest grid point <= now (so it trails by at most window/16; 0 before the first point).
+        O(1) per call, which is what lets every visit consult it."""
         if now >= self.next_b:
             self._mark(now)
-        marks = self.marks
-        lim = now - self.window
-        while len(marks) > 1 and marks[0][0] < lim:
-            marks.popleft()
-        t0, a0 = marks[0]
-        area = self.area + self.busy * (now - self.last)
-        span = now - t0
-        if span <= 0:
-            return self.busy / self.servers
-        return (area - a0) / (self.servers * span)
+        return self.u_window
 
     def area_at(self, now: float) -> float:
         """Busy-server time integrated up to `now`."""

@@ -62,7 +62,8 @@ class ErrorCurve:
     """Error probability of a visit, evaluated when it completes.
 
     p(u) = base for u <= threshold, else base + (max - base) * ((u - threshold) / (1 - threshold)) ** power with the
-    utilization u (capped at 1) measured over the last `window` simulated seconds. threshold None = flat `base`.
+    utilization u (capped at 1) measured over the last `window` simulated seconds (on a grid of window/16, so it
+    trails by at most window/16). threshold None = flat `base`.
     """
 
     base: float = 0.0
