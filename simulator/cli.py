@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     full.add_argument("--series", action="store_true", help="include the time series")
     bench = sub.add_parser("bench", help="engine vs idiomatic SimPy, and a ClearPay-size streamed run")
     bench.add_argument("--requests", type=int, default=200_000)
-    bench.add_argument("--repeat", type=int, default=2, help="best of R timings (default 2)")
+    bench.add_argument("--repeat", type=int, default=3, help="best of R timings (default 3)")
     return parser
 
 
