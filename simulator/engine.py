@@ -84,7 +84,7 @@ class _SourceStats:
         self.name = name
         self.arrivals = 0
         self.acked = 0
-        self.outcomes = {"completed": 0, "settled": 0, "error": 0, "failed": 0, "dropped": 0}
+        self.outcomes = {"error": 0, "failed": 0, "dropped": 0}
         # array('d') rather than lists: as cheap to append, and numpy reads it without converting float objects
         self.accept = array("d")
         self.settle = array("d")
@@ -92,6 +92,12 @@ class _SourceStats:
         self.exits = [array("d") for _ in range(n_stations)]  # sojourn by last station visited
         self.retries = 0
         self.unfinished = 0
+
+    def counts(self) -> dict[str, int]:
+        """Outcome counts in `results.OUTCOMES` order."""
+        o = self.outcomes
+        return {"completed": len(self.sojourn), "settled": len(self.settle), "error": o["error"],
+                "failed": o["failed"], "dropped": o["dropped"]}
 
 
 class _Node:
@@ -604,12 +610,10 @@ class Simulation:
         if req.c:
             st = req.src
             d = now - req.t0
-            st.outcomes["completed"] += 1
-            st.sojourn.append(d)
+            st.sojourn.append(d)  # completed = len(sojourn): no separate counter on the hot path
             st.exits[req.last.idx].append(d)
             if req.acked:
-                st.outcomes["settled"] += 1
-                st.settle.append(d)
+                st.settle.append(d)  # settled = len(settle)
             else:
                 st.accept.append(d)
 
@@ -676,13 +680,13 @@ class Simulation:
             return
         self._finished = True
         for st in self.stats:
-            o = st.outcomes
+            o = st.counts()
             finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
             unfinished = st.arrivals - finished
             unfinished_acked = st.acked - o["settled"] - o["failed"] - o["dropped"]
             st.unfinished = unfinished
-            o["dropped"] += unfinished_acked
-            o["error"] += unfinished - unfinished_acked
+            st.outcomes["dropped"] += unfinished_acked
+            st.outcomes["error"] += unfinished - unfinished_acked
 
     # ---------------------------------------------------------------- output
     def _snapshot(self, now: float) -> Snapshot:
@@ -710,7 +714,8 @@ class Simulation:
             self._pos[k] = (len(st.accept), len(st.settle))
         self._acc_hist.add(acc_step)
         self._set_hist.add(set_step)
-        outcomes = {k: sum(st.outcomes[k] for st in self.stats) for k in self.stats[0].outcomes}
+        counts = [st.counts() for st in self.stats]
+        outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
         arrivals = sum(st.arrivals for st in self.stats)
         if self.mode == "duration":
             progress = min(1.0, now / self.horizon)
@@ -864,7 +869,8 @@ def _joined(parts: list[array[float]]) -> array[float]:
 
 def _source_result(name: str, stats: list[_SourceStats]) -> SourceResult:
     arrivals = sum(st.arrivals for st in stats)
-    outcomes = {k: sum(st.outcomes[k] for st in stats) for k in stats[0].outcomes}
+    counts = [st.counts() for st in stats]
+    outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
     return SourceResult(
         name=name,
         arrivals=arrivals,
