@@ -51,3 +51,33 @@ class BrowserTestCase(ChannelsLiveServerTestCase):
         await page.fill("#id_password", password)
         await page.click("button[type=submit]")
         await page.wait_for_selector('[data-testid="current-user"]')
+
+    # ---- the diagram editor -------------------------------------------------------------------------------
+    async def center(self, page: Page, selector: str) -> tuple[float, float]:
+        box = await page.locator(selector).bounding_box()
+        assert box is not None, selector
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    async def drag_mouse(self, page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+        await page.mouse.move(*start)
+        await page.mouse.down()
+        await page.mouse.move(*end, steps=8)
+        await page.mouse.up()
+
+    async def connect(self, page: Page, source: str, target: str) -> None:
+        """Drag from a part's output port onto another part."""
+        start = await self.center(page, f"{node_selector(source)} .port--out")
+        end = await self.center(page, f"{node_selector(target)} .node__body")
+        await self.drag_mouse(page, start, end)
+
+    async def drop_part(self, page: Page, key: str, x: int, y: int) -> None:
+        """Drag a part from the palette onto the canvas at (x, y) of the canvas."""
+        await page.drag_and_drop(f'.palette-item[data-part="{key}"]', "#canvas", target_position={"x": x, "y": y})
+
+
+def node_selector(node_id: str) -> str:
+    return f'#canvas .node[data-node-id="{node_id}"]'
+
+
+def edge_selector(source: str, target: str) -> str:
+    return f'#canvas path.edge[data-source="{source}"][data-target="{target}"]'

@@ -13,18 +13,12 @@ from playwright.async_api import Page, expect
 from kata.models import Attempt, Draft
 from kata.services import kata_load_fixture
 from tests.browser.harness import BrowserTestCase
+from tests.browser.harness import edge_selector as _edge
+from tests.browser.harness import node_selector as _node
 from tests.personas import PASSWORD, make_persona
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "kata.json"
 REFERENCE = FIXTURE.parent / "designs" / "reference.json"
-
-
-def _node(node_id: str) -> str:
-    return f'#canvas .node[data-node-id="{node_id}"]'
-
-
-def _edge(source: str, target: str) -> str:
-    return f'#canvas path.edge[data-source="{source}"][data-target="{target}"]'
 
 
 class EditorInBrowserTests(BrowserTestCase):
@@ -55,27 +49,6 @@ class EditorInBrowserTests(BrowserTestCase):
         design = await self._design(page)
         return next(n for n in design["nodes"] if n["id"] == node_id)
 
-    async def _center(self, page: Page, selector: str) -> tuple[float, float]:
-        box = await page.locator(selector).bounding_box()
-        assert box is not None, selector
-        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-    async def _drag_mouse(self, page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
-        await page.mouse.move(*start)
-        await page.mouse.down()
-        await page.mouse.move(*end, steps=8)
-        await page.mouse.up()
-
-    async def _connect(self, page: Page, source: str, target: str) -> None:
-        start = await self._center(page, f"{_node(source)} .port--out")
-        end = await self._center(page, f"{_node(target)} .node__body")
-        await self._drag_mouse(page, start, end)
-
-    async def _drop_part(self, page: Page, key: str, x: int, y: int) -> None:
-        await page.drag_and_drop(
-            f'.palette-item[data-part="{key}"]', "#canvas", target_position={"x": x, "y": y}
-        )
-
     @sync_to_async
     def _saved_design(self) -> dict[str, Any] | None:
         draft = Draft.objects.filter(learner=self.learner, kata=self.kata).first()
@@ -88,13 +61,13 @@ class EditorInBrowserTests(BrowserTestCase):
             await expect(page.locator("#canvas .node")).to_have_count(2)
             await expect(page.locator(f"{_node('checkout')} .port--in")).to_be_hidden()
 
-            await self._drop_part(page, "lb", 240, 330)
-            await self._drop_part(page, "intent_api", 440, 330)
+            await self.drop_part(page, "lb", 240, 330)
+            await self.drop_part(page, "intent_api", 440, 330)
             await expect(page.locator(_node("lb"))).to_have_attribute("aria-label", "Load balancer lb")
             await expect(page.locator(f"{_node('intent_api')} .node__summary")).to_have_text("1 × 8")
             # Dropped where the pointer let go: the node's centre sits under the drop point.
-            drop_x, drop_y = await self._center(page, "#canvas")
-            lb_center = await self._center(page, f"{_node('lb')} .node__body")
+            drop_x, drop_y = await self.center(page, "#canvas")
+            lb_center = await self.center(page, f"{_node('lb')} .node__body")
             canvas_box = await page.locator("#canvas").bounding_box()
             assert canvas_box is not None
             assert abs(lb_center[0] - (canvas_box["x"] + 240)) < 3 and abs(lb_center[1] - (canvas_box["y"] + 330)) < 3
@@ -103,21 +76,21 @@ class EditorInBrowserTests(BrowserTestCase):
             before = await self._node_of(page, "intent_api")
             scale = await page.evaluate("(() => { const s = document.getElementById('canvas');"
                                         " return s.viewBox.baseVal.width / s.clientWidth; })()")
-            start = await self._center(page, f"{_node('intent_api')} .node__name")
-            await self._drag_mouse(page, start, (start[0] + 60, start[1] + 40))
+            start = await self.center(page, f"{_node('intent_api')} .node__name")
+            await self.drag_mouse(page, start, (start[0] + 60, start[1] + 40))
             after = await self._node_of(page, "intent_api")
             assert abs(after["x"] - (before["x"] + 60 * scale)) <= 2, (before, after, scale)
             assert abs(after["y"] - (before["y"] + 40 * scale)) <= 2, (before, after, scale)
 
             # Connect output ports to parts; a source accepts nothing and a part cannot feed itself.
-            await self._connect(page, "checkout", "lb")
-            await self._connect(page, "lb", "intent_api")
+            await self.connect(page, "checkout", "lb")
+            await self.connect(page, "lb", "intent_api")
             await expect(page.locator(_edge("checkout", "lb"))).to_have_count(1)
             await expect(page.locator(_edge("lb", "intent_api"))).to_have_count(1)
             assert await page.get_attribute(_edge("lb", "intent_api"), "marker-end") == "url(#kata-arrow)"
-            await self._connect(page, "lb", "checkout")
+            await self.connect(page, "lb", "checkout")
             await expect(page.locator("#save-status")).to_contain_text("traffic source")
-            await self._connect(page, "lb", "intent_api")
+            await self.connect(page, "lb", "intent_api")
             await expect(page.locator("#save-status")).to_contain_text("already connects")
             assert len((await self._design(page))["edges"]) == 2
 
@@ -166,7 +139,7 @@ class EditorInBrowserTests(BrowserTestCase):
             await expect(page.locator("#undo")).to_be_disabled()
             await expect(page.locator("#redo")).to_be_disabled()
             await expect(page.locator("#delete")).to_be_disabled()
-            await self._connect(page, "checkout", "gateway")
+            await self.connect(page, "checkout", "gateway")
             await expect(page.locator(_edge("checkout", "gateway"))).to_have_count(1)
             await expect(page.locator("#undo")).to_be_enabled()
 
@@ -273,7 +246,7 @@ class EditorInBrowserTests(BrowserTestCase):
                 await route.fulfill(status=500, body="boom")
 
             await page.route("**/draft/", refuse)
-            await self._connect(page, "checkout", "gateway")
+            await self.connect(page, "checkout", "gateway")
             await expect(page.locator("#save-status .ws-status__save")).to_contain_text("Not saved:", timeout=5000)
             await expect(page.locator("#save-status")).to_have_class(re.compile(r"ws-status--bad"))
             assert await self._saved_design() is None
