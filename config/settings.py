@@ -25,6 +25,10 @@ if PRODUCTION:
     SECRET_KEY = env_str("SECRET_KEY")
     DEBUG = env_bool("DEBUG", False)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("ALLOWED_HOSTS is required in production (comma-separated host names).")
 else:
     SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-for-anything-public-0123456789")
     DEBUG = env_bool("DEBUG", True)
