@@ -7,6 +7,11 @@ from django.db import models
 from django.urls import reverse
 
 
+# Bounds on what one run may simulate, so that no kata can make a run that takes minutes.
+MAX_TRAFFIC_SECONDS = 3600
+MAX_RATE = 2000
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -36,7 +41,8 @@ class Kata(models.Model):
         max_digits=8, decimal_places=2, default=5, help_text="Peak hourly cost a design may reach, in dollars."
     )
     drain_seconds = models.PositiveIntegerField(
-        default=1800, help_text="Simulated seconds after traffic stops for queued work to finish."
+        default=1800, validators=[MaxValueValidator(7200)],
+        help_text="Simulated seconds after traffic stops for queued work to finish (at most 2 hours).",
     )
     grading_seeds = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(10)],
@@ -193,12 +199,13 @@ class TrafficSource(models.Model):
 
     kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="traffic")
     part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="traffic")
-    base_rate = models.FloatField(validators=[MinValueValidator(0.001)], help_text="Requests per second.")
-    spike_rate = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.001)])
-    warmup_seconds = models.PositiveIntegerField(default=60)
-    ramp_seconds = models.PositiveIntegerField(default=60)
-    hold_seconds = models.PositiveIntegerField(default=600)
-    cooldown_seconds = models.PositiveIntegerField(default=60)
+    base_rate = models.FloatField(validators=[MinValueValidator(0.001), MaxValueValidator(MAX_RATE)],
+                                  help_text="Requests per second.")
+    spike_rate = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.001), MaxValueValidator(MAX_RATE)])
+    warmup_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
+    ramp_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
+    hold_seconds = models.PositiveIntegerField(default=600, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
+    cooldown_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
 
     class Meta:
         ordering = ["kata", "id"]
@@ -210,6 +217,10 @@ class TrafficSource(models.Model):
     def clean(self) -> None:
         if self.part_id and self.part.role != PartType.Role.SOURCE:
             raise ValidationError({"part": "Traffic enters at a part whose role is 'Traffic source'."})
+        total = self.warmup_seconds + 2 * self.ramp_seconds + self.hold_seconds + self.cooldown_seconds
+        if total > MAX_TRAFFIC_SECONDS:
+            raise ValidationError(f"Traffic lasts {total} simulated seconds; keep it within {MAX_TRAFFIC_SECONDS} "
+                                  "so a run stays quick.")
 
 
 class Scenario(models.Model):

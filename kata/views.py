@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -27,6 +30,32 @@ def _get_kata(slug: str) -> Kata:
     if kata is None:
         raise Http404("No such kata.")
     return kata
+
+
+def json_body_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse a body over the upload limit with a clear JSON answer (413) instead of Django's bare 400."""
+
+    def _too_big(request: HttpRequest) -> JsonResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"error": "Content-Length is not a number."}, status=400)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if length > limit:
+            return JsonResponse({"error": f"The request is larger than {limit // 1024} KiB; a design is a small JSON document.",
+                                 "saved": False}, status=413)
+        return None
+
+    if asyncio.iscoroutinefunction(view):
+        @functools.wraps(view)
+        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            return _too_big(request) or await view(request, *args, **kwargs)
+        return async_wrapper
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return _too_big(request) or view(request, *args, **kwargs)
+    return wrapper
 
 
 def _json_body(request: HttpRequest) -> Any:
@@ -83,6 +112,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@json_body_limited
 def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
     kata = _get_kata(slug)
     document = _json_body(request)
@@ -141,6 +171,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_POST
+@json_body_limited
 async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
     """Validate and save the design, queue its run, start it off the event loop; the page then opens the socket."""
     kata = await sync_to_async(selectors.kata_get_published)(slug=slug)
@@ -220,6 +251,7 @@ def attempt_compare(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@json_body_limited
 def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     """The instant estimate of the posted design (an htmx partial)."""
     kata = _get_kata(slug)

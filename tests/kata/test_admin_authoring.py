@@ -100,3 +100,15 @@ def test_grader_can_view_but_not_change_katas_and_learner_cannot_enter_admin(cli
     assert client.post(reverse("admin:kata_kata_delete", args=[status_cache.pk]), {"post": "yes"}).status_code == 403
     client.force_login(learner)
     assert client.get(reverse("admin:kata_kata_changelist")).status_code == 302
+
+
+def test_traffic_that_would_make_a_long_run_is_refused(status_cache):
+    from django.core.exceptions import ValidationError
+
+    traffic = status_cache.traffic.get()
+    traffic.hold_seconds = 3500
+    with pytest.raises(ValidationError, match="keep it within 3600"):
+        traffic.full_clean()
+    traffic.hold_seconds, traffic.base_rate = 120, 50_000
+    with pytest.raises(ValidationError, match="base_rate"):
+        traffic.full_clean()

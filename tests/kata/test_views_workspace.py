@@ -139,3 +139,14 @@ def test_attempt_and_grade_pages_are_private(logged_in, client, learner, other_l
     assert page.status_code == 200 and "figures-data" in page.content.decode()
     partial = logged_in.get(reverse("run_grade", args=[mine.runs.get().pk]), HTTP_HX_REQUEST="true")
     assert b'data-testid="scenario-1"' in partial.content and b"<html" not in partial.content
+
+
+def test_a_body_over_the_limit_gets_a_clear_413(logged_in, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    body = json.dumps({"nodes": [{"id": f"n{i}", "part": "lb"} for i in range(200)], "edges": []})
+    for url in (reverse("draft_save", args=["clearpay"]), reverse("run_start", args=["clearpay"]),
+                reverse("estimate", args=["clearpay"])):
+        response = logged_in.post(url, body, content_type="application/json")
+        assert response.status_code == 413, url
+        assert "larger than 2 KiB" in response.json()["error"]
+    assert not Draft.objects.exists() and not Attempt.objects.exists()

@@ -1,0 +1,85 @@
+"""The learner's whole loop in a real browser: build ClearPay's reference design by hand, run it live, see 5/5;
+then put the gateway on the synchronous path and see scenario 1 fail with its explanation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from kata.services import kata_load_fixture
+from tests.browser.harness import BrowserTestCase, edge_selector, node_selector
+from tests.personas import PASSWORD, make_persona
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "kata.json"
+RUN_TIMEOUT_MS = 90_000
+
+
+class LearnerLoopTests(BrowserTestCase):
+    def setUp(self) -> None:
+        make_persona("learner")
+        kata_load_fixture(path=FIXTURE)
+
+    async def _set_params(self, page: Page, node_id: str, values: dict[str, int]) -> None:
+        await page.click(f"{node_selector(node_id)} .node__body")
+        form = page.locator(f'#inspector .inspector[data-node="{node_id}"] form')
+        await expect(form).to_be_visible()
+        for name, value in values.items():
+            await form.locator(f'input[name="{name}"]').fill(str(value))
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#inspector .ok")).to_have_text("Applied.")
+
+    async def _run_and_wait_for_grade(self, page: Page) -> None:
+        await page.click("#run")
+        panel = page.locator("#run-panel")
+        await expect(panel).to_be_visible()
+        # Frames arrive while the run goes: the counter grows and the charts fill in place.
+        await page.wait_for_function(
+            "Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
+        points = await page.evaluate("document.getElementById('chart-utilization').data[0].x.length")
+        assert points > 0
+        await expect(page.locator('[data-testid="grade-score"]')).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+    async def test_learner_builds_runs_and_is_graded_live(self) -> None:
+        async with self.page(width=1440, height=1000) as page:
+            await self.log_in(page, "learner", PASSWORD)
+            await page.click("text=ClearPay — payment handshake")
+            await page.click('[data-testid="open-workspace"]')
+            await page.wait_for_function("window.KataEditor !== undefined")
+
+            for key, x, y in [("lb", 200, 120), ("intent_api", 360, 120), ("queue", 520, 120),
+                              ("settlement_worker", 680, 120), ("ledger_db", 840, 300)]:
+                await self.drop_part(page, key, x, y)
+            await page.evaluate("window.KataEditor.selectNode(null)")
+            for source, target in [("checkout", "lb"), ("lb", "intent_api"), ("intent_api", "queue"),
+                                   ("queue", "settlement_worker"), ("settlement_worker", "gateway"), ("gateway", "ledger_db")]:
+                await self.connect(page, source, target)
+                await expect(page.locator(edge_selector(source, target))).to_have_count(1)
+            await self._set_params(page, "queue", {"capacity": 30000, "max_attempts": 5})
+            await self._set_params(page, "settlement_worker", {"instances": 5, "concurrency": 8})
+            await expect(page.locator(f"{node_selector('settlement_worker')} .node__summary")).to_have_text("5 × 8")
+            # The instant estimate sees the design and has nothing to warn about.
+            await expect(page.locator('[data-testid="estimate"]')).to_contain_text("Accept latency")
+            await expect(page.locator('[data-testid="lint"]')).to_have_count(0)
+            await self.screenshot(page, "workspace-before-run")
+
+            await self._run_and_wait_for_grade(page)
+            await expect(page.locator('[data-testid="grade-score"]')).to_have_text("5/5")
+            for scenario in range(1, 6):
+                await expect(page.locator(f'[data-testid="scenario-{scenario}"]')).to_have_attribute("data-passed", "true")
+            # The diagram is coloured by utilization, and the canvas is editable again.
+            await expect(page.locator(f"{node_selector('gateway')}.node--util")).to_have_count(1)
+            assert not await page.evaluate("window.KataEditor.isReadOnly()")
+            await self.screenshot(page, "workspace-after-run")
+
+            # Take the queue out and let the API call the settlement workers directly: the gateway is synchronous now.
+            await page.click(f"{node_selector('queue')} .node__body")
+            await page.keyboard.press("Delete")
+            await self.connect(page, "intent_api", "settlement_worker")
+            await expect(page.locator('[data-testid="lint"]')).to_contain_text("is on the synchronous path")
+            await self._run_and_wait_for_grade(page)
+            first = page.locator('[data-testid="scenario-1"]')
+            await expect(first).to_have_attribute("data-passed", "false")
+            await expect(first).to_contain_text("the checkout waits for Payment gateway (external)")
+            await expect(first).to_contain_text("Try next:")
+            await self.screenshot(page, "workspace-sync-gateway")
