@@ -173,6 +173,8 @@ class StationResult:
     rejected: int
     completions: int
     errors: int
+    recovered: int  # failed visits that a holding buffer's retry policy sent back for another attempt
+    exhausted: int  # failed visits on the last attempt a holding buffer's retry policy allowed
     error_rate: float | None  # (errors + rejected) / arrivals
     utilization: float | None  # busy-server time / (servers x simulated time); None for infinite servers
     utilization_peak: float | None  # largest step utilization among the streamed snapshots (None if not streamed)

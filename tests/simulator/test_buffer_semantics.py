@@ -159,3 +159,44 @@ def test_cost_is_instances_times_unit_cost_per_hour_over_the_run() -> None:
     assert res.cost_per_hour_peak == 2.0 and res.cost_total == pytest.approx(1.0)
     assert res.time_series[-1]["cost_so_far"] == pytest.approx(1.0)
     assert all(row["cost_per_hour"] == 2.0 for row in res.time_series)
+
+
+def test_a_full_acknowledging_buffer_drops_what_it_already_acknowledged() -> None:
+    """The caller is answered as the message reaches the queue; if the queue is full the message is lost."""
+    spec = {"arrival": {"rate": 50.0}, "stations": [
+        {"name": "q", "kind": "buffer", "servers": 1, "capacity": 2, "acknowledge": True},
+        {"name": "slow", "servers": 1, "service": det(1.0)}]}
+    res = run(build_network(spec), seed=1, requests=300)
+    o = res.overall.outcomes
+    assert o["dropped"] == res.station("q").rejected > 250 and o["error"] == 0
+    assert res.overall.accept.count == 300, "every request was acknowledged, the dropped ones included"
+
+
+def test_recovered_counts_the_failed_calls_a_retrying_buffer_sent_back() -> None:
+    spec = {"arrival": {"rate": 20.0}, "stations": [
+        {"name": "q", "kind": "buffer", "servers": 50, "retry": {"max_attempts": 4, "backoff": 0.05}},
+        {"name": "flaky", "servers": 50, "service": det(0.1), "errors": {"base": 0.2}}]}
+    res = run(build_network(spec), seed=3, requests=5_000)
+    flaky = res.station("flaky")
+    # Every error is sent back except the 4th in a row, which ends the request (an error: nothing acknowledged it).
+    o = res.overall.outcomes
+    assert flaky.recovered == res.overall.retries == flaky.errors - o["error"] - o["failed"]
+    assert flaky.exhausted == o["error"] > 0
+    assert flaky.recovered + flaky.exhausted == flaky.errors, "every error met the retry policy"
+    assert flaky.recovered > 900
+    spec["stations"][0].pop("retry")
+    bare = run(build_network(spec), seed=3, requests=5_000).station("flaky")
+    assert bare.recovered == bare.exhausted == 0 and bare.errors > 900
+
+
+def test_a_duration_run_ends_once_traffic_has_stopped_and_the_last_request_is_done() -> None:
+    spec = {"arrival": {"rate": 5.0}, "duration": 10.0, "drain": 1000.0, "stations": [
+        {"name": "a", "servers": 1, "service": det(0.1)}]}
+    sim = Simulation(build_network(spec), seed=1)
+    snapshots = list(sim.stream(step=1.0))
+    res = sim.results()
+    assert 10.0 <= res.end_time <= 11.0, "not at the 1010 s horizon"
+    assert snapshots[-1].progress == 1.0 and snapshots[-1].t == res.end_time
+    assert all(a.progress < b.progress for a, b in zip(snapshots, snapshots[1:]))
+    assert res.overall.outcomes["completed"] == res.overall.arrivals
+    assert run(build_network(spec), seed=1).end_time == res.end_time, "the same end without streaming"
