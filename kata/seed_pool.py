@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from simulator import Simulation, build_network
@@ -31,6 +32,10 @@ def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:
 def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
+        # A worker that died (killed, out of memory) breaks the whole executor: start a new one.
+        if _pool is not None and getattr(_pool, "_broken", False):
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["kata.seed_pool"])
@@ -39,4 +44,7 @@ def pool() -> ProcessPoolExecutor:
 
 
 def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
-    return pool().submit(simulate, spec, seed)
+    try:
+        return pool().submit(simulate, spec, seed)
+    except BrokenProcessPool:  # broke between the check and the submit
+        return pool().submit(simulate, spec, seed)

@@ -44,7 +44,7 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator, Sequence
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,10 @@ class _Node:
         self.curve = spec.errors if spec.errors is not None and spec.errors.threshold is not None else None
         self.slow = spec.slowdown
         self.check_errors = spec.errors is not None
+        # The error probability only changes when the windowed utilization does (at a grid mark), so it is kept
+        # here, and the visits until the next error are drawn up front (geometric): one draw per error, not per visit.
+        self.p_error = self.err_base
+        self.ok_left = self._successes_before_error()
         self.tracked = self.curve is not None or self.slow is not None
         if self.tracked:
             self.window = self.curve.window if self.curve is not None else self.slow.window  # type: ignore[union-attr]
@@ -174,7 +178,24 @@ class _Node:
         self.next_b = nb
         t0, a0 = marks[0]
         t1, a1 = marks[-1]
-        self.u_window = (a1 - a0) / (self.servers * (t1 - t0))
+        self.u_window = u = (a1 - a0) / (self.servers * (t1 - t0))
+        curve = self.curve
+        if curve is not None:
+            p = curve.probability(u)
+            if p != self.p_error:
+                # Memorylessness makes a redraw at the new probability exact.
+                self.p_error = p
+                self.ok_left = self._successes_before_error()
+
+    def _successes_before_error(self) -> int:
+        # A flat error probability p is a Bernoulli process: drawing the geometric run of successes up front
+        # costs one draw per error instead of one per visit, with the same distribution.
+        p = self.p_error
+        if p <= 0.0:
+            return 1 << 62
+        if p >= 1.0:
+            return 0
+        return int(math.log(1.0 - self.rng.random()) / math.log1p(-p))
 
     def utilization_window(self, now: float) -> float:
         """Utilization over the last `window` seconds, on a grid of window/16: the mean over the last full window
@@ -246,9 +267,14 @@ class _Node:
         req.last = self
         err = req.err
         if not err and self.check_errors:
-            curve = self.curve
-            p = self.err_base if curve is None else curve.probability(self.utilization_window(now))
-            err = self.rng.random() < p
+            if now >= self.next_b:
+                self._mark(now)
+            left = self.ok_left - 1
+            if left < 0:
+                err = True
+                self.ok_left = self._successes_before_error()
+            else:
+                self.ok_left = left
         if err:
             self.errors += 1
             self.sim._visit_failed(req, now)
@@ -268,7 +294,6 @@ class _PlainNode(_Node):
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         super().__init__(sim, idx, spec, rng)
-        self.ok_left = self._successes_before_error()
 
     def arrive(self, req: _Req) -> None:
         """A request reaches the station."""
@@ -324,16 +349,6 @@ class _PlainNode(_Node):
         else:
             nxt.arrive(req)
 
-    def _successes_before_error(self) -> int:
-        # A flat error probability p is a Bernoulli process: drawing the geometric run of successes up front
-        # costs one draw per error instead of one per visit, with the same distribution.
-        p = self.err_base
-        if p <= 0.0:
-            return 1 << 62
-        if p >= 1.0:
-            return 0
-        return int(math.log(1.0 - self.rng.random()) / math.log1p(-p))
-
     @property  # type: ignore[override]
     def arrivals(self) -> int:
         # Not counted on the hot path: nothing is ever rejected here, so it is derivable.
@@ -342,6 +357,24 @@ class _PlainNode(_Node):
     @arrivals.setter
     def arrivals(self, value: int) -> None:
         pass
+
+
+class _CurveNode(_PlainNode):
+    """A plain station whose error probability follows its utilization: bring the window (and with it the error
+    probability) up to date, then visit as a plain station does. Marking first is exact: busy has been constant
+    since the last change."""
+
+    def arrive(self, req: _Req) -> None:
+        now = self.env._now
+        if now >= self.next_b:
+            self._mark(now)
+        _PlainNode.arrive(self, req)
+
+    def _done(self, req: _Req) -> None:
+        now = self.env._now
+        if now >= self.next_b:
+            self._mark(now)
+        _PlainNode._done(self, req)
 
 
 class _Buffer(_Node):
@@ -668,7 +701,6 @@ class Simulation:
         if self.mode == "duration":
             # The run ends at the horizon, or sooner: once traffic has stopped and the last request has finished.
             return self.env.now >= self.horizon or (self._started and self.active_sources == 0 and self.outstanding == 0)
-        # not "the event queue is empty": env.run(until=...) leaves its spent stop event in the queue
         return self._started and self.outstanding == 0 and self.active_sources == 0
 
     def stream(self, step: float = 1.0) -> Iterator[Snapshot]:
@@ -680,18 +712,38 @@ class Simulation:
             t = self.env.now + step
             if t > self.horizon:
                 t = self.horizon
-            self.env.run(until=t)
+            self._advance(t)
             snap = self._snapshot(t)
             self._series.append(snap.to_dict())
             yield snap
+
+    def _advance(self, until: float) -> None:
+        """Process every event before `until`, then set the clock to it (as `Environment.run(until=...)` does:
+        an event at exactly `until` waits for the next call).
+
+        Every event here is the engine's own (a request or a source, each with one callback and never failing),
+        so this drives the environment's heap and clock directly, without `Environment.step`'s general handling
+        of processes, failures and interrupts; that costs a third of a run's time.
+        """
+        env = self.env
+        heap = env._queue
+        pop = heappop
+        while heap and heap[0][0] < until:
+            now, _, _, event = pop(heap)
+            env._now = now
+            callbacks = event.callbacks
+            event.callbacks = None
+            callbacks[0](event)
+        if until != math.inf:
+            env._now = until
 
     def _run_to_end(self) -> None:
         self._start()
         if self.mode == "duration":
             while not self.done:
-                self.env.run(until=min(self.horizon, self.env.now + _RUN_CHUNK))
+                self._advance(min(self.horizon, self.env.now + _RUN_CHUNK))
         else:
-            self.env.run()
+            self._advance(math.inf)
 
     def _close(self) -> None:
         """At the horizon, count what is still in the network: acknowledged -> dropped, else error."""
@@ -854,9 +906,8 @@ class Simulation:
 def _node_class(st: Station) -> type[_Node]:
     if st.is_buffer:
         return _Buffer
-    if st.capacity is None and (st.errors is None or st.errors.threshold is None) and st.timeout is None \
-            and st.slowdown is None:
-        return _PlainNode
+    if st.capacity is None and st.timeout is None and st.slowdown is None:
+        return _PlainNode if st.errors is None or st.errors.threshold is None else _CurveNode
     return _Node
 
 

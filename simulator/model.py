@@ -36,6 +36,10 @@ class SpecError(ValueError):
         self.field = field
         self.message = message
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[str, str]]:
+        # Raised in a worker process, it must survive the trip back through pickle.
+        return (SpecError, (self.field, self.message))
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceTime:
