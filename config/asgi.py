@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -14,7 +15,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from kata import seed_pool  # noqa: E402
 from kata.routing import websocket_urlpatterns  # noqa: E402
+
+# The server will run simulations: start their worker processes in the background while it boots.
+threading.Thread(target=seed_pool.warm, name="kata-warm-pool", daemon=True).start()
 
 application = ProtocolTypeRouter(
     {

@@ -28,11 +28,11 @@ def _layout(title: str, y_title: str, *, threshold: float | None = None, thresho
             y_range: list[float] | None = None) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "title": {"text": title, "font": {"size": 14}},
-        "margin": {"l": 50, "r": 12, "t": 36, "b": 36},
-        "height": 240,
-        "xaxis": {"title": {"text": "simulated seconds"}},
+        "margin": {"l": 50, "r": 12, "t": 36, "b": 30},
+        "height": 260,
+        "xaxis": {"ticksuffix": " s", "title": {"text": ""}},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
-        "legend": {"orientation": "h", "y": -0.25, "font": {"size": 11}},
+        "legend": {"orientation": "h", "x": 0, "y": -0.12, "yanchor": "top", "font": {"size": 10}},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#fbfcfd",
         "shapes": [],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +20,21 @@ from kata.runs import run_execute, run_group
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 5
 
-_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-run")
+def _new_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-run")
+
+
+_threads = _new_threads()
+
+
+def _forget_after_fork() -> None:
+    # A forked copy (a test's live server) inherits the pool's bookkeeping, which counts idle threads that do not
+    # exist in the copy: submitted runs would wait for them forever.
+    global _threads
+    _threads = _new_threads()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:

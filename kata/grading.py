@@ -288,7 +288,10 @@ def _error_rate(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdic
     if passed:
         return Verdict(rate, True, f"{verdict} is under {threshold:g} %. Largest source of errors: {cause}.",
                        "Keep every part on the payment path under 80 % as you tune the rest.")
-    if peak > 0.8 and name in seed.externals():
+    if peak > 0.8 and name in seed.externals() and name in (seed.sync_path(node) if node else []):
+        step = (f"Move {seed.label(name)} behind an acknowledging queue: the spike then waits in the queue, and the "
+                f"workers draining it decide how busy {seed.label(name)} gets.")
+    elif peak > 0.8 and name in seed.externals():
         callers = [p for p in seed.design.predecessors(name)]
         caller = seed.label(callers[0]) if callers else "its callers"
         step = (f"Cap the total concurrency of {caller} (instances × concurrency) so {seed.label(name)} stays under 80 %: "

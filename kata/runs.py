@@ -8,13 +8,12 @@ connects late, or again, replays the run so far from the database.
 from __future__ import annotations
 
 import logging
-import time
+import queue
 from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from simulator import Snapshot
 
 from kata import seed_pool
 from kata.compiler import compile_design
@@ -23,12 +22,10 @@ from kata.grading import grade
 from kata.messages import FrameMessage, GradeMessage, Point, StatusMessage
 from kata.models import Run, RunFrame
 from kata.palette import Palette
-from kata.simulation import RunCancelled, seed_simulate
+from kata.simulation import RunCancelled
 
 log = logging.getLogger(__name__)
 
-# Wall seconds between two frames: ≥ 5 frames a second while the run lasts, never one message per snapshot.
-FRAME_INTERVAL = 0.15
 # The saved series keeps at most this many points per run (every k-th simulated step).
 SERIES_POINTS = 400
 
@@ -37,22 +34,6 @@ Publish = Callable[[dict[str, Any]], None]
 
 def run_group(run_id: int) -> str:
     return f"run-{run_id}"
-
-
-def _ms(values: tuple[float | None, ...]) -> list[float | None]:
-    return [round(v * 1000, 2) if v is not None else None for v in values]
-
-
-def snapshot_point(snapshot: Snapshot) -> Point:
-    return Point(
-        t=snapshot.t,
-        acc=_ms(snapshot.accept_step),
-        set=_ms(snapshot.settle_step),
-        err=round(100 * snapshot.error_rate, 4) if snapshot.error_rate is not None else None,
-        cost=round(snapshot.cost_per_hour, 4),
-        u={s.name: round(s.utilization, 4) if s.utilization is not None else None for s in snapshot.stations},
-        q={s.name: s.queue for s in snapshot.stations},
-    )
 
 
 def downsample(points: list[Point], limit: int = SERIES_POINTS) -> list[Point]:
@@ -66,43 +47,45 @@ def downsample(points: list[Point], limit: int = SERIES_POINTS) -> list[Point]:
 
 
 class _FrameStream:
-    """Batches snapshots into frames, saves each frame and publishes it."""
+    """Saves each frame the simulating process sends, publishes it, and notices a cancellation."""
 
     def __init__(self, run: Run, publish: Publish) -> None:
         self.run = run
         self.publish = publish
         self.seq = 0
-        self.pending: list[Point] = []
         self.points: list[Point] = []
-        self.last_flush = 0.0
         self.cancelled = False
-        self.t = 0.0
-        self.progress = 0.0
 
-    def add(self, snapshot: Snapshot) -> None:
-        point = snapshot_point(snapshot)
-        self.pending.append(point)
-        self.points.append(point)
-        self.t, self.progress = snapshot.t, snapshot.progress
-        # The first snapshot goes out at once: the learner sees the run start without waiting a frame interval.
-        if self.seq == 0 or time.monotonic() - self.last_flush >= FRAME_INTERVAL:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
+    def add(self, points: list[Point], t: float, progress: float) -> None:
         self.seq += 1
-        frame = FrameMessage(type="frame", seq=self.seq, progress=round(self.progress, 4), t=self.t, points=self.pending)
-        self.pending = []
-        self.last_flush = time.monotonic()
+        self.points += points
+        frame = FrameMessage(type="frame", seq=self.seq, progress=round(progress, 4), t=t, points=points)
         RunFrame.objects.create(run=self.run, seq=self.seq, payload=frame)
         Run.objects.filter(pk=self.run.pk).update(progress=frame["progress"])
         self.publish(dict(frame))
         # Another tab, the Cancel button or an operator may have cancelled the run: ask the database, once a frame.
         self.cancelled = Run.objects.filter(pk=self.run.pk, status=Run.Status.CANCELLED).exists()
 
-    def should_stop(self) -> bool:
-        return self.cancelled
+
+def _follow(future: Any, channel: Any, stop: Any, stream: _FrameStream) -> dict[str, Any]:
+    """Relay the streamed seed's frames until it ends; its results, or RunCancelled."""
+    while True:
+        try:
+            kind, points, t, progress = channel.get(timeout=0.25)
+        except queue.Empty:
+            if future.done():
+                break
+            continue
+        stream.add(points, t, progress)
+        if stream.cancelled:
+            stop.set()
+    while not channel.empty():  # frames put just before the end
+        _, points, t, progress = channel.get_nowait()
+        stream.add(points, t, progress)
+    result = future.result()
+    if result is None or stream.cancelled:
+        raise RunCancelled()
+    return result
 
 
 def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
@@ -129,9 +112,10 @@ def run_execute(run_id: int, *, publish: Publish) -> None:
         design = design_validate(run.attempt.design, palette)
         compiled = compile_design(design, palette)
         first, *others = run.seeds
+        # Every seed simulates in the process pool, the first one streaming: this process only relays frames.
+        streamed = seed_pool.submit_streamed(compiled.spec, first)
         futures = [(seed, seed_pool.submit(compiled.spec, seed)) for seed in others]
-        results = {first: seed_simulate(compiled.spec, first, on_snapshot=stream.add, should_stop=stream.should_stop)}
-        stream.flush()
+        results = {first: _follow(*streamed, stream)}
         _status(publish, Run.Status.RUNNING, f"Grading on {len(run.seeds)} seeds…")
         for seed, future in futures:
             results[seed] = future.result()

@@ -1,7 +1,8 @@
 """A warm pool of processes that each simulate one seed. Imports no Django: children never set Django up.
 
-Started with `forkserver` so that children are forked from a clean, single-threaded server rather than from a
-web server full of threads; the pool stays up for the life of the process, so only the first run pays for start-up.
+Workers are spawned (fresh interpreters), never forked from a web server full of threads, and keep no state that a
+forked copy of this process could trip over; the pool stays up for the life of the process and `warm()` starts it
+in the background, so no learner's Run pays for start-up.
 """
 
 from __future__ import annotations
@@ -9,16 +10,69 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import SyncManager
 from typing import Any
 
-from simulator import Simulation, build_network
+from simulator import Simulation, Snapshot, build_network
 
 STEP_SECONDS = 1.0
+# Wall seconds between two frames: ≥ 5 frames a second while a run lasts, never one message per snapshot.
+FRAME_INTERVAL = 0.15
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_manager: SyncManager | None = None
+
+
+def _forget_after_fork() -> None:
+    # A forked process (a test's live server, say) inherits these objects but not the threads and pipes behind
+    # them: it starts its own on first use.
+    global _pool, _manager, _lock
+    _pool, _manager, _lock = None, None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _ms(values: tuple[float | None, ...]) -> list[float | None]:
+    return [round(v * 1000, 2) if v is not None else None for v in values]
+
+
+def snapshot_point(snapshot: Snapshot) -> dict[str, Any]:
+    """One simulated step, compacted for charts (see `kata.messages.Point`)."""
+    return {
+        "t": snapshot.t,
+        "acc": _ms(snapshot.accept_step),
+        "set": _ms(snapshot.settle_step),
+        "err": round(100 * snapshot.error_rate, 4) if snapshot.error_rate is not None else None,
+        "cost": round(snapshot.cost_per_hour, 4),
+        "u": {s.name: round(s.utilization, 4) if s.utilization is not None else None for s in snapshot.stations},
+        "q": {s.name: s.queue for s in snapshot.stations},
+    }
+
+
+def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> dict[str, Any] | None:
+    """Run one seed, putting ("frame", points, t, progress) on `channel` every FRAME_INTERVAL of wall time.
+
+    Returns the results, or None when `stop` was set (the run was cancelled).
+    """
+    simulation = Simulation(build_network(spec), seed=seed)
+    pending: list[dict[str, Any]] = []
+    last, sent = 0.0, 0
+    snapshot = None
+    for snapshot in simulation.stream(step=STEP_SECONDS):
+        pending.append(snapshot_point(snapshot))
+        if sent == 0 or time.monotonic() - last >= FRAME_INTERVAL:
+            channel.put(("frame", pending, snapshot.t, snapshot.progress))
+            pending, last, sent = [], time.monotonic(), sent + 1
+            if stop.is_set():
+                return None
+    if pending and snapshot is not None:
+        channel.put(("frame", pending, snapshot.t, snapshot.progress))
+    return simulation.results().to_dict()
 
 
 def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -37,10 +91,18 @@ def pool() -> ProcessPoolExecutor:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
         if _pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["kata.seed_pool"])
-            _pool = ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1), mp_context=context)
+            context = multiprocessing.get_context("spawn")
+            # One worker more than cores: a run's three seeds start together, the streamed one among them.
+            _pool = ProcessPoolExecutor(max_workers=max(3, os.cpu_count() or 1), mp_context=context)
         return _pool
+
+
+def _channels() -> SyncManager:
+    global _manager
+    with _lock:
+        if _manager is None:
+            _manager = multiprocessing.get_context("spawn").Manager()
+        return _manager
 
 
 def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
@@ -48,3 +110,23 @@ def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
         return pool().submit(simulate, spec, seed)
     except BrokenProcessPool:  # broke between the check and the submit
         return pool().submit(simulate, spec, seed)
+
+
+def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
+    """Start a seed whose frames come back on the returned queue; set the returned event to stop it."""
+    manager = _channels()
+    channel, stop = manager.Queue(), manager.Event()
+    try:
+        future = pool().submit(simulate_streamed, spec, seed, channel, stop)
+    except BrokenProcessPool:
+        future = pool().submit(simulate_streamed, spec, seed, channel, stop)
+    return future, channel, stop
+
+
+def warm() -> None:
+    """Start the pool's workers and the frame channel now, so the first learner's Run does not pay for it."""
+    tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
+            "duration": 1.0}
+    _channels()
+    for future in [pool().submit(simulate, tiny, seed) for seed in range(pool()._max_workers)]:
+        future.result()

@@ -1,35 +1,16 @@
-"""Running a design through the simulator: one seed in-process (streamed) or several seeds side by side."""
+"""Running a design through the simulator on several seeds side by side, and grading it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from simulator import Simulation, Snapshot, build_network
 
 from kata import seed_pool
 from kata.compiler import CompiledDesign, compile_design
 from kata.design import Design, design_validate
 from kata.grading import Grade, grade
 from kata.palette import Palette
-
-
-def seed_simulate(
-    spec: dict[str, Any],
-    seed: int,
-    *,
-    on_snapshot: Callable[[Snapshot], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
-    """Run one seed in this process, in steps of simulated time, and return `Results.to_dict()`."""
-    simulation = Simulation(build_network(spec), seed=seed)
-    for snapshot in simulation.stream(step=seed_pool.STEP_SECONDS):
-        if on_snapshot is not None:
-            on_snapshot(snapshot)
-        if should_stop is not None and should_stop():
-            raise RunCancelled()
-    return simulation.results().to_dict()
 
 
 class RunCancelled(Exception):

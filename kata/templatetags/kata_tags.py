@@ -30,3 +30,17 @@ def signed(value: float | None) -> str:
 @register.filter
 def make_list_words(value: str) -> list[str]:
     return value.split()
+
+
+@register.filter
+def measure(value: float | None, unit: str) -> str:
+    """A scenario's value in its unit, readable at any size: 498107 ms → '498 s', 0.0381 % → '0.04 %'."""
+    if value is None:
+        return "—"
+    if unit == "ms" and abs(value) >= 10_000:
+        return f"{value / 1000:,.0f} s"
+    if unit == "$/h":
+        return f"${value:,.2f}/h"
+    if unit in ("payments", ""):
+        return f"{value:,.0f}{' ' + unit if unit else ''}"
+    return f"{value:,.2f} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"

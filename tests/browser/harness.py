@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
 from playwright.async_api import Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,9 +25,32 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
+class SpawnedDaphneProcess(DaphneProcess):
+    """The live server in a fresh interpreter rather than a fork of the test process.
+
+    A fork inherits thread pools whose threads it does not have (asgiref's executor for database calls among them),
+    so it would hang on its first database query from a socket. The test database's name reaches the new process
+    through the environment (see config/settings_test.py).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        spawn = multiprocessing.get_context("spawn")
+        self.port = spawn.Value("i", self.port.value)
+        self.ready = spawn.Event()
+        self.errors = spawn.Queue()
+
+    @staticmethod
+    def _Popen(process_obj):  # type: ignore[no-untyped-def]
+        from multiprocessing.popen_spawn_posix import Popen
+
+        return Popen(process_obj)
+
+
 @pytest.mark.browser
 class BrowserTestCase(ChannelsLiveServerTestCase):
     serve_static = True
+    ProtocolServerProcess = SpawnedDaphneProcess
 
     @contextlib.asynccontextmanager
     async def page(self, *, width: int = 1280, height: int = 800) -> AsyncIterator[Page]:

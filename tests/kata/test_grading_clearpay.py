@@ -82,6 +82,7 @@ def test_sync_gateway_is_blamed_on_the_gateway(graded):
     assert "waits for Payment gateway (external)" in by_id[1].explanation
     assert "acknowledging queue" in by_id[1].next_step
     assert "Payment gateway (external) at 100 % peak utilization" in by_id[3].explanation
+    assert "behind an acknowledging queue" in by_id[3].next_step
     assert "which no queue feeds" in by_id[4].explanation
     assert "does not hold" in by_id[5].explanation
 
