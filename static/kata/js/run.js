@@ -82,8 +82,21 @@
     panel.dataset.lastSeq = String(frame.seq);
     progressEl.value = frame.progress;
     clockEl.textContent = "t = " + Math.round(frame.t) + " s simulated";
-    extendCharts(run.figures, frame.points);
-    var last = frame.points[frame.points.length - 1];
+    // Charts are redrawn at most once per animation frame, however fast frames come in.
+    run.pending = run.pending.concat(frame.points);
+    if (!run.drawScheduled) {
+      run.drawScheduled = true;
+      requestAnimationFrame(function () { drawPending(run); });
+    }
+  }
+
+  function drawPending(run) {
+    run.drawScheduled = false;
+    if (!run.chartsReady || !run.pending.length) return;
+    var points = run.pending;
+    run.pending = [];
+    extendCharts(run.figures, points);
+    var last = points[points.length - 1];
     if (last && window.KataEditor && window.KataEditor.setUtilization) window.KataEditor.setUtilization(last.u);
   }
 
@@ -125,7 +138,8 @@
 
   function start(payload) {
     if (current && current.socket) { current.finished = true; current.socket.close(); }
-    var run = { payload: payload, figures: payload.figures, lastSeq: 0, frames: 0, finished: false, retries: 0 };
+    var run = { payload: payload, figures: payload.figures, lastSeq: 0, frames: 0, finished: false, retries: 0,
+                pending: [], chartsReady: false, drawScheduled: false };
     current = run;
     panel.hidden = false;
     panel.dataset.run = String(payload.run);
@@ -138,8 +152,13 @@
     // The design being simulated is the one on the canvas: freeze it until the run ends.
     if (window.KataEditor) window.KataEditor.setReadOnly(true);
     setStatus("Starting…");
-    drawCharts(run.figures);
+    // Connect first: the socket's handshake and the first frames overlap with drawing the empty charts.
     connect(run);
+    requestAnimationFrame(function () {
+      drawCharts(run.figures);
+      run.chartsReady = true;
+      drawPending(run);
+    });
   }
 
   function showProblems(message, problems) {
