@@ -53,8 +53,10 @@ test: test-deps
 validate: test-deps
 	$(PY) -m pytest -m slow tests/simulator
 
-bench: setup
+# Speed is checked by benchmarks that print figures and ratios, never by timed tests.
+bench: test-deps
 	$(PY) -m simulator bench
+	$(PY) manage.py bench_workspace --runs 3
 
 clean:
 	rm -rf $(VENV) staticfiles artifacts .test-db*.sqlite3* .pytest_cache .hypothesis
