@@ -23,28 +23,29 @@ class PartTypeInline(admin.TabularInline):
               "service_distribution", "service_mean_ms", "base_error", "error_threshold"]
 
 
-class TrafficSourceInline(admin.TabularInline):
+class _SourcePartChoices:
+    """Limits a link to a part to this kata's traffic sources."""
+
+    source_field = "part"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == self.source_field:
+            kata_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = PartType.objects.filter(kata_id=kata_id, role=PartType.Role.SOURCE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class TrafficSourceInline(_SourcePartChoices, admin.TabularInline):
     model = TrafficSource
     extra = 0
     fields = ["part", "base_rate", "spike_rate", "warmup_seconds", "ramp_seconds", "hold_seconds", "cooldown_seconds"]
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "part":
-            kata_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            kwargs["queryset"] = PartType.objects.filter(kata_id=kata_id, role=PartType.Role.SOURCE)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-
-class ScenarioInline(admin.StackedInline):
+class ScenarioInline(_SourcePartChoices, admin.StackedInline):
     model = Scenario
     extra = 0
+    source_field = "source"
     fields = [("order", "title"), "description", ("metric", "comparator", "threshold", "source")]
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "source":
-            kata_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            kwargs["queryset"] = PartType.objects.filter(kata_id=kata_id, role=PartType.Role.SOURCE)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class KataAdminForm(forms.ModelForm):
