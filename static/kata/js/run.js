@@ -11,6 +11,7 @@
   var clockEl = document.getElementById("run-clock");
   var problemsEl = document.getElementById("problems");
   var FINISHED = { succeeded: true, failed: true, cancelled: true };
+  var CHART_REDRAW_MS = 300;
 
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
@@ -82,11 +83,12 @@
     panel.dataset.lastSeq = String(frame.seq);
     progressEl.value = frame.progress;
     clockEl.textContent = "t = " + Math.round(frame.t) + " s simulated";
-    // Charts are redrawn at most once per animation frame, however fast frames come in.
+    // Charts are redrawn a few times a second, however fast frames come in: redrawing six plots is the browser's
+    // costliest work, and it shares the machine with the simulation.
     run.pending = run.pending.concat(frame.points);
     if (!run.drawScheduled) {
       run.drawScheduled = true;
-      requestAnimationFrame(function () { drawPending(run); });
+      setTimeout(function () { requestAnimationFrame(function () { drawPending(run); }); }, CHART_REDRAW_MS);
     }
   }
 
@@ -102,6 +104,7 @@
 
   function finish(run, status, message) {
     run.finished = true;
+    drawPending(run);
     if (window.KataEditor) window.KataEditor.setReadOnly(false);
     cancelButton.hidden = true;
     runButton.disabled = false;
