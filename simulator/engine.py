@@ -728,12 +728,15 @@ class Simulation:
         env = self.env
         heap = env._queue
         pop = heappop
-        while heap and heap[0][0] < until:
-            now, _, _, event = pop(heap)
-            env._now = now
-            callbacks = event.callbacks
-            event.callbacks = None
-            callbacks[0](event)
+        while heap:
+            item = pop(heap)
+            if item[0] >= until:  # once per call: cheaper than peeking at every event
+                heappush(heap, item)
+                break
+            env._now = item[0]
+            event = item[3]
+            # Every event is re-armed (its callbacks set) when it is scheduled, so nothing needs clearing here.
+            event.callbacks[0](event)
         if until != math.inf:
             env._now = until
 
