@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
+from django.utils import timezone
 
 from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, Scenario,
                          TrafficSource)
@@ -172,6 +174,16 @@ class RunRefused(ValueError):
 
 
 ACTIVE_RUN_STATUSES = ("queued", "running")
+# A run takes seconds; one still active after this long was orphaned (the server stopped during it).
+RUN_STALE_AFTER = timedelta(minutes=5)
+STALE_RUN_MESSAGE = "This run stopped when the server restarted; nothing was graded. Run the design again."
+
+
+def runs_expire_stale(*, learner: AbstractUser) -> int:
+    """Mark the learner's orphaned runs failed, with a reason they see, so they never block a new run."""
+    return Run.objects.filter(
+        attempt__learner=learner, status__in=ACTIVE_RUN_STATUSES, created_at__lt=timezone.now() - RUN_STALE_AFTER
+    ).update(status=Run.Status.FAILED, error_message=STALE_RUN_MESSAGE, finished_at=timezone.now())
 
 
 @transaction.atomic
@@ -191,6 +203,7 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
         raise RunRefused("The design has problems to fix before it can run.", problems) from None
     # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
+    runs_expire_stale(learner=learner)
     if Run.objects.filter(attempt__learner=learner, status__in=ACTIVE_RUN_STATUSES).exists():
         raise RunRefused("You already have a run in progress. Wait for it to finish, or cancel it, before starting another.")
     attempt = Attempt.objects.create(learner=learner, kata=kata, design=design.to_document(), title=title[:120])

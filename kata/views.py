@@ -95,6 +95,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     draft = selectors.draft_get(learner=request.user, kata=kata)
     design = draft.design if draft else selectors.starter_design(palette=palette)
     parts = palette_data(palette)
+    services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
     try:
         design_validate(design, palette)

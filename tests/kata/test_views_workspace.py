@@ -150,3 +150,23 @@ def test_a_body_over_the_limit_gets_a_clear_413(logged_in, settings):
         assert response.status_code == 413, url
         assert "larger than 2 KiB" in response.json()["error"]
     assert not Draft.objects.exists() and not Attempt.objects.exists()
+
+
+def test_a_run_orphaned_by_a_restart_is_failed_with_a_reason_and_does_not_block_the_next(logged_in, learner, clearpay, design_file):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kata import services
+
+    attempt = Attempt.objects.create(learner=learner, kata=clearpay, design=design_file("reference"))
+    orphan = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="running")
+    Run.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    fresh = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="running")
+    page = logged_in.get(reverse("workspace", args=["clearpay"]))
+    orphan.refresh_from_db()
+    assert orphan.status == "failed" and "server restarted" in orphan.error_message
+    assert page.context["active_run"]["run"] == fresh.pk, "a recent run is still followed"
+    Run.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    assert services.runs_expire_stale(learner=learner) == 1
+    assert logged_in.get(reverse("workspace", args=["clearpay"])).context["active_run"] is None
