@@ -77,7 +77,10 @@ def live_figures(
         },
         "utilization": {
             "data": utilization,
-            "layout": _layout("Utilization per part", "%", threshold=80, threshold_label="80 %", y_range=[0, 105]),
+            "layout": {**_layout("Utilization per part", "%", threshold=80, threshold_label="80 %", y_range=[0, 105]),
+                       # Many parts: the legend goes beside the plot, which spans the whole row.
+                       "legend": {"orientation": "v", "x": 1.01, "y": 1, "font": {"size": 10}},
+                       "margin": {"l": 50, "r": 8, "t": 36, "b": 30}},
         },
         "queues": {
             "data": [_trace(label, ["q", node], color=COLORS[i % len(COLORS)]) for i, (node, label) in enumerate(queued)],
