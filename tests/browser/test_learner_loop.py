@@ -84,3 +84,23 @@ class LearnerLoopTests(BrowserTestCase):
             await expect(first).to_contain_text("the checkout waits for Payment gateway (external)")
             await expect(first).to_contain_text("Try next:")
             await self.screenshot(page, "workspace-sync-gateway")
+
+    async def test_a_reload_during_a_run_replays_the_frames_and_reaches_the_grade(self) -> None:
+        design = (FIXTURE.parent / "designs" / "reference.json").read_text()
+        async with self.page(width=1440, height=1000) as page:
+            await self.log_in(page, "learner", PASSWORD)
+            await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
+            await page.wait_for_function("window.KataEditor !== undefined")
+            await page.evaluate(f"window.KataEditor.setDesign({design})")
+            await page.click("#run")
+            await page.wait_for_function("Number(document.getElementById('run-panel').dataset.frames) >= 2",
+                                         timeout=RUN_TIMEOUT_MS)
+            run_id = await page.get_attribute("#run-panel", "data-run")
+            await page.reload()
+            # The page picks the run up again: the saved frames are replayed from the first one, then it goes on.
+            panel = page.locator("#run-panel")
+            await expect(panel).to_have_attribute("data-run", run_id or "")
+            await expect(page.locator('[data-testid="grade-score"]')).to_have_text("5/5", timeout=RUN_TIMEOUT_MS)
+            replayed = int(await panel.get_attribute("data-frames") or 0)
+            assert replayed >= 2 and await panel.get_attribute("data-last-seq") == str(replayed), \
+                "every frame from seq 1, none twice"
