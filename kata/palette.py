@@ -7,6 +7,7 @@ database once and can be tested on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kata.models import Kata
 
@@ -111,6 +112,16 @@ class Palette:
     @property
     def duration(self) -> float:
         return max((t.duration for t in self.traffic), default=0.0)
+
+    def editor_parts(self) -> list[dict[str, Any]]:
+        """What the diagram editor needs of each part (embedded in the page as JSON)."""
+        return [
+            {
+                "key": p.key, "name": p.name, "role": p.role, "description": p.description,
+                "defaults": p.defaults(), "max_per_design": p.max_per_design, "fixed_servers": p.fixed_servers,
+            }
+            for p in self.parts
+        ]
 
     @classmethod
     def from_kata(cls, kata: Kata) -> Palette:

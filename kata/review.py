@@ -96,20 +96,18 @@ def review_attempt(request: HttpRequest, attempt_id: int) -> HttpResponse:
         else:
             feedback_form.add_error(None, "Unknown action.")
         status = 400
-    context = _attempt_context(attempt, run, grade)
+    context = attempt_context(attempt, run, grade)
     context.update(feedback_form=feedback_form, override_form=override_form, reviewing=True)
     return render(request, "kata/attempt.html", context, status=status)
 
 
-def _attempt_context(attempt: Attempt, run: Any, grade: dict[str, Any] | None) -> dict[str, Any]:
+def attempt_context(attempt: Attempt, run: Any, grade: dict[str, Any] | None) -> dict[str, Any]:
     """What the attempt page shows, to its learner and to a grader alike."""
-    from kata.views import palette_data
-
     return {
         "attempt": attempt, "kata": attempt.kata, "run": run, "grade": grade,
         "figures": selectors.run_figures(run=run) if run and run.series else None,
         "runs": attempt.runs.order_by("-created_at"),
         "feedback": attempt.feedback.select_related("grader"),
         "overrides": run.overrides.select_related("grader") if run else [],
-        "palette_data": palette_data(Palette.from_kata(attempt.kata)),
+        "palette_data": Palette.from_kata(attempt.kata).editor_parts(),
     }

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from kata import compare, executor, selectors, services
+from kata import compare, executor, review, selectors, services
 from kata import estimate as estimate_module
 from kata.design import DesignError, design_validate
 from kata.forms import CompareForm, PartParamsForm
@@ -77,16 +77,6 @@ def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette})
 
 
-def palette_data(palette: Palette) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": p.key, "name": p.name, "role": p.role, "description": p.description,
-            "defaults": p.defaults(), "max_per_design": p.max_per_design, "fixed_servers": p.fixed_servers,
-        }
-        for p in palette.parts
-    ]
-
-
 @login_required
 @require_GET
 def workspace(request: HttpRequest, slug: str) -> HttpResponse:
@@ -94,7 +84,6 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     palette = Palette.from_kata(kata)
     draft = selectors.draft_get(learner=request.user, kata=kata)
     design = draft.design if draft else selectors.starter_design(palette=palette)
-    parts = palette_data(palette)
     services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
     try:
@@ -104,7 +93,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
         problems = exc.problems
     return render(request, "kata/workspace.html", {
         "problems": problems,
-        "kata": kata, "palette": palette, "palette_data": parts, "design": design,
+        "kata": kata, "palette": palette, "palette_data": palette.editor_parts(), "design": design,
         "budget": palette.budget_per_hour,
         # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
         "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
@@ -230,12 +219,10 @@ def _get_attempt_for_user(request: HttpRequest, attempt_id: int) -> Attempt:
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
-    from kata.review import _attempt_context
-
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
-    return render(request, "kata/attempt.html", _attempt_context(attempt, run, grade))
+    return render(request, "kata/attempt.html", review.attempt_context(attempt, run, grade))
 
 
 @login_required
