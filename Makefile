@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test validate bench setup test-deps chromium migrate clean
+.PHONY: run test validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(PY):
 # Reinstall only when the pinned dependencies change.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -e . 2>&1 | grep -v -e "^WARNING: Location" -e "^ *$$" || true
-	$(PY) -c "import django, channels, daphne, simpy, plotly, whitenoise, django_htmx"
+	$(PY) -c "import django, channels, daphne, simpy, plotly, whitenoise, django_htmx, celery, channels_redis, psycopg, aiohttp"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -37,6 +37,20 @@ run: migrate
 	@echo "Kata is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
+# Production mode: PostgreSQL, Redis, Daphne and two Celery workers on 127.0.0.1 (see scripts/prod.sh).
+run-prod: setup
+	scripts/prod.sh start
+
+stop-prod:
+	scripts/prod.sh stop
+
+status-prod:
+	scripts/prod.sh status
+
+# The integration suite against the real services (fault tests included); stops what it started.
+test-prod: test-deps
+	scripts/prod.sh test
+
 test-deps: $(VENV)/.installed-test chromium
 
 chromium:
@@ -48,7 +62,7 @@ chromium:
 
 # pytest exits 5 when no test ran; make treats that as the failure it is.
 test: test-deps
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" --ignore=tests/prod
 
 validate: test-deps
 	$(PY) -m pytest -m slow tests/simulator
@@ -59,4 +73,4 @@ bench: test-deps
 	$(PY) manage.py bench_workspace --runs 3
 
 clean:
-	rm -rf $(VENV) staticfiles artifacts .test-db*.sqlite3* .pytest_cache .hypothesis
+	rm -rf $(VENV) staticfiles artifacts .prod .test-db*.sqlite3* .pytest_cache .hypothesis

@@ -11,15 +11,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up: the routing imports consumers, which import models.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings  # noqa: E402
 
-from kata import seed_pool  # noqa: E402
-from kata.routing import websocket_urlpatterns  # noqa: E402
+from kata import seed_pool
+from kata.routing import websocket_urlpatterns
 
-# The server will run simulations: start their worker processes in the background while it boots.
-threading.Thread(target=seed_pool.warm, name="kata-warm-pool", daemon=True).start()
+# In the embedded default the server runs simulations: start their worker processes in the background while it
+# boots. In production mode the Celery workers simulate, and the web server never needs the pool.
+if settings.KATA_RUN_EXECUTOR == "inprocess":
+    threading.Thread(target=seed_pool.warm, name="kata-warm-pool", daemon=True).start()
 
 application = ProtocolTypeRouter(
     {

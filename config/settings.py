@@ -2,6 +2,9 @@
 
 With nothing set it runs embedded: SQLite, an in-memory channel layer and runs executed in-process.
 `DJANGO_ENV=production` switches on the deployment checks (secret key and hosts required, secure cookies).
+Scale-out is three more switches, each independent: `POSTGRES_DB` (PostgreSQL instead of SQLite), `REDIS_URL`
+(channels-redis as the channel layer) and `KATA_RUN_EXECUTOR=celery` (runs go to Celery workers through
+`CELERY_BROKER_URL`). `make run-prod` sets all three (see scripts/prod.sh).
 """
 
 from __future__ import annotations
@@ -78,13 +81,29 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-        "OPTIONS": {"timeout": 20},
+if env_str("POSTGRES_DB", ""):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": env_str("POSTGRES_DB"),
+            "USER": env_str("POSTGRES_USER", "kata"),
+            "PASSWORD": env_str("POSTGRES_PASSWORD", ""),
+            "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
+            "PORT": env_str("POSTGRES_PORT", "5432"),
+            # Reused by the threads that serve database calls, instead of a new (password-checked) connection each.
+            "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {"connect_timeout": 5},
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {"timeout": 20},
+        }
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -92,11 +111,52 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop: a busy moment would
+            # time the pop out and drop the socket. Give the read room above the pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}]},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Database calls from async code on the shared thread pool rather than one thread (see kata/asyncdb.py).
+KATA_PARALLEL_DB_CALLS = env_bool("KATA_PARALLEL_DB_CALLS", True)
+
+# Where runs execute: "inprocess" (threads of the web server, seeds in its process pool) or "celery" (workers).
+KATA_RUN_EXECUTOR = env_str("KATA_RUN_EXECUTOR", "inprocess")
+if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"KATA_RUN_EXECUTOR={KATA_RUN_EXECUTOR!r}: use 'inprocess' or 'celery'.")
+# An executing run writes a heartbeat every few seconds; one silent for longer than the lease has lost its executor
+# and may be taken over by another worker (see kata/runs.py).
+KATA_RUN_LEASE_SECONDS = env_int("KATA_RUN_LEASE_SECONDS", 15, minimum=3)
+
+# Celery (production mode): Redis as broker; a message is acknowledged only after its run has finished, and one
+# whose worker died goes back on the queue. Results live in the database, so no result backend.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+if KATA_RUN_EXECUTOR == "celery" and not CELERY_BROKER_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("KATA_RUN_EXECUTOR=celery needs CELERY_BROKER_URL (for example redis://127.0.0.1:6379/1).")
+if KATA_RUN_EXECUTOR == "celery" and not REDIS_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("KATA_RUN_EXECUTOR=celery needs REDIS_URL: workers reach the sockets through channels-redis.")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged message (its worker vanished with it) is delivered again after this many seconds; a run
+    # still going by then keeps it, because the second delivery finds its heartbeat fresh and waits.
+    "visibility_timeout": env_int("KATA_VISIBILITY_TIMEOUT", 60, minimum=5),
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -129,8 +189,9 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 
 if PRODUCTION:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for `make run-prod`, which serves plain HTTP on 127.0.0.1; behind TLS keep them on.
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -143,5 +204,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "celery": {"level": env_str("LOG_LEVEL", "INFO")}},
 }

@@ -24,3 +24,6 @@ DEBUG = False
 # No `collectstatic` in tests: WhiteNoise serves straight from the finders.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Each test runs in one transaction on one connection: database calls from async code must stay on its thread.
+KATA_PARALLEL_DB_CALLS = False

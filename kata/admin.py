@@ -11,7 +11,15 @@ from django.http import HttpRequest
 
 from kata import services
 from kata.design import DesignError, design_validate
-from kata.models import Attempt, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
+from kata.models import (
+    Attempt,
+    Kata,
+    PartParameter,
+    PartType,
+    Run,
+    Scenario,
+    TrafficSource,
+)
 from kata.palette import Palette
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from simulator.analytic import UnstableError, mmc
-
 from kata.compiler import compile_design
 from kata.design import Design, Node
 from kata.palette import Palette, PartSpec
+from simulator.analytic import UnstableError, mmc
 
 HEADROOM = 0.8
 

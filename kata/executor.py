@@ -1,7 +1,10 @@
-"""Where runs execute. The embedded default: a small thread pool in the web process (seeds in a process pool).
+"""Where runs execute.
 
-Frames are published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer
-belongs to that loop and is not safe to touch from another thread.
+- The embedded default ("inprocess"): a small thread pool in the web process, seeds in its warm process pool.
+  Frames are published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer
+  belongs to that loop and is not safe to touch from another thread.
+- Production mode ("celery"): the run is a Celery task (kata/tasks.py) on a Redis broker; a worker executes it and
+  publishes frames through channels-redis.
 """
 
 from __future__ import annotations
@@ -9,35 +12,50 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
-from kata.runs import run_execute, run_group
+from kata.models import Run
+from kata.runs import Publish, run_execute, run_group
 
 log = logging.getLogger(__name__)
-PUBLISH_TIMEOUT_SECONDS = 5
+PUBLISH_TIMEOUT_SECONDS = 2
+QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
+                             "are saved: run it again in a moment.")
+
 
 def _new_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-run")
 
 
 _threads = _new_threads()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
 
 
 def _forget_after_fork() -> None:
-    # A forked copy (a test's live server) inherits the pool's bookkeeping, which counts idle threads that do not
-    # exist in the copy: submitted runs would wait for them forever.
-    global _threads
-    _threads = _new_threads()
+    # A forked copy (a test's live server, a Celery worker's child) inherits the pool's bookkeeping and the publishing
+    # loop, but not their threads: submitted work would wait for them forever.
+    global _threads, _loop, _loop_lock
+    _threads, _loop, _loop_lock = _new_threads(), None, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
+def publisher(run_id: int, loop: asyncio.AbstractEventLoop) -> Publish:
+    """Publish a run's messages to its group, on `loop`; a failure is logged, never raised.
+
+    The frames are saved before they are published, so a socket that missed one (a slow client, a Redis restart)
+    gets it on its next replay.
+    """
     layer = get_channel_layer()
     group = run_group(run_id)
 
@@ -45,15 +63,47 @@ def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, {"type": "run.message", "message": message}), loop)
         try:
             future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-        except Exception:  # a slow or closed socket must not stop the run: the frames are saved anyway
-            log.warning("run %s: could not publish a %s message", run_id, message.get("type"))
+        except Exception as exc:
+            future.cancel()
+            log.warning("run %s: could not publish a %s message (%s)", run_id, message.get("type"), exc)
 
+    return publish
+
+
+def publishing_loop() -> asyncio.AbstractEventLoop:
+    """An event loop of this process's own, on a daemon thread: the channel layer's connections live on it."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="kata-publish", daemon=True).start()
+        return _loop
+
+
+def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
     try:
-        run_execute(run_id, publish=publish)
+        run_execute(run_id, publish=publisher(run_id, loop), worker=f"web pid {os.getpid()}")
     finally:
         close_old_connections()
 
 
-def run_submit(run_id: int, *, loop: asyncio.AbstractEventLoop) -> None:
-    """Start a saved, queued run off the event loop."""
-    _threads.submit(_execute, run_id, loop)
+def _enqueue(run_id: int) -> bool:
+    from kata.tasks import run_simulate
+
+    try:
+        run_simulate.apply_async((run_id,), retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
+                                                                      "interval_step": 0.5, "interval_max": 1.0})
+    except Exception:
+        log.exception("run %s: could not be queued", run_id)
+        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.FAILED, error_message=QUEUE_UNREACHABLE_MESSAGE, finished_at=timezone.now())
+        return False
+    return True
+
+
+async def run_submit(run_id: int) -> bool:
+    """Start a saved, queued run off the event loop. False when it could not be queued (the run says why)."""
+    if settings.KATA_RUN_EXECUTOR == "celery":
+        return await sync_to_async(_enqueue)(run_id)
+    _threads.submit(_execute, run_id, asyncio.get_running_loop())
+    return True

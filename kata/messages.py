@@ -37,7 +37,8 @@ class Point(TypedDict):
 
 class FrameMessage(TypedDict):
     type: Literal["frame"]
-    seq: int
+    seq: int  # increasing over the whole run, across executions
+    execution: int  # which execution sent it: a higher one means the run started again, so the page starts afresh
     progress: float  # 0..1 of simulated time
     t: float  # simulated seconds
     points: list[Point]

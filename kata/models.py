@@ -6,7 +6,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-
 # Bounds on what one run may simulate, so that no kata can make a run that takes minutes.
 MAX_TRAFFIC_SECONDS = 3600
 MAX_RATE = 2000
@@ -311,6 +310,10 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Who is executing it and since when they last said so (see kata/runs.py: the lease).
+    executions = models.PositiveSmallIntegerField(default=0, help_text="How many times an executor took this run on.")
+    worker = models.CharField(max_length=200, blank=True, help_text="The executor of the latest execution.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

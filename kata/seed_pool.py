@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import SyncManager
@@ -54,10 +55,10 @@ def snapshot_point(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> dict[str, Any] | None:
-    """Run one seed, putting ("frame", points, t, progress) on `channel` every FRAME_INTERVAL of wall time.
+def stream_seed(spec: dict[str, Any], seed: int, emit: Callable[[list[dict[str, Any]], float, float], bool]) -> dict[str, Any] | None:
+    """Run one seed, calling `emit(points, t, progress)` every FRAME_INTERVAL of wall time (and first at once).
 
-    Returns the results, or None when `stop` was set (the run was cancelled).
+    `emit` returns True to stop: then the answer is None. Otherwise it is `Results.to_dict()`.
     """
     simulation = Simulation(build_network(spec), seed=seed)
     pending: list[dict[str, Any]] = []
@@ -66,13 +67,23 @@ def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) 
     for snapshot in simulation.stream(step=STEP_SECONDS):
         pending.append(snapshot_point(snapshot))
         if sent == 0 or time.monotonic() - last >= FRAME_INTERVAL:
-            channel.put(("frame", pending, snapshot.t, snapshot.progress))
+            stop = emit(pending, snapshot.t, snapshot.progress)
             pending, last, sent = [], time.monotonic(), sent + 1
-            if stop.is_set():
+            if stop:
                 return None
     if pending and snapshot is not None:
-        channel.put(("frame", pending, snapshot.t, snapshot.progress))
+        emit(pending, snapshot.t, snapshot.progress)
     return simulation.results().to_dict()
+
+
+def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> dict[str, Any] | None:
+    """`stream_seed` in a pool worker: frames go on `channel` as ("frame", points, t, progress); `stop` stops it."""
+
+    def emit(points: list[dict[str, Any]], t: float, progress: float) -> bool:
+        channel.put(("frame", points, t, progress))
+        return bool(stop.is_set())
+
+    return stream_seed(spec, seed, emit)
 
 
 def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:

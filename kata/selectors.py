@@ -55,8 +55,9 @@ def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | No
     )
 
 
-def run_frames(*, run: Run) -> list[dict[str, Any]]:
-    return list(RunFrame.objects.filter(run=run).order_by("seq").values_list("payload", flat=True))
+def run_frames(*, run: Run, after: int = 0) -> list[dict[str, Any]]:
+    """The run's saved frames in order, those numbered above `after` only."""
+    return list(RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True))
 
 
 def attempt_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> QuerySet[Attempt]:
@@ -75,14 +76,16 @@ def attempt_latest_run(*, attempt: Attempt) -> Run | None:
     return attempt.runs.order_by("-created_at").first()
 
 
-def run_figures(*, run: Run) -> dict[str, Any]:
-    """The run's charts, labelled from its design: empty while it starts, filled from the stored series after."""
+def run_figures(*, run: Run, palette: Palette | None = None) -> dict[str, Any]:
+    """The run's charts, labelled from its design: empty while it starts, filled from the stored series after.
+
+    `palette`: the kata's, when the caller has it already (it costs several queries).
+    """
     from kata import charts
     from kata.compiler import compile_design
     from kata.design import design_validate
 
-    kata = run.attempt.kata
-    palette = Palette.from_kata(kata)
+    palette = palette or Palette.from_kata(run.attempt.kata)
     compiled = compile_design(design_validate(run.attempt.design, palette), palette)
     stations = [(s.id, s.label, s.role) for s in compiled.stations.values()]
     targets = {s.metric: s.threshold for s in palette.scenarios}

@@ -6,15 +6,29 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, Scenario,
-                         TrafficSource)
+if TYPE_CHECKING:
+    from kata.palette import Palette
+
+from kata.models import (
+    Attempt,
+    Draft,
+    Feedback,
+    GradeOverride,
+    Kata,
+    PartParameter,
+    PartType,
+    Run,
+    Scenario,
+    TrafficSource,
+)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -176,26 +190,39 @@ class RunRefused(ValueError):
 ACTIVE_RUN_STATUSES = ("queued", "running")
 # A run takes seconds; one still active after this long was orphaned (the server stopped during it).
 RUN_STALE_AFTER = timedelta(minutes=5)
-STALE_RUN_MESSAGE = "This run stopped when the server restarted; nothing was graded. Run the design again."
+# An executing run writes a heartbeat every few seconds (kata/runs.py); this much silence means it has no executor.
+RUN_SILENT_AFTER = timedelta(minutes=2)
+STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker went away; nothing was graded. "
+                     "Your attempt is saved: run the design again.")
 
 
-def runs_expire_stale(*, learner: AbstractUser) -> int:
-    """Mark the learner's orphaned runs failed, with a reason they see, so they never block a new run."""
-    return Run.objects.filter(
-        attempt__learner=learner, status__in=ACTIVE_RUN_STATUSES, created_at__lt=timezone.now() - RUN_STALE_AFTER
-    ).update(status=Run.Status.FAILED, error_message=STALE_RUN_MESSAGE, finished_at=timezone.now())
+def _stale_runs() -> QuerySet[Run]:
+    now = timezone.now()
+    never_beat = Q(heartbeat_at__isnull=True, created_at__lt=now - RUN_STALE_AFTER)
+    silent = Q(status=Run.Status.RUNNING, heartbeat_at__lt=now - RUN_SILENT_AFTER)
+    return Run.objects.filter(Q(status__in=ACTIVE_RUN_STATUSES) & (never_beat | silent))
+
+
+def runs_expire_stale(*, learner: AbstractUser | None = None, run_id: int | None = None) -> int:
+    """Mark orphaned runs failed, with a reason their learner sees, so they never block a new run or hang a page."""
+    runs = _stale_runs()
+    if learner is not None:
+        runs = runs.filter(attempt__learner=learner)
+    if run_id is not None:
+        runs = runs.filter(pk=run_id)
+    return runs.update(status=Run.Status.FAILED, error_message=STALE_RUN_MESSAGE, finished_at=timezone.now())
 
 
 @transaction.atomic
-def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", palette: Palette | None = None) -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
 
     One active run per learner: a second Run while one is going is refused with a clear message.
     """
     from kata.design import DesignError, design_validate
-    from kata.palette import Palette
+    from kata.palette import Palette as _Palette
 
-    palette = Palette.from_kata(kata)
+    palette = palette or _Palette.from_kata(kata)
     try:
         design = design_validate(document, palette)
     except DesignError as exc:

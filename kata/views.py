@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -19,6 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from kata import compare, executor, review, selectors, services
 from kata import estimate as estimate_module
+from kata.asyncdb import db
 from kata.design import DesignError, design_validate
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
@@ -164,17 +164,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @json_body_limited
 async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
     """Validate and save the design, queue its run, start it off the event loop; the page then opens the socket."""
-    kata = await sync_to_async(selectors.kata_get_published)(slug=slug)
+    kata = await db(selectors.kata_get_published)(slug=slug)
     if kata is None:
         raise Http404("No such kata.")
     document = _json_body(request)
     user = await request.auser()
+    palette = await db(Palette.from_kata)(kata)
     try:
-        run = await sync_to_async(services.run_start)(learner=user, kata=kata, document=document)
+        run = await db(services.run_start)(learner=user, kata=kata, document=document, palette=palette)
     except services.RunRefused as exc:
         return JsonResponse({"error": str(exc), "problems": exc.problems}, status=400)
-    figures = await sync_to_async(selectors.run_figures)(run=run)
-    executor.run_submit(run.pk, loop=asyncio.get_running_loop())
+    figures = await db(selectors.run_figures)(run=run, palette=palette)
+    # Queued only now the attempt and run are committed; a queue that cannot be reached fails the run with a reason,
+    # which the socket then tells (the attempt and its design stay saved).
+    await executor.run_submit(run.pk)
     return JsonResponse(_run_payload(run, figures), status=201)
 
 

@@ -51,7 +51,9 @@
     return v == null ? null : v;
   }
 
-  function drawCharts(figures) {
+  function drawCharts(blank) {
+    // Plotly extends the traces it was given in place: draw from a copy, so the blank figures stay blank.
+    var figures = JSON.parse(JSON.stringify(blank));
     document.querySelectorAll("#charts [data-chart]").forEach(function (el) {
       var figure = figures[el.dataset.chart];
       if (figure) Plotly.newPlot(el, figure.data, figure.layout, { displayModeBar: false, responsive: true });
@@ -78,6 +80,11 @@
   function onFrame(run, frame) {
     if (frame.seq <= run.lastSeq) return;  // replayed after a reconnect: already drawn
     run.lastSeq = frame.seq;
+    if (frame.execution !== run.execution) {
+      // The run started again (its worker stopped): its charts start again too.
+      if (run.execution && run.chartsReady) { run.pending = []; drawCharts(run.figures); }
+      run.execution = frame.execution;
+    }
     run.frames += 1;
     panel.dataset.frames = String(run.frames);
     panel.dataset.lastSeq = String(frame.seq);
@@ -141,7 +148,7 @@
 
   function start(payload) {
     if (current && current.socket) { current.finished = true; current.socket.close(); }
-    var run = { payload: payload, figures: payload.figures, lastSeq: 0, frames: 0, finished: false, retries: 0,
+    var run = { payload: payload, figures: payload.figures, lastSeq: 0, execution: 0, frames: 0, finished: false, retries: 0,
                 pending: [], chartsReady: false, drawScheduled: false };
     current = run;
     panel.hidden = false;
