@@ -94,6 +94,25 @@ def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:
     return simulation.results().to_dict()
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit when the process that started it is gone (killed with SIGKILL, say), never linger.
+
+    A thread polls the parent's pid. The kernel's parent-death signal would not do: it fires when the *thread* that
+    started the worker ends, and the pool is often started from a short-lived thread (`warm`). The thread is not a
+    daemon, because a daemon thread freezes once the interpreter starts shutting down, which is exactly when an
+    orphaned worker can hang (flushing queues to a parent that is gone); it ends with the worker's main thread.
+    """
+    main = threading.main_thread()  # `parent` comes from the parent: it may be gone before this worker starts
+
+    def watch() -> None:
+        while main.is_alive():
+            if os.getppid() != parent:
+                os._exit(0)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="kata-parent-watch").start()
+
+
 def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
@@ -104,7 +123,8 @@ def pool() -> ProcessPoolExecutor:
         if _pool is None:
             context = multiprocessing.get_context("spawn")
             # One worker more than cores: a run's three seeds start together, the streamed one among them.
-            _pool = ProcessPoolExecutor(max_workers=max(3, os.cpu_count() or 1), mp_context=context)
+            _pool = ProcessPoolExecutor(max_workers=max(3, os.cpu_count() or 1), mp_context=context,
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
         return _pool
 
 
@@ -112,7 +132,8 @@ def _channels() -> SyncManager:
     global _manager
     with _lock:
         if _manager is None:
-            _manager = multiprocessing.get_context("spawn").Manager()
+            _manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+            _manager.start(initializer=_exit_with_parent, initargs=(os.getpid(),))
         return _manager
 
 

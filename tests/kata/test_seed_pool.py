@@ -28,3 +28,42 @@ def test_a_killed_worker_is_replaced_for_the_next_run():
         seed_pool.submit({**SPEC, "duration": 5000.0}, 2).result(timeout=60)
     result = seed_pool.submit(SPEC, 3).result(timeout=60)
     assert result["seed"] == 3
+
+
+OWNER = """
+import os, sys
+from kata import seed_pool
+seed_pool.warm()
+seed_pool.submit_streamed({"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}], "duration": 1.0}, 1)[0].result()
+print(" ".join(str(pid) for pid in [*seed_pool.pool()._processes, seed_pool._channels()._process.pid]), flush=True)
+sys.stdin.read()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
+        return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_workers_exit_when_the_process_that_owns_the_pool_is_killed():
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert len(pids) >= 4 and all(_alive(pid) for pid in pids), "the pool's workers and its frame channel run"
+    finally:
+        owner.kill()  # SIGKILL: no clean-up of its own
+        owner.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in pids if _alive(pid)], "no worker outlives its owner"
