@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod
+.PHONY: run test validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod loadtest loadtest-prod
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ status-prod:
 # The integration suite against the real services (fault tests included); stops what it started.
 test-prod: test-deps
 	scripts/prod.sh test
+
+# N learners pressing Run at once against the server already running (make run / make run-prod).
+LEARNERS ?= 20
+loadtest: setup
+	$(PY) manage.py loadtest --learners $(LEARNERS)
+
+loadtest-prod: setup
+	scripts/prod.sh loadtest --learners $(LEARNERS)
 
 test-deps: $(VENV)/.installed-test chromium
 

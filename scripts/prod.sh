@@ -9,11 +9,13 @@
 #   scripts/prod.sh services         start PostgreSQL and Redis only (prints "started" when it started either)
 #   scripts/prod.sh stop-services    stop PostgreSQL and Redis
 #   scripts/prod.sh redis-restart    stop Redis and start it again (the fault tests use it)
+#   scripts/prod.sh loadtest [ARGS]  manage.py loadtest with production mode's settings
 #   scripts/prod.sh test [ARGS]      the integration suite against the real services; stops the services after
 #                                    only if it was the one that started them
 #
-# Settings, all optional: PORT (8000), KATA_PG_PORT (55432), KATA_REDIS_PORT (56379), KATA_WORKERS (2),
-# KATA_WORKER_CONCURRENCY (10 runs at once per worker), KATA_PROD_DIR (.prod).
+# Settings, all optional: PORT (8000), KATA_PG_PORT (55432), KATA_REDIS_PORT (56379), KATA_WEB_PROCESSES (2 Daphne
+# processes on one socket), KATA_WORKERS (2), KATA_WORKER_CONCURRENCY (10 runs at once per worker), KATA_PROD_DIR
+# (.prod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +27,7 @@ PORT=${PORT:-8000}
 PG_PORT=${KATA_PG_PORT:-55432}
 REDIS_PORT=${KATA_REDIS_PORT:-56379}
 WORKERS=${KATA_WORKERS:-2}
+WEB_PROCESSES=${KATA_WEB_PROCESSES:-2}
 CONCURRENCY=${KATA_WORKER_CONCURRENCY:-10}
 LOGS=$PROD/logs
 ENV_FILE=$PROD/env
@@ -200,7 +203,8 @@ start_app() {
     spawn "worker$i" nice -n 5 "$VENV/bin/celery" -A config worker -n "kata$i@%h" --pool prefork --concurrency "$CONCURRENCY" \
       --max-tasks-per-child 1 --prefetch-multiplier 1 -O fair --without-gossip --without-mingle -l INFO
   done
-  spawn daphne "$VENV/bin/daphne" -b $HOST -p "$PORT" config.asgi:application
+  # Several Daphne processes on one socket, so the web tier is not held to one core.
+  spawn daphne "$PY" scripts/daphnes.py --processes "$WEB_PROCESSES" --host $HOST --port "$PORT" config.asgi:application
   for _ in $(seq 300); do
     if $PY -c "import urllib.request as u; u.urlopen('http://$HOST:$PORT/healthz', timeout=2)" 2>/dev/null; then break; fi
     kill -0 "$(cat "$PROD/daphne.pid")" 2>/dev/null || { tail -20 "$LOGS/daphne.log"; die "Daphne stopped"; }
@@ -234,7 +238,7 @@ case "${1:-}" in
     [ -x "$PY" ] || die "run 'make run-prod' (it creates the virtual environment first)"
     services >/dev/null
     start_app
-    say "Kata (production mode) is serving on http://$HOST:$PORT with $WORKERS workers × $CONCURRENCY; logs in $LOGS"
+    say "Kata (production mode) is serving on http://$HOST:$PORT: $WEB_PROCESSES Daphne processes, $WORKERS workers × $CONCURRENCY runs; logs in $LOGS"
     say "stop everything with: make stop-prod"
     ;;
   stop)
@@ -250,6 +254,7 @@ case "${1:-}" in
   redis-restart) load_env; stop_redis; start_redis ;;
   stop-redis) load_env; stop_redis ;;
   start-redis) load_env; start_redis ;;
+  loadtest) shift; load_env; exec "$PY" manage.py loadtest "$@" ;;
   env) load_env; env | grep -E '^(DJANGO_ENV|SECRET_KEY|ALLOWED_HOSTS|SECURE_|POSTGRES_|REDIS_URL|CELERY_BROKER_URL|KATA_)' ;;
   test)
     shift

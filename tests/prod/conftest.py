@@ -81,8 +81,9 @@ class Stack:
                                 start_new_session=True)
 
     def start_daphne(self) -> None:
-        self.daphne = self._spawn("daphne", [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-                                             "config.asgi:application"])
+        # Two Daphne processes on one port, as `make run-prod` starts them.
+        self.daphne = self._spawn("daphne", [sys.executable, "scripts/daphnes.py", "--processes", "2", "--host",
+                                             "127.0.0.1", "--port", str(self.port), "config.asgi:application"])
         wait_until(self._healthy, timeout=60, what="Daphne's /healthz")
 
     def _healthy(self) -> bool:
