@@ -140,6 +140,7 @@ class _Node:
         self.wq = array("d")
         self.w = array("d")
         self.timeout = spec.timeout
+        self.cutoff = spec.timeout if spec.timeout is not None else math.inf  # one comparison per service start
         self.err_base = spec.errors.base if spec.errors is not None else 0.0
         self.curve = spec.errors if spec.errors is not None and spec.errors.threshold is not None else None
         self.slow = spec.slowdown
@@ -157,6 +158,8 @@ class _Node:
             self.u_window = 0.0
         else:
             self.next_b = math.inf  # never marks: untracked stations skip the window bookkeeping
+        # Like the error probability, the slowdown multiplier only changes at a grid mark: kept here.
+        self.slow_factor = self.slow.multiplier(0.0) if self.slow is not None else 1.0
         self.route: Any = None
         self.prev = (0.0, 0, 0, 0)  # area, completions, errors, rejected at the previous snapshot
         self.peak: float | None = None
@@ -179,6 +182,8 @@ class _Node:
         t0, a0 = marks[0]
         t1, a1 = marks[-1]
         self.u_window = u = (a1 - a0) / (self.servers * (t1 - t0))
+        if self.slow is not None:
+            self.slow_factor = self.slow.multiplier(u)
         curve = self.curve
         if curve is not None:
             p = curve.probability(u)
@@ -235,12 +240,15 @@ class _Node:
                 self.max_queue = len(q)
 
     def _begin(self, req: _Req, now: float) -> None:
+        """Start a service: its time stretched by the slowdown, cut at the timeout (then the visit errs)."""
         buf = self.buf
         s = buf.pop() if buf else self.refill()
         if self.slow is not None:
-            s *= self.slow.multiplier(self.utilization_window(now))
-        if self.timeout is not None and s > self.timeout:
-            s = self.timeout
+            if now >= self.next_b:  # what utilization_window(now) does, without the calls
+                self._mark(now)
+            s *= self.slow_factor
+        if s > self.cutoff:
+            s = self.cutoff
             req.err = True
         else:
             req.err = False
@@ -388,9 +396,14 @@ class _Buffer(_Node):
             holder._release(now)
         if self.acknowledge and not req.acked:
             # The caller is answered as the message reaches the queue, before the queue looks for room: a full
-            # acknowledging queue loses a payment it has already acknowledged.
-            self.sim._ack(req, now)
-        if self.capacity is not None and self.busy + len(self.queue) >= self.capacity:
+            # acknowledging queue loses a payment it has already acknowledged. (Inlined: once per request.)
+            req.acked = True
+            if req.c:
+                st = req.src
+                st.acked += 1
+                st.accept.append(now - req.t0)
+        busy = self.busy  # read after the release above: a request looping back into its holder frees a slot
+        if self.capacity is not None and busy + len(self.queue) >= self.capacity:
             self.rejected += 1
             if req.c:
                 self.c_rejected += 1
@@ -400,10 +413,10 @@ class _Buffer(_Node):
         if not reentry:
             req.attempts = 0
         req.ts = now
-        if self.busy < self.servers:
-            self.area += self.busy * (now - self.last)
+        if busy < self.servers:
+            self.area += busy * (now - self.last)
             self.last = now
-            self.busy += 1
+            self.busy = busy + 1
             self._take(req, now)
         else:
             q = self.queue
@@ -415,7 +428,6 @@ class _Buffer(_Node):
         req.holder = self
         req.attempts += 1
         req.tst = now
-        req.err = False
         if self.instant and not self.dispatching:
             # Zero service time: hand on at once. Re-entrant takes (release -> take -> downstream reject ->
             # release ...) go through a zero-delay event instead, so the recursion is at most one level deep.
@@ -460,7 +472,7 @@ class _SourceRt:
     """A Poisson source; its heap entry is the next arrival."""
 
     __slots__ = ("sim", "spec", "stats", "entry", "route", "rng", "exp", "end", "rate", "segs",
-                 "seg", "on_fire")
+                 "seg", "on_fire", "heap", "eid")
 
     def __init__(self, sim: Simulation, spec: Source, stats: _SourceStats, entry: _Node, route: list[Any],
                  rng: np.random.Generator, end: float) -> None:
@@ -478,10 +490,12 @@ class _SourceRt:
         self.segs = [(t0, t1, r0, (r1 - r0) / (t1 - t0)) for (t0, r0), (t1, r1) in zip(pts, pts[1:])]
         self.seg = 0
         self.on_fire = self._fire
+        self.heap = sim.env._queue
+        self.eid = sim.env._eid
 
-    def _e(self) -> float:
-        if not self.exp:
-            self.exp = self.rng.standard_exponential(BLOCK).tolist()
+    def _refill(self) -> float:
+        """Refill the block of Exp(1) draws and return one (callers do `exp.pop() if exp else _refill()`)."""
+        self.exp.extend(self.rng.standard_exponential(BLOCK).tolist())
         return self.exp.pop()
 
     def _invert(self, now: float, work: float) -> float:
@@ -489,6 +503,11 @@ class _SourceRt:
         non-homogeneous Poisson by inversion, one draw per arrival, segment by segment of the linear profile."""
         pts = self.segs
         seg = self.seg  # arrival times only increase, so the segment pointer only moves forward
+        if seg < len(pts):
+            # Fast path, the same arithmetic as the loop below: inside a flat segment, with the draw ending in it.
+            a, b, r0, slope = pts[seg]
+            if slope == 0.0 and a <= now < b and work <= r0 * (b - now):
+                return now + work / r0
         t = now
         while seg < len(pts):
             a, b, r0, slope = pts[seg]
@@ -511,14 +530,16 @@ class _SourceRt:
 
     def schedule_next(self, now: float) -> None:
         """Draw the next arrival time and schedule it (nothing once past the end of traffic)."""
+        exp = self.exp
+        work = exp.pop() if exp else self._refill()
         if self.rate is not None:
-            t = now + self._e() / self.rate
+            t = now + work / self.rate
         else:
-            t = self._invert(now, self._e())
+            t = self._invert(now, work)
         if t > self.end:
             self.sim.active_sources -= 1
             return
-        heappush(self.sim.env._queue, (t, next(self.sim.env._eid), self.on_fire, None))
+        heappush(self.heap, (t, next(self.eid), self.on_fire, None))
 
     def _fire(self, _: None, now: float) -> None:
         sim = self.sim
@@ -625,13 +646,6 @@ class Simulation:
             self._win_area1 = [node.area_at(now) for node in self.nodes]
         self.outstanding += 1
         source.entry.arrive(req, now)
-
-    def _ack(self, req: _Req, now: float) -> None:
-        req.acked = True
-        if req.c:
-            st = req.src
-            st.acked += 1
-            st.accept.append(now - req.t0)
 
     def _leave(self, req: _Req, now: float) -> None:
         holder = req.holder
