@@ -784,7 +784,7 @@ class Simulation:
         self._acc_hist.add(acc_step)
         self._set_hist.add(set_step)
         counts = [st.counts() for st in self.stats]
-        outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
+        outcomes = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
         arrivals = sum(st.arrivals for st in self.stats)
         if self.mode == "duration":
             progress = 1.0 if self.done else _duration_progress(now, self.network.traffic_end, self.horizon)
@@ -916,16 +916,12 @@ def _p3(sample: Sequence[float]) -> tuple[float | None, float | None, float | No
         return (None, None, None)
     xs = sorted(sample)
     last = len(xs) - 1
-
-    def q(p: float) -> float:
+    out = []
+    for p in (0.5, 0.95, 0.99):  # a loop rather than a nested function: this runs twice per snapshot
         pos = p * last
         i = int(pos)
-        if i >= last:
-            return xs[last]
-        frac = pos - i
-        return xs[i] + (xs[i + 1] - xs[i]) * frac
-
-    return (q(0.5), q(0.95), q(0.99))
+        out.append(xs[last] if i >= last else xs[i] + (xs[i + 1] - xs[i]) * (pos - i))
+    return (out[0], out[1], out[2])
 
 
 def _joined(parts: list[array[float]]) -> array[float]:
