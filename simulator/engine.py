@@ -100,7 +100,7 @@ class _SourceStats:
         self.accept = array("d")
         self.settle = array("d")
         self.sojourn = array("d")
-        self.exits = [array("d") for _ in range(n_stations)]  # sojourn by last station visited
+        self.exits = [array("d") for _ in range(n_stations)]  # sojourn by last station visited (requests mode)
         self.retries = 0
         self.unfinished = 0
 
@@ -385,6 +385,8 @@ class _Buffer(_Node):
         self.retry = spec.retry
         self.on_reenter = self._reenter
         self.instant = spec.service.dist == "deterministic" and spec.service.mean == 0.0
+        if self.instant:
+            self.w = self.wq  # no service time: a visit's sojourn is its wait, recorded once for both
         self.dispatching = False
 
     def arrive(self, req: _Req, now: float, reentry: bool = False) -> None:
@@ -444,8 +446,11 @@ class _Buffer(_Node):
     def _done(self, req: _Req, now: float) -> None:
         self.completions += 1
         if req.c:
-            self.wq.append(req.tst - req.ts)
-            self.w.append(now - req.ts)
+            if self.instant:  # now == req.tst, and w is wq
+                self.wq.append(now - req.ts)
+            else:
+                self.wq.append(req.tst - req.ts)
+                self.w.append(now - req.ts)
         nxt = req.route[self.idx]
         if nxt.__class__ is _Branch:
             nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
@@ -471,8 +476,8 @@ class _Buffer(_Node):
 class _SourceRt:
     """A Poisson source; its heap entry is the next arrival."""
 
-    __slots__ = ("sim", "spec", "stats", "entry", "route", "rng", "exp", "end", "rate", "segs",
-                 "seg", "on_fire", "heap", "eid")
+    __slots__ = ("sim", "spec", "stats", "entry", "route", "rng", "exp", "end", "segs", "seg", "flat_a", "flat_b",
+                 "flat_r", "on_fire", "heap", "eid")
 
     def __init__(self, sim: Simulation, spec: Source, stats: _SourceStats, entry: _Node, route: list[Any],
                  rng: np.random.Generator, end: float) -> None:
@@ -484,11 +489,13 @@ class _SourceRt:
         self.rng = rng
         self.exp: list[float] = []
         self.end = end
-        self.rate = spec.rate
-        # (start, end, rate at start, slope) per linear piece of the profile
+        # (start, end, rate at start, slope) per linear piece of the profile; a constant rate is one flat piece
         pts = spec.profile or ()
         self.segs = [(t0, t1, r0, (r1 - r0) / (t1 - t0)) for (t0, r0), (t1, r1) in zip(pts, pts[1:])]
+        if spec.rate is not None:
+            self.segs = [(0.0, math.inf, spec.rate, 0.0)]
         self.seg = 0
+        self._cache_segment()
         self.on_fire = self._fire
         self.heap = sim.env._queue
         self.eid = sim.env._eid
@@ -498,16 +505,27 @@ class _SourceRt:
         self.exp.extend(self.rng.standard_exponential(BLOCK).tolist())
         return self.exp.pop()
 
+    def _cache_segment(self) -> None:
+        """Keep the current segment's [a, b) and rate when it is flat: most arrivals then take the fast path in
+        `_next_time` (a segment that is not flat gets a = inf, so the fast path never applies)."""
+        if self.seg < len(self.segs) and self.segs[self.seg][3] == 0.0:
+            self.flat_a, self.flat_b, self.flat_r, _ = self.segs[self.seg]
+        else:
+            self.flat_a, self.flat_b, self.flat_r = math.inf, math.inf, 1.0
+
+    def _next_time(self, now: float, work: float) -> float:
+        """`_invert`, with its arithmetic for a draw that ends inside the current flat segment done here."""
+        if self.flat_a <= now and work <= self.flat_r * (self.flat_b - now):
+            return now + work / self.flat_r
+        t = self._invert(now, work)
+        self._cache_segment()
+        return t
+
     def _invert(self, now: float, work: float) -> float:
         """The time t > now where the integrated rate from `now` reaches `work` (an Exp(1) draw): exact
         non-homogeneous Poisson by inversion, one draw per arrival, segment by segment of the linear profile."""
         pts = self.segs
         seg = self.seg  # arrival times only increase, so the segment pointer only moves forward
-        if seg < len(pts):
-            # Fast path, the same arithmetic as the loop below: inside a flat segment, with the draw ending in it.
-            a, b, r0, slope = pts[seg]
-            if slope == 0.0 and a <= now < b and work <= r0 * (b - now):
-                return now + work / r0
         t = now
         while seg < len(pts):
             a, b, r0, slope = pts[seg]
@@ -531,11 +549,7 @@ class _SourceRt:
     def schedule_next(self, now: float) -> None:
         """Draw the next arrival time and schedule it (nothing once past the end of traffic)."""
         exp = self.exp
-        work = exp.pop() if exp else self._refill()
-        if self.rate is not None:
-            t = now + work / self.rate
-        else:
-            t = self._invert(now, work)
+        t = self._next_time(now, exp.pop() if exp else self._refill())
         if t > self.end:
             self.sim.active_sources -= 1
             return
@@ -546,7 +560,17 @@ class _SourceRt:
         if sim.n_arrived >= sim.limit:
             sim.active_sources -= 1
             return
-        self.schedule_next(now)
+        # schedule_next(now) with the flat-segment case of _next_time, inlined: this runs once per request
+        exp = self.exp
+        work = exp.pop() if exp else self._refill()
+        if self.flat_a <= now and work <= self.flat_r * (self.flat_b - now):
+            t = now + work / self.flat_r
+        else:
+            t = self._next_time(now, work)
+        if t > self.end:
+            sim.active_sources -= 1
+        else:
+            heappush(self.heap, (t, next(self.eid), self.on_fire, None))
         sim._arrival(self, now)
 
 
@@ -582,6 +606,7 @@ class Simulation:
             _node_class(st)(self, i, st, streams[i]) for i, st in enumerate(network.stations)
         ]
         self.stats = [_SourceStats(src.name, n) for src in network.sources]
+        self.track_exits = requests is not None  # only metrics() reads sojourns by exit, and it needs requests mode
         base_route = self._routes(network.routing)
         for node, r in zip(self.nodes, base_route):
             node.route = r
@@ -657,7 +682,8 @@ class Simulation:
             st = req.src
             d = now - req.t0
             st.sojourn.append(d)  # completed = len(sojourn): no separate counter on the hot path
-            st.exits[req.last.idx].append(d)
+            if self.track_exits:
+                st.exits[req.last.idx].append(d)
             if req.acked:
                 st.settle.append(d)  # settled = len(settle)
             else:
