@@ -133,7 +133,8 @@ class _Node:
         self.queue: deque[_Req] = deque()
         self.area = 0.0  # integral of busy servers over time, up to self.last
         self.last = 0.0
-        self.arrivals = self.rejected = self.completions = self.errors = self.max_queue = 0
+        self.arrivals = self.rejected = self.errors = self.max_queue = 0
+        self.warm_done = 0  # completed visits of warm-up requests; see `completions`
         self.recovered = 0  # failed visits here that a holding buffer sent back for another attempt
         self.exhausted = 0  # failed visits here on a request's last attempt allowed by its buffer's retry policy
         self.c_rejected = 0
@@ -214,6 +215,12 @@ class _Node:
         """Busy-server time integrated up to `now`."""
         return self.area + self.busy * (now - self.last)
 
+    @property
+    def completions(self) -> int:
+        """Completed visits: one sojourn sample per visit past the warm-up, plus the warm-up ones. Derived, so the
+        hot path keeps no separate counter."""
+        return len(self.w) + self.warm_done
+
     # ---------------------------------------------------------------- the visit
     def arrive(self, req: _Req, now: float) -> None:
         """A request reaches the station."""
@@ -256,10 +263,11 @@ class _Node:
         heappush(self.heap, (now + s, next(self.eid), self.on_done, req))
 
     def _done(self, req: _Req, now: float) -> None:
-        self.completions += 1
         if req.c:
             self.wq.append(req.tst - req.ts)
             self.w.append(now - req.ts)
+        else:
+            self.warm_done += 1
         q = self.queue
         if q:
             self._begin(q.popleft(), now)
@@ -269,7 +277,6 @@ class _Node:
             self.area += self.busy * (now - self.last)
             self.last = now
             self.busy -= 1
-        req.last = self
         err = req.err
         if not err and self.check_errors:
             if now >= self.next_b:
@@ -282,12 +289,14 @@ class _Node:
                 self.ok_left = left
         if err:
             self.errors += 1
+            req.last = self
             self.sim._visit_failed(req, now)
             return
         nxt = req.route[self.idx]
         if nxt.__class__ is _Branch:
             nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
         if nxt is None:
+            req.last = self
             self.sim._leave(req, now)
         else:
             nxt.arrive(req, now)
@@ -318,11 +327,12 @@ class _PlainNode(_Node):
                 self.max_queue = len(q)
 
     def _done(self, req: _Req, now: float) -> None:
-        self.completions += 1
         if req.c:
             ts = req.ts
             self.wq.append(req.tst - ts)
             self.w.append(now - ts)
+        else:
+            self.warm_done += 1
         q = self.queue
         if q:
             nxt_req = q.popleft()
@@ -433,9 +443,21 @@ class _Buffer(_Node):
         if self.instant and not self.dispatching:
             # Zero service time: hand on at once. Re-entrant takes (release -> take -> downstream reject ->
             # release ...) go through a zero-delay event instead, so the recursion is at most one level deep.
+            # (`_done`, inlined: every message through an asynchronous boundary takes this path.)
+            if req.c:
+                self.wq.append(now - req.ts)  # w is wq
+            else:
+                self.warm_done += 1
+            nxt = req.route[self.idx]
+            if nxt.__class__ is _Branch:
+                nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
             self.dispatching = True
             try:
-                self._done(req, now)
+                if nxt is None:
+                    req.last = self
+                    self.sim._leave(req, now)
+                else:
+                    nxt.arrive(req, now)
             finally:
                 self.dispatching = False
             return
@@ -444,13 +466,13 @@ class _Buffer(_Node):
         heappush(self.heap, (now + s, next(self.eid), self.on_done, req))
 
     def _done(self, req: _Req, now: float) -> None:
-        self.completions += 1
-        if req.c:
-            if self.instant:  # now == req.tst, and w is wq
-                self.wq.append(now - req.ts)
-            else:
-                self.wq.append(req.tst - req.ts)
-                self.w.append(now - req.ts)
+        if not req.c:
+            self.warm_done += 1
+        elif self.instant:  # a deferred hand-off: now == req.tst, and w is wq
+            self.wq.append(now - req.ts)
+        else:
+            self.wq.append(req.tst - req.ts)
+            self.w.append(now - req.ts)
         nxt = req.route[self.idx]
         if nxt.__class__ is _Branch:
             nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
