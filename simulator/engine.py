@@ -44,7 +44,7 @@ import random
 from array import array
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from heapq import heappop, heappush
 from typing import Any
 
@@ -829,8 +829,12 @@ class Simulation:
             acc_step += st.accept[pa:]
             set_step += st.settle[ps:]
             self._pos[k] = (len(st.accept), len(st.settle))
-        self._acc_hist.add(acc_step)
-        self._set_hist.add(set_step)
+        # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
+        # bucket search is quicker on sorted values.
+        acc_sorted = np.sort(np.frombuffer(acc_step, dtype=float))
+        set_sorted = np.sort(np.frombuffer(set_step, dtype=float))
+        self._acc_hist.add(acc_sorted)
+        self._set_hist.add(set_sorted)
         counts = [st.counts() for st in self.stats]
         outcomes = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
         arrivals = sum(st.arrivals for st in self.stats)
@@ -842,8 +846,8 @@ class Simulation:
             t=now,
             progress=progress,
             stations=tuple(stations),
-            accept_step=_p3(acc_step),
-            settle_step=_p3(set_step),
+            accept_step=_p3(acc_sorted.tolist()),
+            settle_step=_p3(set_sorted.tolist()),
             accept_so_far=tuple(self._acc_hist.quantiles((0.5, 0.95, 0.99))),  # type: ignore[arg-type]
             settle_so_far=tuple(self._set_hist.quantiles((0.5, 0.95, 0.99))),  # type: ignore[arg-type]
             arrivals=arrivals,
@@ -957,12 +961,11 @@ def _node_class(st: Station) -> type[_Node]:
     return _Node
 
 
-def _p3(sample: Sequence[float]) -> tuple[float | None, float | None, float | None]:
-    """p50, p95, p99 as numpy.quantile(linear) computes them; in pure Python, which is faster on a step's few
-    hundred values."""
-    if not sample:
+def _p3(xs: list[float]) -> tuple[float | None, float | None, float | None]:
+    """p50, p95, p99 of a sorted sample as numpy.quantile(linear) computes them; in pure Python, which is faster on
+    a step's few hundred values."""
+    if not xs:
         return (None, None, None)
-    xs = sorted(sample)
     last = len(xs) - 1
     out = []
     for p in (0.5, 0.95, 0.99):  # a loop rather than a nested function: this runs twice per snapshot
