@@ -118,7 +118,7 @@ class _Node:
     # calls on it (nxt.arrive, self._mark, ...) then miss the interpreter's fast path on every visit.
     __slots__ = ("sim", "env", "heap", "eid", "rng", "idx", "spec", "name", "servers", "capacity", "buf", "refill",
                  "on_done", "busy", "queue", "area", "last", "arrivals", "rejected", "errors", "max_queue",
-                 "warm_done", "recovered", "exhausted", "c_rejected", "wq", "w", "timeout", "cutoff", "err_base",
+                 "warm_done", "nowait", "recovered", "exhausted", "c_rejected", "wq", "w", "timeout", "cutoff", "err_base",
                  "curve", "slow", "check_errors", "p_error", "ok_left", "tracked", "window", "h", "marks", "next_b",
                  "u_window", "slow_factor", "route", "prev", "peak")
 
@@ -147,6 +147,7 @@ class _Node:
         self.exhausted = 0  # failed visits here on a request's last attempt allowed by its buffer's retry policy
         self.c_rejected = 0
         self.wq = array("d")
+        self.nowait = 0  # counted visits that did not wait: their zero waits are counted, not stored (see waits())
         self.w = array("d")
         self.timeout = spec.timeout
         self.cutoff = spec.timeout if spec.timeout is not None else math.inf  # one comparison per service start
@@ -223,6 +224,11 @@ class _Node:
         """Busy-server time integrated up to `now`."""
         return self.area + self.busy * (now - self.last)
 
+    def waits(self) -> np.ndarray:
+        """The wait of every counted visit: the zeros (counted on the hot path, not stored), then the others."""
+        wq = np.asarray(self.wq, dtype=float)
+        return np.concatenate((np.zeros(self.nowait), wq)) if self.nowait else wq
+
     @property
     def completions(self) -> int:
         """Completed visits: one sojourn sample per visit past the warm-up, plus the warm-up ones. Derived, so the
@@ -283,8 +289,13 @@ class _Node:
 
     def _done(self, req: _Req, now: float) -> None:
         if req.c:
-            self.wq.append(req.tst - req.ts)
-            self.w.append(now - req.ts)
+            ts = req.ts
+            tst = req.tst
+            if tst == ts:
+                self.nowait += 1
+            else:
+                self.wq.append(tst - ts)
+            self.w.append(now - ts)
         else:
             self.warm_done += 1
         q = self.queue
@@ -350,7 +361,11 @@ class _PlainNode(_Node):
     def _done(self, req: _Req, now: float) -> None:
         if req.c:
             ts = req.ts
-            self.wq.append(req.tst - ts)
+            tst = req.tst
+            if tst == ts:  # most visits: an array append costs several times an int increment
+                self.nowait += 1
+            else:
+                self.wq.append(tst - ts)
             self.w.append(now - ts)
         else:
             self.warm_done += 1
@@ -907,7 +922,7 @@ class Simulation:
                 utilization_peak=node.peak,
                 mean_in_service=area / end if end > 0 else 0.0,
                 max_queue=node.max_queue,
-                wait=summarize(node.wq),
+                wait=summarize(node.waits()),
                 sojourn=summarize(node.w),
             ))
         sources = tuple(_source_result(st.name, [st]) for st in self.stats)
@@ -945,7 +960,7 @@ class Simulation:
 
         for k, node in enumerate(self.nodes):
             name = node.name
-            wq = np.asarray(node.wq, dtype=float)
+            wq = node.waits()
             w = np.asarray(node.w, dtype=float)
             admitted = int(wq.size)
             reached = admitted + node.c_rejected
