@@ -77,14 +77,36 @@ class _Req:
                  "last")
 
 
+# A route is a list, per station, of where a request goes next: a station, an `_Exit` or a `_Branch`. All three
+# have `arrive(req, now)`, so a finished visit hands on with one call and no test of what comes next.
+
+
+class _Exit:
+    """Leaving the network from a station."""
+
+    __slots__ = ("sim", "node")
+
+    def __init__(self, sim: Simulation, node: _Node) -> None:
+        self.sim = sim
+        self.node = node
+
+    def arrive(self, req: _Req, now: float) -> None:
+        req.last = self.node
+        self.sim._leave(req, now)
+
+
 class _Branch:
-    """A probabilistic routing row: targets[bisect(cum, u)], None = leave."""
+    """A probabilistic routing row: targets[bisect(cum, u)], each a station or an `_Exit`."""
 
-    __slots__ = ("cum", "targets")
+    __slots__ = ("cum", "targets", "rng")
 
-    def __init__(self, cum: list[float], targets: list[Any]) -> None:
+    def __init__(self, cum: list[float], targets: list[Any], rng: random.Random) -> None:
         self.cum = cum
         self.targets = targets
+        self.rng = rng
+
+    def arrive(self, req: _Req, now: float) -> None:
+        self.targets[bisect_right(self.cum, self.rng.random())].arrive(req, now)
 
 
 class _SourceStats:
@@ -120,7 +142,7 @@ class _Node:
                  "on_done", "busy", "queue", "area", "last", "arrivals", "rejected", "errors", "max_queue",
                  "warm_done", "nowait", "recovered", "exhausted", "c_rejected", "wq", "w", "timeout", "cutoff", "err_base",
                  "curve", "slow", "check_errors", "p_error", "ok_left", "tracked", "window", "h", "marks", "next_b",
-                 "u_window", "slow_factor", "route", "prev", "peak")
+                 "u_window", "slow_factor", "prev", "peak")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -170,7 +192,6 @@ class _Node:
             self.next_b = math.inf  # never marks: untracked stations skip the window bookkeeping
         # Like the error probability, the slowdown multiplier only changes at a grid mark: kept here.
         self.slow_factor = self.slow.multiplier(0.0) if self.slow is not None else 1.0
-        self.route: Any = None
         self.prev = (0.0, 0, 0, 0)  # area, completions, errors, rejected at the previous snapshot
         self.peak: float | None = None
 
@@ -322,14 +343,7 @@ class _Node:
             req.last = self
             self.sim._visit_failed(req, now)
             return
-        nxt = req.route[self.idx]
-        if nxt.__class__ is _Branch:
-            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
-        if nxt is None:
-            req.last = self
-            self.sim._leave(req, now)
-        else:
-            nxt.arrive(req, now)
+        req.route[self.idx].arrive(req, now)
 
 
 class _PlainNode(_Node):
@@ -387,14 +401,7 @@ class _PlainNode(_Node):
             self.sim._visit_failed(req, now)
             return
         self.ok_left = left
-        nxt = req.route[self.idx]
-        if nxt.__class__ is _Branch:
-            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
-        if nxt is None:
-            req.last = self
-            self.sim._leave(req, now)
-        else:
-            nxt.arrive(req, now)
+        req.route[self.idx].arrive(req, now)
 
     @property  # type: ignore[override]
     def arrivals(self) -> int:
@@ -488,16 +495,9 @@ class _Buffer(_Node):
                 self.wq.append(now - req.ts)  # w is wq
             else:
                 self.warm_done += 1
-            nxt = req.route[self.idx]
-            if nxt.__class__ is _Branch:
-                nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
             self.dispatching = True
             try:
-                if nxt is None:
-                    req.last = self
-                    self.sim._leave(req, now)
-                else:
-                    nxt.arrive(req, now)
+                req.route[self.idx].arrive(req, now)
             finally:
                 self.dispatching = False
             return
@@ -513,14 +513,7 @@ class _Buffer(_Node):
         else:
             self.wq.append(req.tst - req.ts)
             self.w.append(now - req.ts)
-        nxt = req.route[self.idx]
-        if nxt.__class__ is _Branch:
-            nxt = nxt.targets[bisect_right(nxt.cum, self.rng.random())]
-        if nxt is None:
-            req.last = self
-            self.sim._leave(req, now)
-        else:
-            nxt.arrive(req, now)
+        req.route[self.idx].arrive(req, now)
 
     def _release(self, now: float) -> None:
         q = self.queue
@@ -669,12 +662,11 @@ class Simulation:
         ]
         self.stats = [_SourceStats(src.name, n) for src in network.sources]
         self.track_exits = requests is not None  # only metrics() reads sojourns by exit, and it needs requests mode
-        base_route = self._routes(network.routing)
-        for node, r in zip(self.nodes, base_route):
-            node.route = r
+        exits = [_Exit(self, node) for node in self.nodes]
+        base_route = self._routes(network.routing, exits)
         self.sources: list[_SourceRt] = []
         for j, src in enumerate(network.sources):
-            route = base_route if src.routing is None else self._routes(src.routing)
+            route = base_route if src.routing is None else self._routes(src.routing, exits)
             end = min(src.end, traffic_end) if requests is None else src.end
             self.sources.append(_SourceRt(self, src, self.stats[j], self.nodes[src.entry], route, streams[n + j], end))
         self.n_arrived = 0
@@ -693,13 +685,13 @@ class Simulation:
         self._snap_t = 0.0
         self._win_t0 = 0.0
 
-    def _routes(self, matrix: tuple[tuple[float, ...], ...]) -> list[Any]:
+    def _routes(self, matrix: tuple[tuple[float, ...], ...], exits: list[_Exit]) -> list[Any]:
         out: list[Any] = []
-        for row in matrix:
+        for i, row in enumerate(matrix):
             targets = [(p, self.nodes[j]) for j, p in enumerate(row) if p > 0]
             leave = 1.0 - sum(row)
             if not targets:
-                out.append(None)
+                out.append(exits[i])
             elif len(targets) == 1 and leave <= 1e-12:
                 out.append(targets[0][1])
             else:
@@ -709,7 +701,7 @@ class Simulation:
                     cum.append(acc)
                     nodes.append(node)
                 cum[-1] = min(cum[-1], 1.0) if leave > 1e-12 else 1.0 + 1e-9
-                out.append(_Branch(cum, nodes + [None]))
+                out.append(_Branch(cum, nodes + [exits[i]], self.rng))
         return out
 
     # ---------------------------------------------------------------- request life cycle
