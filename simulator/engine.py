@@ -138,15 +138,14 @@ class _Node:
 
     # Slots, not an instance dict: past 30 attributes CPython 3.11 gives an instance a dict of its own, and method
     # calls on it (nxt.arrive, self._mark, ...) then miss the interpreter's fast path on every visit.
-    __slots__ = ("sim", "env", "heap", "eid", "rng", "idx", "spec", "name", "servers", "capacity", "buf", "refill",
+    __slots__ = ("sim", "heap", "eid", "rng", "idx", "spec", "name", "servers", "capacity", "buf", "refill",
                  "on_done", "busy", "queue", "area", "last", "arrivals", "rejected", "errors", "max_queue",
-                 "warm_done", "nowait", "recovered", "exhausted", "c_rejected", "wq", "w", "timeout", "cutoff", "err_base",
+                 "warm_done", "nowait", "recovered", "exhausted", "c_rejected", "wq", "w", "cutoff", "err_base",
                  "curve", "slow", "check_errors", "p_error", "ok_left", "tracked", "window", "h", "marks", "next_b",
                  "u_window", "slow_factor", "prev", "peak")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
-        self.env = sim.env
         self.heap = sim.env._queue
         self.eid = sim.env._eid
         self.rng = sim.rng
@@ -171,7 +170,6 @@ class _Node:
         self.wq = array("d")
         self.nowait = 0  # counted visits that did not wait: their zero waits are counted, not stored (see waits())
         self.w = array("d")
-        self.timeout = spec.timeout
         self.cutoff = spec.timeout if spec.timeout is not None else math.inf  # one comparison per service start
         self.err_base = spec.errors.base if spec.errors is not None else 0.0
         self.curve = spec.errors if spec.errors is not None and spec.errors.threshold is not None else None
@@ -761,7 +759,8 @@ class Simulation:
                 req.last.recovered += 1
                 if req.c:
                     req.src.retries += 1
-                heappush(self.env._queue, (now + policy.delay(req.attempts), next(self.env._eid), holder.on_reenter, req))
+                heappush(self.env._queue,
+                         (now + policy.delay(req.attempts), next(self.env._eid), holder.on_reenter, req))
                 return
         self._finish(req, "failed" if req.acked else "error", now)
 
