@@ -805,14 +805,15 @@ class Simulation:
         env = self.env
         heap = env._queue
         pop = heappop
-        t = env._now
+        now = env._now
         while heap:
             t, eid, handler, obj = pop(heap)
             if t >= until:  # once per call: cheaper than peeking at every event
                 heappush(heap, (t, eid, handler, obj))
                 break
+            now = t
             handler(obj, t)
-        env._now = t if until == math.inf else until
+        env._now = now if until == math.inf else until
 
     def _run_to_end(self) -> None:
         self._start()
