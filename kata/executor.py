@@ -16,7 +16,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
@@ -35,7 +34,12 @@ def _new_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-run")
 
 
+def _new_enqueuers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-enqueue")
+
+
 _threads = _new_threads()
+_enqueuers = _new_enqueuers()
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
@@ -43,8 +47,8 @@ _loop_lock = threading.Lock()
 def _forget_after_fork() -> None:
     # A forked copy (a test's live server, a Celery worker's child) inherits the pool's bookkeeping and the publishing
     # loop, but not their threads: submitted work would wait for them forever.
-    global _threads, _loop, _loop_lock
-    _threads, _loop, _loop_lock = _new_threads(), None, threading.Lock()
+    global _threads, _enqueuers, _loop, _loop_lock
+    _threads, _enqueuers, _loop, _loop_lock = _new_threads(), _new_enqueuers(), None, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -101,9 +105,20 @@ def _enqueue(run_id: int) -> bool:
     return True
 
 
-async def run_submit(run_id: int) -> bool:
-    """Start a saved, queued run off the event loop. False when it could not be queued (the run says why)."""
+def _enqueue_in_background(run_id: int) -> None:
+    try:
+        _enqueue(run_id)
+    finally:
+        close_old_connections()
+
+
+async def run_submit(run_id: int) -> None:
+    """Start a saved, queued run off the event loop, without making the learner wait for it.
+
+    Production mode hands the run to the broker from a small thread pool: in a burst, publishing one message after
+    another would hold every answer back. A run that cannot be queued is failed with a reason the socket tells.
+    """
     if settings.KATA_RUN_EXECUTOR == "celery":
-        return await sync_to_async(_enqueue)(run_id)
-    _threads.submit(_execute, run_id, asyncio.get_running_loop())
-    return True
+        _enqueuers.submit(_enqueue_in_background, run_id)
+    else:
+        _threads.submit(_execute, run_id, asyncio.get_running_loop())

@@ -58,10 +58,16 @@ def json_body_limited(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: Python reads them, but the database's JSON columns refuse them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_body(request: HttpRequest) -> Any:
+    """The request's JSON document, or None when it is not strict JSON (then the view answers 400)."""
     try:
-        return json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json.loads(request.body or b"null", parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
         return None
 
 

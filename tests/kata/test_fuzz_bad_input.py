@@ -129,3 +129,15 @@ def test_grade_command_exits_2_on_anything_that_is_not_a_design(clearpay, tmp_pa
             assert err.getvalue().startswith("grade: ") and "Traceback" not in err.getvalue()
 
     check()
+
+
+def test_nan_and_infinity_are_refused_with_400_not_stored(client, learner, clearpay):
+    """Python's json reads NaN and Infinity; the database's JSON columns do not (hypothesis found a 500 here)."""
+    from django.urls import reverse
+
+    from tests.personas import PASSWORD
+
+    client.login(username=learner.username, password=PASSWORD)
+    body = '{"nodes": [{"id": "a", "part": "checkout", "params": {}, "x": Infinity, "y": NaN}], "edges": []}'
+    response = client.post(reverse("draft_save", args=["clearpay"]), body, content_type="application/json")
+    assert response.status_code == 400
