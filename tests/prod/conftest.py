@@ -41,9 +41,6 @@ pytestmark = pytest.mark.prod
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.prod)
-        # Transactional: the servers and workers are other processes, which must see what a test writes. The mark
-        # also makes pytest-django create the test database (it creates only those that some test asks for).
-        item.add_marker(pytest.mark.django_db(transaction=True))
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
@@ -127,17 +124,18 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(autouse=True)
-def clearpay_loaded() -> None:
-    """The ClearPay kata, in every test (a transactional test empties the tables after itself)."""
+@pytest.fixture(scope="session")
+def prod_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, open to every test of the session, with the katas loaded."""
     from kata.services import kata_load_fixture
 
-    kata_load_fixture(path=ROOT / "fixtures" / "clearpay" / "kata.json")
+    with django_db_blocker.unblock():
+        kata_load_fixture(path=ROOT / "fixtures" / "clearpay" / "kata.json")
+        yield
 
 
 @pytest.fixture(scope="session")
-def stack(django_db_setup: None) -> Iterator[Stack]:
-    # After django_db_setup, the connection names the test database: the servers and workers use it too.
+def stack(prod_db: None) -> Iterator[Stack]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test_prod",
            "POSTGRES_DB": connection.settings_dict["NAME"], "KATA_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
            "KATA_RUN_LEASE_SECONDS": str(LEASE_SECONDS), "PYTHONUNBUFFERED": "1"}
@@ -163,7 +161,7 @@ _learners = itertools.count(1)
 
 
 @pytest.fixture
-def learner() -> Any:
+def learner(prod_db: None) -> Any:
     from kata.services import learner_sign_up
 
     return learner_sign_up(username=f"prod-learner-{os.getpid()}-{next(_learners)}", email="", password=PASSWORD)
