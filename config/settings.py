@@ -110,12 +110,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop: a busy moment would
-            # time the pop out and drop the socket. Give the read room above the pop.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}]},
+            "CONFIG": {"hosts": [{
+                "address": REDIS_URL,
+                # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop: a busy moment would
+                # time the pop out and drop the socket. Give the read room above the pop.
+                "socket_timeout": 15,
+                "socket_connect_timeout": 3,
+                # A pool handed to redis-py comes with no retries: after a restart of Redis every pooled connection
+                # fails once, and a socket opening on it would be refused. Reconnect and try again for ~5 s.
+                "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=8),
+            }]},
         }
     }
 else:

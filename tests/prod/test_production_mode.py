@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -152,11 +153,18 @@ def test_closing_the_browser_does_not_stop_the_run(two_workers: Stack, learner: 
 
 def test_a_redis_restart_loses_no_run_and_streaming_resumes(two_workers: Stack, learner: Any,
                                                             reference_design: dict[str, Any]) -> None:
+    async def watch(run: int, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with Learner(two_workers.url, learner.username) as other:
+            await other.connect(run)
+            return await other.read_until(until, timeout=30)
+
     async def scenario() -> tuple[int, Learner]:
         async with Learner(two_workers.url, learner.username) as page:
             body = await page.run(reference_design)
             await page.connect(body["run"])
             await page.read_until(first_frame, timeout=30)
+            # Sockets opened together leave each web process with several pooled Redis connections.
+            await asyncio.gather(*(watch(body["run"], first_frame) for _ in range(8)))
             await asyncio.to_thread(prod_script, "redis-restart")
             await page.read_until(finished, timeout=120)
             return body["run"], page
@@ -166,6 +174,13 @@ def test_a_redis_restart_loses_no_run_and_streaming_resumes(two_workers: Stack, 
     assert run.status == "succeeded" and run.passed == 5
     received = sorted({f["seq"] for f in page.frames()})
     assert received == _frame_seqs(run_id), "frames published while Redis was down arrived from the database"
+
+    # Every web process's pooled Redis connections died with the restart: new sockets must still open on both
+    # processes (each is answered with the run's final status from its replay).
+    async def reopen() -> list[str]:
+        return [m["status"] for m in await asyncio.gather(*(watch(run_id, finished) for _ in range(8)))]
+
+    assert asyncio.run(reopen()) == ["succeeded"] * 8
 
     # Workers reconnected to the broker: the next run goes through as usual.
     async def again() -> dict[str, Any]:
