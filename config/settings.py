@@ -163,9 +163,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # An unacknowledged message (its worker vanished with it) is delivered again after this many seconds; a run
-    # still going by then keeps it, because the second delivery finds its heartbeat fresh and waits.
-    "visibility_timeout": env_int("KATA_VISIBILITY_TIMEOUT", 60, minimum=5),
+    # An unacknowledged message is delivered again after this many seconds, so it must outlast the longest run (or
+    # every long run would be delivered twice). A worker killed whole does not wait for it: workers queue runs whose
+    # heartbeat went silent again themselves (kata.runs.runs_requeue_stale), after two leases.
+    "visibility_timeout": env_int("KATA_VISIBILITY_TIMEOUT", 1800, minimum=5),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }

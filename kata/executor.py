@@ -92,9 +92,9 @@ def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _enqueue(run_id: int) -> bool:
-    from kata.tasks import run_simulate
-
     try:
+        from kata.tasks import run_simulate
+
         run_simulate.apply_async((run_id,), retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
                                                                       "interval_step": 0.5, "interval_max": 1.0})
     except Exception:

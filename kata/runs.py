@@ -117,6 +117,27 @@ def run_claim(run_id: int, *, worker: str) -> Claim:
     return Claim(Outcome.DONE, run=run, execution=run.executions, seq_start=seq_start, taken_over=taken_over)
 
 
+def runs_requeue_stale(enqueue: Callable[[int], object], *, limit: int = 50) -> list[int]:
+    """Hand runs whose executor went silent to `enqueue` again; the ids handed over.
+
+    A run whose heartbeat is older than two leases lost its executor (a worker killed whole, a machine gone): its
+    message waits unacknowledged in the broker until the visibility timeout, which must outlast the longest run. So
+    workers look for such runs themselves and queue them again, and the new delivery takes the run over. Setting the
+    heartbeat back to exactly one lease ago claims the requeue (other sweepers skip the run for a lease) while the
+    run stays stale enough to be taken over at once.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=lease_seconds())
+    stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=now - 2 * lease)
+    handed: list[int] = []
+    for run_id, heartbeat in stale.order_by("heartbeat_at").values_list("pk", "heartbeat_at")[:limit]:
+        if Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, heartbeat_at=heartbeat).update(
+                heartbeat_at=now - lease):
+            enqueue(run_id)
+            handed.append(run_id)
+    return handed
+
+
 def _relaxed_durability() -> None:
     """Commit this transaction without waiting for the disk (PostgreSQL; a no-op elsewhere).
 

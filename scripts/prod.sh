@@ -200,8 +200,8 @@ start_app() {
   $PY manage.py collectstatic --noinput -v 0
   for i in $(seq "$WORKERS"); do
     # Workers at a lower CPU priority than the web server: in a burst, answering learners comes first.
-    spawn "worker$i" nice -n 5 "$VENV/bin/celery" -A config worker -n "kata$i@%h" --pool prefork --concurrency "$CONCURRENCY" \
-      --max-tasks-per-child 1 --prefetch-multiplier 1 -O fair --without-gossip --without-mingle -l INFO
+    spawn "worker$i" env CONN_MAX_AGE=3600 nice -n 5 "$VENV/bin/celery" -A config worker -n "kata$i@%h" --pool prefork --concurrency "$CONCURRENCY" \
+      --prefetch-multiplier 1 -O fair --without-gossip --without-mingle -l INFO
   done
   # Several Daphne processes on one socket, so the web tier is not held to one core.
   spawn daphne "$PY" scripts/daphnes.py --processes "$WEB_PROCESSES" --host $HOST --port "$PORT" config.asgi:application

@@ -63,8 +63,9 @@ def test_a_run_executes_on_a_worker_and_streams_through_redis(two_workers: Stack
 
 def test_a_killed_worker_s_run_is_taken_over_by_the_other_worker(two_workers: Stack, learner: Any,
                                                                    reference_design: dict[str, Any]) -> None:
-    """SIGKILL the whole worker mid-run: the broker delivers the unacknowledged run again, the other worker takes it
-    over once the dead one's heartbeat is silent, and the learner's page starts again and gets the grade."""
+    """SIGKILL the whole worker mid-run: its message stays unacknowledged in the broker (for the visibility timeout,
+    longer than this test), the surviving worker's sweep finds the run's heartbeat silent and queues it again, takes
+    it over, and the learner's page starts again and gets the grade."""
 
     async def scenario() -> tuple[int, str, Learner]:
         async with Learner(two_workers.url, learner.username) as page:
