@@ -7,3 +7,8 @@ class KataConfig(AppConfig):
     name = "kata"
     verbose_name = "Katas"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kata import signals
+
+        signals.connect()

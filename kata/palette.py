@@ -125,6 +125,21 @@ class Palette:
 
     @classmethod
     def from_kata(cls, kata: Kata) -> Palette:
+        """The kata's palette; built once per process and kata version (its `updated_at`, which any edit to the
+        palette touches: see kata/signals.py), since every Run and every run start needs it."""
+        key = (kata.pk, kata.updated_at)
+        cached = _palettes.get(key) if kata.pk is not None else None
+        if cached is not None:
+            return cached
+        palette = cls._build(kata)
+        if kata.pk is not None:
+            if len(_palettes) >= _PALETTES_KEPT:
+                _palettes.clear()
+            _palettes[key] = palette
+        return palette
+
+    @classmethod
+    def _build(cls, kata: Kata) -> Palette:
         parts = []
         for part in kata.parts.prefetch_related("parameters").order_by("order", "name"):
             parameters = tuple(
@@ -165,3 +180,7 @@ class Palette:
             drain_seconds=kata.drain_seconds, grading_seeds=kata.grading_seeds,
             parts=tuple(parts), traffic=traffic, scenarios=scenarios,
         )
+
+
+_PALETTES_KEPT = 64
+_palettes: dict[tuple[int, Any], Palette] = {}
