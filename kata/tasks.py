@@ -80,13 +80,18 @@ def _warm_up(**kwargs: Any) -> None:
     """A new pool process gets ready for its first run before one arrives: a learner's first frame waits on none of it.
 
     It stops the collector from walking the objects inherited from the parent (each walk writes to their pages, which
-    the fork had shared), and opens its database and Redis connections, kept for the runs to come.
+    the fork had shared), rehearses a run's start, and opens its database and Redis connections, kept for the runs
+    to come.
     """
     gc.freeze()
     try:
         connection.ensure_connection()
     except DatabaseError as exc:
         log.warning("pool process %s: no database connection yet (%s)", os.getpid(), exc)
+    try:
+        _rehearse_a_start()
+    except Exception as exc:  # noqa: BLE001 - a rehearsal only: the first run simply starts colder
+        log.warning("pool process %s: could not rehearse a run's start (%s)", os.getpid(), exc)
     try:
         layer = get_channel_layer()
         asyncio.run_coroutine_threadsafe(layer.group_discard("kata.warm-up", "kata.warm-up"),
@@ -122,6 +127,28 @@ def _start_sweeper(**kwargs: Any) -> None:
 @signals.worker_shutdown.connect
 def _stop_sweeper(**kwargs: Any) -> None:
     _sweeper_stop.set()
+
+
+def _rehearse_a_start() -> None:
+    """What a run does before its first frame, on a published kata's reference design, writing nothing.
+
+    A forked process shares its parent's memory until it writes to it, and Python writes to every object it touches
+    (reference counts): the first run in a new process would pay for copying those pages, in the middle of a burst.
+    """
+    from kata.compiler import compile_design
+    from kata.design import design_validate
+    from kata.models import Kata
+    from kata.palette import Palette
+    from kata.seed_pool import STEP_SECONDS, snapshot_point
+    from simulator import Simulation, build_network
+
+    kata = Kata.objects.filter(published=True).exclude(reference_design={}).order_by("pk").first()
+    if kata is None:
+        return
+    palette = Palette.from_kata(kata)
+    compiled = compile_design(design_validate(kata.reference_design, palette), palette)
+    simulation = Simulation(build_network(compiled.spec), seed=1)
+    snapshot_point(next(iter(simulation.stream(step=STEP_SECONDS))))
 
 
 @signals.worker_init.connect

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -153,16 +154,28 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata})
 
 
+def _database_ping() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
 @never_cache
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """Whether this process reaches its database and its channel layer (503 with the reason when not)."""
+    answer: dict[str, str] = {"status": "ok"}
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        await db(_database_ping)()
+        answer["database"] = "ok"
     except Exception as exc:  # a health check reports the failure instead of raising it
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        answer.update(status="error", database=str(exc))
+    try:
+        await asyncio.wait_for(get_channel_layer().group_discard("healthz", "healthz.check"), timeout=5)
+        answer["channel_layer"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - Redis away, a timeout: all reported alike
+        answer.update(status="error", channel_layer=str(exc) or type(exc).__name__)
+    return JsonResponse(answer, status=200 if answer["status"] == "ok" else 503)
 
 
 @login_required

@@ -210,6 +210,22 @@ start_app() {
     kill -0 "$(cat "$PROD/daphne.pid")" 2>/dev/null || { tail -20 "$LOGS/daphne.log"; die "Daphne stopped"; }
     sleep 0.2
   done
+  # Readiness: every Daphne process reaches PostgreSQL and Redis (the checks spread over the processes, each of
+  # which keeps the connections it opened for the first learners).
+  $PY - "http://$HOST:$PORT/healthz" "$((WEB_PROCESSES * 6))" <<'PYEOF' || die "Daphne is not ready (see $LOGS/daphne.log)"
+import concurrent.futures, sys, urllib.error, urllib.request
+url, count = sys.argv[1], int(sys.argv[2])
+def check(_):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    failed = [body for status, body in pool.map(check, range(count)) if status != 200]
+if failed:
+    sys.exit(f"prod: /healthz answered {failed[0]}")
+PYEOF
   for i in $(seq "$WORKERS"); do
     for _ in $(seq 300); do grep -q " ready\." "$LOGS/worker$i.log" 2>/dev/null && break; sleep 0.2; done
     grep -q " ready\." "$LOGS/worker$i.log" || { tail -20 "$LOGS/worker$i.log"; die "worker $i did not get ready"; }

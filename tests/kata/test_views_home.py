@@ -40,8 +40,19 @@ def test_login_state_shows_in_navigation(client, learner):
 def test_healthz_reports_database_ok(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_says_what_is_unreachable(client, db, monkeypatch):
+    class Unreachable:
+        async def group_discard(self, group: str, channel: str) -> None:
+            raise ConnectionError("Redis refused the connection")
+
+    monkeypatch.setattr("kata.views.get_channel_layer", Unreachable)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "ok", "channel_layer": "Redis refused the connection"}
 
 
 def test_static_htmx_and_plotly_are_served_locally(client, db):
