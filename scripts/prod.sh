@@ -122,8 +122,11 @@ start_postgres() {
     -o "-p $PG_PORT -k $dir/run -c listen_addresses=$HOST -c max_connections=200" start >/dev/null \
     || { tail -20 "$dir/postgres.log"; die "PostgreSQL did not start"; }
   chmod 700 "$dir/run" 2>/dev/null || true
+  # The password is this checkout's (.prod/env): a cluster left by an earlier checkout at the same path takes it.
   if [ "$(psql_admin -c "SELECT count(*) FROM pg_roles WHERE rolname = 'kata'")" = 0 ]; then
     psql_admin -c "CREATE ROLE kata LOGIN CREATEDB PASSWORD '$POSTGRES_PASSWORD'" || die "could not create the role"
+  else
+    psql_admin -c "ALTER ROLE kata PASSWORD '$POSTGRES_PASSWORD'" || die "could not set the role's password"
   fi
   if [ "$(psql_admin -c "SELECT count(*) FROM pg_database WHERE datname = 'kata'")" = 0 ]; then
     psql_admin -c "CREATE DATABASE kata OWNER kata" || die "could not create the database"
