@@ -282,9 +282,11 @@ case "${1:-}" in
     # Databases of their own on the shared Redis: a `make run-prod` left running never sees the tests' messages.
     export REDIS_URL="redis://:$REDIS_PASSWORD@$HOST:$REDIS_PORT/2"
     export CELERY_BROKER_URL="redis://:$REDIS_PASSWORD@$HOST:$REDIS_PORT/3"
-    "$PY" manage.py migrate --noinput -v 0
     rc=0
-    KATA_PROD_SCRIPT="$ROOT/scripts/prod.sh" "$PY" -m pytest tests/prod --ds=config.settings_test_prod "$@" || rc=$?
+    "$PY" manage.py migrate --noinput -v 0 || rc=$?
+    if [ "$rc" = 0 ]; then
+      KATA_PROD_SCRIPT="$ROOT/scripts/prod.sh" "$PY" -m pytest tests/prod --ds=config.settings_test_prod "$@" || rc=$?
+    fi
     if [ -n "$started" ]; then stop_redis; stop_postgres; fi
     exit $rc
     ;;
