@@ -1,7 +1,8 @@
 """Learners in a classroom, simulated over the real HTTP and WebSocket path (the `loadtest` command drives it).
 
-Each learner logs in through the login form, submits a design to the Run endpoint, opens the run's socket and reads
-frames until the run's final status, reconnecting the way the page does when the socket drops. Loopback only.
+Each learner logs in through the login form, opens the kata's workspace, submits a design to the Run endpoint, opens
+the run's socket and reads frames until the run's final status, reconnecting the way the page does when the socket
+drops. Loopback only.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class Gate:
 
 async def learner_session(base: str, username: str, password: str, *, kata: str, design: dict[str, Any],
                           timeout: float, start: Gate | None = None) -> LearnerResult:
-    """One learner: log in, (wait for the class to be ready,) press Run, follow the run to its end."""
+    """One learner: log in, open the workspace, (wait for the class,) press Run, follow the run to its end."""
     result = LearnerResult(username=username)
     deadline = time.monotonic() + timeout
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1, an IP address
@@ -144,6 +145,11 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
     try:
         async with aiohttp.ClientSession(cookie_jar=jar, timeout=http_timeout) as session:
             await _log_in(session, base, username, password)
+            # As a learner does, open the workspace before pressing Run.
+            async with session.get(f"{base}/katas/{kata}/workspace/") as page:
+                await page.read()
+                if page.status != 200:
+                    raise LoadTestError(f"the workspace answered HTTP {page.status}")
             token = _csrf_cookie(session)
             if start is not None:  # logging in is not what is measured
                 await start.wait()

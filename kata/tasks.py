@@ -35,7 +35,7 @@ T = TypeVar("T")
 # process could not raise its own again, so each run executes on a thread of its own and the worker process stays
 # as it was, warm (imports, database and Redis connections) for the next run.
 BACKGROUND_NICENESS = 19
-# A delivery that finds its run held by a live executor looks again this many times (half a lease apart), then leaves it.
+# A delivery finding its run held by a live executor looks again this many times (half a lease apart), then leaves it.
 BUSY_RETRIES = 3
 
 
