@@ -11,15 +11,7 @@ from django.http import HttpRequest
 
 from kata import services
 from kata.design import DesignError, design_validate
-from kata.models import (
-    Attempt,
-    Kata,
-    PartParameter,
-    PartType,
-    Run,
-    Scenario,
-    TrafficSource,
-)
+from kata.models import Attempt, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
 from kata.palette import Palette
 
 

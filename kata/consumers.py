@@ -11,13 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from kata import selectors, services
 from kata.asyncdb import db
-from kata.messages import (
-    ErrorMessage,
-    GradeMessage,
-    HelloMessage,
-    PongMessage,
-    StatusMessage,
-)
+from kata.messages import ErrorMessage, GradeMessage, HelloMessage, PongMessage, StatusMessage
 from kata.models import Run
 from kata.runs import run_group
 

@@ -76,16 +76,13 @@ def attempt_latest_run(*, attempt: Attempt) -> Run | None:
     return attempt.runs.order_by("-created_at").first()
 
 
-def run_figures(*, run: Run, palette: Palette | None = None) -> dict[str, Any]:
-    """The run's charts, labelled from its design: empty while it starts, filled from the stored series after.
-
-    `palette`: the kata's, when the caller has it already (it costs several queries).
-    """
+def run_figures(*, run: Run) -> dict[str, Any]:
+    """The run's charts, labelled from its design: empty while it starts, filled from the stored series after."""
     from kata import charts
     from kata.compiler import compile_design
     from kata.design import design_validate
 
-    palette = palette or Palette.from_kata(run.attempt.kata)
+    palette = Palette.from_kata(run.attempt.kata)
     compiled = compile_design(design_validate(run.attempt.design, palette), palette)
     stations = [(s.id, s.label, s.role) for s in compiled.stations.values()]
     targets = {s.metric: s.threshold for s in palette.scenarios}

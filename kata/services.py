@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
@@ -14,21 +14,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-if TYPE_CHECKING:
-    from kata.palette import Palette
-
-from kata.models import (
-    Attempt,
-    Draft,
-    Feedback,
-    GradeOverride,
-    Kata,
-    PartParameter,
-    PartType,
-    Run,
-    Scenario,
-    TrafficSource,
-)
+from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, Scenario,
+                         TrafficSource)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -214,15 +201,15 @@ def runs_expire_stale(*, learner: AbstractUser | None = None, run_id: int | None
 
 
 @transaction.atomic
-def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", palette: Palette | None = None) -> Run:
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
 
     One active run per learner: a second Run while one is going is refused with a clear message.
     """
     from kata.design import DesignError, design_validate
-    from kata.palette import Palette as _Palette
+    from kata.palette import Palette
 
-    palette = palette or _Palette.from_kata(kata)
+    palette = Palette.from_kata(kata)
     try:
         design = design_validate(document, palette)
     except DesignError as exc:

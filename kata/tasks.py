@@ -13,14 +13,7 @@ from typing import Any, TypeVar
 from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import (
-    DEFAULT_DB_ALIAS,
-    DatabaseError,
-    InterfaceError,
-    OperationalError,
-    connection,
-    connections,
-)
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connection, connections
 
 from kata.executor import publisher, publishing_loop
 from kata.runs import Outcome, lease_seconds, run_execute, runs_requeue_stale

@@ -188,12 +188,11 @@ async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
         raise Http404("No such kata.")
     document = _json_body(request)
     user = await request.auser()
-    palette = await db(Palette.from_kata)(kata)
     try:
-        run = await db(services.run_start)(learner=user, kata=kata, document=document, palette=palette)
+        run = await db(services.run_start)(learner=user, kata=kata, document=document)
     except services.RunRefused as exc:
         return JsonResponse({"error": str(exc), "problems": exc.problems}, status=400)
-    figures = await db(selectors.run_figures)(run=run, palette=palette)
+    figures = await db(selectors.run_figures)(run=run)
     # Queued only now the attempt and run are committed; a queue that cannot be reached fails the run with a reason,
     # which the socket then tells (the attempt and its design stay saved).
     await executor.run_submit(run.pk)

@@ -8,13 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kata.models import Attempt, Run
-from kata.runs import (
-    MAX_EXECUTIONS,
-    Outcome,
-    lease_seconds,
-    run_claim,
-    runs_requeue_stale,
-)
+from kata.runs import MAX_EXECUTIONS, Outcome, lease_seconds, run_claim, runs_requeue_stale
 
 pytestmark = pytest.mark.django_db
 

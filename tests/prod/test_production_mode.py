@@ -15,15 +15,7 @@ from django.db import connection
 from kata import executor, services
 from kata.models import Attempt, Run, RunFrame
 from kata.runs import MAX_EXECUTIONS, worker_lost_message
-from tests.prod.conftest import (
-    ROOT,
-    Learner,
-    Stack,
-    finished,
-    first_frame,
-    prod_script,
-    wait_until,
-)
+from tests.prod.conftest import ROOT, Learner, Stack, finished, first_frame, prod_script, wait_until
 
 
 def _run(run_id: int) -> Run:
