@@ -94,10 +94,13 @@ class RunConsumer(_JsonConsumer):
         self.last_seq = frame["seq"]
         await self.send_json(frame)
 
-    async def _catch_up(self) -> None:
-        """Send the saved frames not sent yet, then the run's state; notes whether the run has finished."""
+    async def _send_missed_frames(self) -> None:
         for frame in await db(selectors.run_frames)(run=self.run, after=self.last_seq):
             await self._send_frame(frame)
+
+    async def _catch_up(self) -> None:
+        """Send the saved frames not sent yet, then the run's state; notes whether the run has finished."""
+        await self._send_missed_frames()
         run = await db(Run.objects.get)(pk=self.run.pk)
         if run.status == Run.Status.SUCCEEDED:
             await self.send_json(GradeMessage(type="grade", passed=run.passed or 0, total=run.total or 0, grade=run.grade))
@@ -135,8 +138,7 @@ class RunConsumer(_JsonConsumer):
         self.heard = True
         if message.get("type") == "frame":
             if message["seq"] > self.last_seq + 1:  # some went missing on the way: the database has them
-                for frame in await db(selectors.run_frames)(run=self.run, after=self.last_seq):
-                    await self._send_frame(frame)
+                await self._send_missed_frames()
             await self._send_frame(message)
             return
         if message.get("type") == "status":

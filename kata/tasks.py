@@ -132,16 +132,14 @@ def _rehearse_a_start() -> None:
     from kata.design import design_validate
     from kata.models import Kata
     from kata.palette import Palette
-    from kata.seed_pool import STEP_SECONDS, snapshot_point
-    from simulator import Simulation, build_network
+    from kata.seed_pool import stream_seed
 
     kata = Kata.objects.filter(published=True).exclude(reference_design={}).order_by("pk").first()
     if kata is None:
         return
     palette = Palette.from_kata(kata)
     compiled = compile_design(design_validate(kata.reference_design, palette), palette)
-    simulation = Simulation(build_network(compiled.spec), seed=1)
-    snapshot_point(next(iter(simulation.stream(step=STEP_SECONDS))))
+    stream_seed(compiled.spec, 1, lambda points, t, progress: True)  # stops at the first frame
 
 
 @signals.worker_init.connect
