@@ -204,6 +204,13 @@ class Learner:
             assert answer.status == 201, body
             return body
 
+    async def run_to_first_frame(self, design: dict[str, Any]) -> int:
+        """Press Run, open the run's socket and read until its first frame: the run's id."""
+        run_id = (await self.run(design))["run"]
+        await self.connect(run_id)
+        await self.read_until(first_frame, timeout=30)
+        return run_id
+
     async def connect(self, run_id: int) -> None:
         assert self.session is not None
         self.run_id = run_id

@@ -61,14 +61,12 @@ def test_a_killed_worker_s_run_is_taken_over_by_the_other_worker(two_workers: St
 
     async def scenario() -> tuple[int, str, Learner]:
         async with Learner(two_workers.url, learner.username) as page:
-            body = await page.run(reference_design)
-            await page.connect(body["run"])
-            await page.read_until(first_frame, timeout=30)
-            executing = await asyncio.to_thread(lambda: _run(body["run"]).worker)
+            run_id = await page.run_to_first_frame(reference_design)
+            executing = await asyncio.to_thread(lambda: _run(run_id).worker)
             victim = executing.split("@", 1)[0]
             await asyncio.to_thread(two_workers.kill_worker, victim)
             await page.read_until(finished, timeout=120)
-            return body["run"], victim, page
+            return run_id, victim, page
 
     run_id, victim, page = asyncio.run(scenario())
     run = _run(run_id)
@@ -90,13 +88,11 @@ def test_a_killed_pool_process_is_requeued_at_once(two_workers: Stack, learner: 
 
     async def scenario() -> int:
         async with Learner(two_workers.url, learner.username) as page:
-            body = await page.run(reference_design)
-            await page.connect(body["run"])
-            await page.read_until(first_frame, timeout=30)
-            pid = int((await asyncio.to_thread(lambda: _run(body["run"]).worker)).rsplit("pid ", 1)[1])
+            run_id = await page.run_to_first_frame(reference_design)
+            pid = int((await asyncio.to_thread(lambda: _run(run_id).worker)).rsplit("pid ", 1)[1])
             os.kill(pid, signal.SIGKILL)
             await page.read_until(finished, timeout=90)
-            return body["run"]
+            return run_id
 
     run = _run(asyncio.run(scenario()))
     assert run.status == "succeeded" and run.executions == 2 and run.passed == 5
@@ -130,12 +126,10 @@ def test_closing_the_browser_does_not_stop_the_run(two_workers: Stack, learner: 
                                                    reference_design: dict[str, Any]) -> None:
     async def scenario() -> int:
         async with Learner(two_workers.url, learner.username) as page:
-            body = await page.run(reference_design)
-            await page.connect(body["run"])
-            await page.read_until(first_frame, timeout=30)
+            run_id = await page.run_to_first_frame(reference_design)
             assert page.ws is not None
             await page.ws.close()  # the laptop lid
-            return body["run"]
+            return run_id
 
     run_id = asyncio.run(scenario())
     assert wait_until(lambda: _run(run_id).status in ("succeeded", "failed"), timeout=90, what="the run to end")
@@ -153,14 +147,12 @@ def test_a_redis_restart_loses_no_run_and_streaming_resumes(two_workers: Stack, 
 
     async def scenario() -> tuple[int, Learner]:
         async with Learner(two_workers.url, learner.username) as page:
-            body = await page.run(reference_design)
-            await page.connect(body["run"])
-            await page.read_until(first_frame, timeout=30)
+            run_id = await page.run_to_first_frame(reference_design)
             # Sockets opened together leave each web process with several pooled Redis connections.
-            await asyncio.gather(*(watch(body["run"], first_frame) for _ in range(8)))
+            await asyncio.gather(*(watch(run_id, first_frame) for _ in range(8)))
             await asyncio.to_thread(prod_script, "redis-restart")
             await page.read_until(finished, timeout=120)
-            return body["run"], page
+            return run_id, page
 
     run_id, page = asyncio.run(scenario())
     run = _run(run_id)
