@@ -235,6 +235,11 @@ def _follow(future: Any, channel: Any, stop: Any, stream: _FrameStream) -> dict[
     return result
 
 
+def _grading(publish: Publish, seeds: list[int]) -> None:
+    """The streamed seed is done: tell the page the rest is grading."""
+    _status(publish, Run.Status.RUNNING, f"Grading on {len(seeds)} seeds…")
+
+
 def _simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: _FrameStream) -> dict[int, dict[str, Any]]:
     """Every seed in the warm process pool at once, the first streaming: this thread only relays frames."""
     first, *others = seeds
@@ -242,8 +247,7 @@ def _simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: _FrameStre
     futures = [(seed, seed_pool.submit(spec, seed)) for seed in others]
     try:
         results = {first: _follow(*streamed, stream)}
-        stream.publish(dict(StatusMessage(type="status", status=Run.Status.RUNNING,
-                                          message=f"Grading on {len(seeds)} seeds…")))
+        _grading(stream.publish, seeds)
         for seed, future in futures:
             results[seed] = future.result()
     except BaseException:
@@ -254,13 +258,13 @@ def _simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: _FrameStre
 
 
 def _simulate_here(spec: dict[str, Any], seeds: list[int], stream: _FrameStream) -> dict[int, dict[str, Any]]:
-    """Every seed in this process, the streamed one first (a task-queue worker: one run per worker process)."""
+    """Every seed in this process, the streamed one first (a task-queue worker: one run at a time per process)."""
     first, *others = seeds
     result = seed_pool.stream_seed(spec, first, stream.add)
     if result is None or stream.stopped:
         raise RunCancelled()
     results = {first: result}
-    stream.publish(dict(StatusMessage(type="status", status=Run.Status.RUNNING, message=f"Grading on {len(seeds)} seeds…")))
+    _grading(stream.publish, seeds)
     for seed in others:
         if not stream.current().exists():
             raise RunCancelled()
@@ -281,7 +285,7 @@ def run_execute(run_id: int, *, publish: Publish, worker: str = "", in_process_p
     """Execute a run to the end, or say why not (see `run_claim`). Safe to call more than once for one run.
 
     `in_process_pool`: simulate the seeds in the warm process pool (the web server) or right here (a worker).
-    `after_first_frame`: called once the learner has their first frame (a worker lowers its priority there).
+    `after_first_frame`: called once the learner has their first frame (a worker's run thread lowers its priority).
     """
     claim = run_claim(run_id, worker=worker or f"pid {os.getpid()}")
     run = claim.run
