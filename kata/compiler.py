@@ -1,14 +1,19 @@
 """Design + kata → the simulator's network spec (the same JSON the simulator's CLI reads).
 
 How a drawing becomes a queueing network:
-- every part but a traffic source is a station named by its node id; its servers are instances × concurrency, or the
-  fixed capacity of an external part that the learner cannot size;
-- a traffic source becomes a Poisson source entering the one part it feeds, with the kata's rate profile;
-- edges become the routing matrix: a part with several outgoing edges splits evenly; a cache forwards only misses;
-- a queue becomes a buffer whose consumers are the parts that drain it (their total concurrency), which is what bounds
-  the load on whatever those consumers call; it may acknowledge the request (the async boundary) and retry failed
-  downstream calls with exponential backoff;
-- cost is instances × unit cost per hour.
+- every part but a traffic source is a station named by its node id. A part with a `cores` parameter does its CPU
+  work on instances × cores servers and holds at most instances × concurrency requests (its slots: a request beyond
+  them is refused, an error); a part without one has instances × concurrency servers; an external part that the
+  learner cannot size has its fixed capacity;
+- a traffic source becomes a Poisson source entering the one part it feeds, with the kata's rate profile (every
+  source runs to the end of the kata's traffic), its caller's deadline, and the steps a request must pass to be done
+  (`complete_through`: ClearPay's payments, a successful gateway call and then the ledger write);
+- edges become the routing matrix: a part with several outgoing edges splits evenly; a cache forwards only misses,
+  and its hit ratio follows from its TTL under the kata's workload where the part defines one (see `ttl_hit_ratio`);
+- a queue becomes a buffer whose consumers are the parts that drain it (their total slots), which is what bounds
+  the load on whatever those consumers call; writing into it takes the part's service time and may fail at its base
+  error; it may acknowledge the request (the async boundary) and retry failed downstream calls with backoff;
+- cost is instances × (unit cost + cores × core cost) per hour.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class StationInfo:
     role: str
     servers: int | None
     cost_per_hour: float
+    slots: int | None = None
+    hit_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,33 +65,96 @@ def _service(part: PartSpec) -> dict[str, Any]:
 
 
 def _own_servers(node: Node) -> int:
+    """Servers of the part's own work: its cores where it has them, else its concurrency."""
+    if node.part.fixed_servers:
+        return node.part.fixed_servers
+    per_instance = node.param("cores") if node.part.has_cores else node.param("concurrency")
+    return int(node.param("instances") * per_instance)
+
+
+def node_slots(node: Node) -> int:
+    """Requests the part holds at once (instances × concurrency), which is what it offers a queue as consumers."""
     if node.part.fixed_servers:
         return node.part.fixed_servers
     return int(node.param("instances") * node.param("concurrency"))
+
+
+def node_cost_per_hour(node: Node) -> float:
+    part = node.part
+    if part.fixed_servers:
+        return part.unit_cost_per_hour
+    cores = node.param("cores") if part.has_cores else 0.0
+    return node.param("instances") * (part.unit_cost_per_hour + cores * part.core_cost_per_hour)
+
+
+def ttl_hit_ratio(*, rate: float, ttl: float, keys: int, zipf: float) -> float:
+    """Hit ratio of a TTL cache (an entry is stored on a miss and expires `ttl` later) under Poisson reads at `rate`
+    over `keys` keys whose popularity is Zipf(`zipf`): a key read at λ hits with probability λ·ttl / (1 + λ·ttl)
+    (each miss opens a window of `ttl` in which every read of it hits), weighted by its share of the reads."""
+    if rate <= 0 or ttl <= 0 or keys <= 0:
+        return 0.0
+    weights = [k ** -zipf for k in range(1, keys + 1)]
+    total = sum(weights)
+    hit = 0.0
+    for w in weights:
+        share = w / total
+        x = rate * share * ttl
+        hit += share * x / (1.0 + x)
+    return hit
+
+
+def hit_ratios(design: Design, palette: Palette) -> dict[str, float]:
+    """Each cache's hit ratio: its `hit_ratio` parameter, or from its TTL at the normal rate of reads reaching it."""
+    rates = {n.id: 0.0 for n in design.nodes}
+    ratios: dict[str, float] = {}
+    for node in design.topological():
+        if node.part.role == "source":
+            traffic = palette.traffic_for(node.part.key)
+            rates[node.id] = traffic.base_rate if traffic else 0.0
+        forwarded = rates[node.id]
+        if node.part.role == "cache":
+            part = node.part
+            if part.cache_keys and part.cache_zipf is not None and part.parameter("ttl_seconds") is not None:
+                ratio = ttl_hit_ratio(rate=rates[node.id], ttl=node.param("ttl_seconds"), keys=part.cache_keys,
+                                      zipf=part.cache_zipf)
+            else:
+                ratio = node.param("hit_ratio", 0.0)
+            ratios[node.id] = round(ratio, 6)
+            forwarded *= 1.0 - ratio
+        targets = design.successors(node.id)
+        for target in targets:
+            rates[target] += forwarded / len(targets)
+    return ratios
 
 
 def compile_design(design: Design, palette: Palette) -> CompiledDesign:
     stations = [n for n in design.topological() if n.part.role != "source"]
     index = {n.id: i for i, n in enumerate(stations)}
     servers: dict[str, int] = {n.id: _own_servers(n) for n in stations if n.part.role != "queue"}
-    # A queue's consumers are the parts that drain it; walk backwards so chained queues see their consumers first.
+    slots: dict[str, int] = {n.id: node_slots(n) for n in stations if n.part.role != "queue"}
+    # A queue's consumers are the slots of the parts that drain it; walk backwards so chained queues see their
+    # consumers first.
     for node in reversed(stations):
         if node.part.role == "queue":
-            servers[node.id] = sum(servers[s] for s in design.successors(node.id))
+            servers[node.id] = slots[node.id] = sum(slots[s] for s in design.successors(node.id))
+    ratios = hit_ratios(design, palette)
 
     specs, infos, total_cost = [], {}, 0.0
     for node in stations:
         part = node.part
         instances = 1 if part.fixed_servers else int(node.param("instances"))
-        cost = instances * part.unit_cost_per_hour
+        cost = node_cost_per_hour(node)
         total_cost += cost
         station: dict[str, Any] = {
             "name": node.id,
             "servers": servers[node.id],
-            "service": _service(part),
             "instances": instances,
-            "unit_cost": part.unit_cost_per_hour,
+            "unit_cost": cost / instances if instances else 0.0,
         }
+        if part.role != "queue":
+            station["service"] = _service(part)
+            if part.has_cores and not part.fixed_servers:
+                station["capacity"] = slots[node.id]
         if part.role != "queue":
             # A buffer only holds messages; failures belong to the parts its consumers call.
             errors: dict[str, Any] = {"base": part.base_error}
@@ -98,6 +168,10 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
                 station["timeout"] = part.timeout_ms / 1000
         else:
             station["kind"] = "buffer"
+            if part.service_mean_ms > 0:
+                station["enqueue"] = _service(part)
+                if part.base_error:
+                    station["enqueue_error"] = part.base_error
             station["capacity"] = int(node.param("capacity", 1000))
             station["acknowledge"] = bool(node.param("acknowledges", 1))
             attempts = int(node.param("max_attempts", 1))
@@ -110,7 +184,8 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
                 }
         specs.append(station)
         infos[node.id] = StationInfo(
-            id=node.id, label=node.label, part=part.key, role=part.role, servers=servers[node.id], cost_per_hour=cost
+            id=node.id, label=node.label, part=part.key, role=part.role, servers=servers[node.id], cost_per_hour=cost,
+            slots=slots[node.id], hit_ratio=ratios.get(node.id),
         )
 
     routing = [[0.0] * len(stations) for _ in stations]
@@ -118,16 +193,26 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
         targets = design.successors(node.id)
         if not targets:
             continue
-        forwarded = 1.0 - node.param("hit_ratio", 0.0) if node.part.role == "cache" else 1.0
+        forwarded = 1.0 - ratios[node.id] if node.part.role == "cache" else 1.0
         for target in targets:
             routing[index[node.id]][index[target]] = forwarded / len(targets)
 
     sources, source_specs = {}, []
+    horizon = palette.duration
     for node in design.of_role("source"):
         traffic = palette.traffic_for(node.part.key)
         assert traffic is not None, "the validator rejects sources without traffic"
         sources[node.id] = node.part.key
-        source_specs.append({"name": node.id, "entry": design.successors(node.id)[0], "profile": traffic.profile()})
+        source: dict[str, Any] = {"name": node.id, "entry": design.successors(node.id)[0],
+                                  "profile": traffic.profile(horizon)}
+        if traffic.deadline_ms:
+            source["deadline"] = traffic.deadline_ms / 1000
+        if traffic.complete_through:
+            source["complete_through"] = [
+                [n.id for n in stations if n.part.key in step] or [f"missing:{step[0]}"]
+                for step in traffic.complete_through
+            ]
+        source_specs.append(source)
 
     spec = {
         "sources": source_specs,

@@ -4,7 +4,9 @@ A design is what the learner draws:
     {"nodes": [{"id": "api", "part": "intent_api", "params": {"instances": 3}, "x": 240, "y": 120}, ...],
      "edges": [{"source": "lb", "target": "api"}, ...]}
 Edges follow a request: an edge A → B means A hands the request to B. A part with several outgoing edges splits
-its traffic evenly between them; a cache sends only its misses on.
+its traffic evenly between them (its part type's fan-out says whether it may: "split", or "single" for a part that
+feeds at most one); a cache sends only its misses on. Which parts a part may feed is the kata's rule (`feeds`), and
+an edge it forbids is refused with the kata's reason, in the learner's words.
 
 `design_validate` returns a `Design` or raises `DesignError` listing every problem it found, each with the path of
 the field (`nodes[2].params.instances`) and, where there is one, the node it concerns. Invalid designs never run.
@@ -75,6 +77,32 @@ class Design:
     def of_role(self, role: str) -> Iterator[Node]:
         return (n for n in self.nodes if n.part.role == role)
 
+    def reachable(self, start: str) -> list[str]:
+        """Every node a request entering at `start` can reach after it, nearest first."""
+        seen: list[str] = []
+        frontier = list(self.successors(start))
+        while frontier:
+            current = frontier.pop(0)
+            if current not in seen:
+                seen.append(current)
+                frontier.extend(self.successors(current))
+        return seen
+
+    def sync_path(self, start: str) -> list[str]:
+        """Nodes a request from `start` passes before it is answered: up to (not into) an acknowledging queue."""
+        seen: list[str] = []
+        frontier = list(self.successors(start))
+        while frontier:
+            current = frontier.pop(0)
+            if current in seen:
+                continue
+            node = self.node(current)
+            if node.part.role == "queue" and node.param("acknowledges", 1):
+                continue
+            seen.append(current)
+            frontier.extend(self.successors(current))
+        return seen
+
     def topological(self) -> list[Node]:
         """Nodes in an order where every edge points forward (the validator guarantees there is no cycle)."""
         indegree = {n.id: 0 for n in self.nodes}
@@ -133,11 +161,19 @@ def _validate_params(index: int, node_id: str, part: PartSpec, raw: Any, problem
                 DesignProblem(path, f"{value:g} is out of range: choose {spec.minimum:g} to {spec.maximum:g}", node_id)
             )
             continue
-        if spec.step >= 1 and value != int(value):
-            problems.append(DesignProblem(path, f"must be a whole number, not {value:g}", node_id))
+        if not _on_step(value, spec.minimum, spec.step):
+            step_text = "a whole number" if spec.step == 1 else f"a step of {spec.step:g} from {spec.minimum:g}"
+            problems.append(DesignProblem(path, f"{value:g} is not on the allowed steps: choose {step_text}", node_id))
             continue
         params[spec.name] = float(value)
     return params
+
+
+def _on_step(value: float, minimum: float, step: float) -> bool:
+    if step <= 0:
+        return True
+    steps = (value - minimum) / step
+    return abs(steps - round(steps)) < 1e-6
 
 
 def design_validate(document: Any, palette: Palette) -> Design:
@@ -208,6 +244,8 @@ def design_validate(document: Any, palette: Palette) -> Design:
             problems.append(DesignProblem(path, f"duplicate connection {source} → {target}", source))
         elif by_id[target].part.role == "source":
             problems.append(DesignProblem(f"{path}.target", f"'{by_id[target].label}' is a traffic source; nothing connects into it", target))
+        elif not by_id[source].part.may_feed(by_id[target].part.key):
+            problems.append(DesignProblem(path, connection_refusal(by_id[source].part, by_id[target].part, palette), source))
         else:
             edges.append((source, target))
     if problems:
@@ -220,8 +258,30 @@ def design_validate(document: Any, palette: Palette) -> Design:
     return design
 
 
+def connection_refusal(source: PartSpec, target: PartSpec, palette: Palette) -> str:
+    """Why `source` may not feed `target`, in the kata's words, with what it may feed."""
+    allowed = [p.name for key in (source.feeds or ()) if (p := palette.part(key)) is not None]
+    reason = source.feeds_reason or f"'{source.name}' cannot hand requests to '{target.name}'."
+    if allowed:
+        return f"{reason} ({source.name} may connect to: {', '.join(allowed)}.)"
+    return f"{reason} ({source.name} ends the path: it connects to nothing.)"
+
+
 def _check_structure(design: Design, palette: Palette, problems: list[DesignProblem]) -> None:
     index_of = {n.id: i for i, n in enumerate(design.nodes)}
+    for node in design.nodes:
+        path = f"nodes[{index_of[node.id]}]"
+        outgoing = design.successors(node.id)
+        if node.part.fanout == "single" and node.part.role != "source" and len(outgoing) > 1:
+            problems.append(DesignProblem(path, f"'{node.label}' feeds at most one part (it feeds {len(outgoing)})", node.id))
+        per_core = node.part.concurrency_per_core
+        if node.part.has_cores and per_core and node.param("concurrency") > node.param("cores") * per_core:
+            most = int(node.param("cores") * per_core)
+            problems.append(DesignProblem(
+                f"{path}.params.concurrency",
+                f"{node.param('concurrency'):g} requests in flight need more cores: {node.param('cores'):g} "
+                f"{'core holds' if node.param('cores') == 1 else 'cores hold'} at most {most} "
+                f"({per_core} per core). Raise cores or lower concurrency.", node.id))
     for part in palette.parts:
         count = sum(1 for n in design.nodes if n.part.key == part.key)
         if part.required and count == 0:
@@ -233,6 +293,17 @@ def _check_structure(design: Design, palette: Palette, problems: list[DesignProb
         problems.append(DesignProblem("nodes", "the design needs a traffic source to send requests into it"))
     for node in sources:
         path = f"nodes[{index_of[node.id]}]"
+        traffic = palette.traffic_for(node.part.key)
+        for step in traffic.complete_through if traffic else ():
+            names = " or ".join(f"'{p.name}'" for key in step if (p := palette.part(key)) is not None) or str(step)
+            if not any(n.part.key in step for n in design.nodes):
+                problems.append(DesignProblem(
+                    "nodes", f"the design needs {names}: every one of the {traffic.noun_many} from "
+                             f"'{node.label}' must pass it", node.id))
+            elif not any(design.node(n).part.key in step for n in design.reachable(node.id)):
+                problems.append(DesignProblem(
+                    path, f"no path from '{node.label}' reaches {names}: its {traffic.noun_many} must pass it",
+                    node.id))
         if palette.traffic_for(node.part.key) is None:
             problems.append(DesignProblem(f"{path}.part", f"the kata defines no traffic for '{node.part.name}'", node.id))
         if len(design.successors(node.id)) != 1:

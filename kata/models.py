@@ -48,6 +48,11 @@ class Kata(models.Model):
         help_text="A scenario passes only if it passes on every seed.",
     )
     reference_design = models.JSONField(default=dict, blank=True, help_text="A design that passes every scenario.")
+    cheapest_cost_per_hour = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True,
+        help_text="Peak hourly cost of the cheapest passing design found (`manage.py cheapest --save`); the grade "
+                  "compares a learner's cost with it.",
+    )
     published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,6 +100,10 @@ class PartType(models.Model):
         DATABASE = "database", "Database"
         CACHE = "cache", "Cache"
 
+    class Fanout(models.TextChoices):
+        SPLIT = "split", "Splits its traffic evenly over the parts it feeds"
+        SINGLE = "single", "Feeds at most one part"
+
     class Distribution(models.TextChoices):
         EXPONENTIAL = "exponential", "Exponential"
         DETERMINISTIC = "deterministic", "Deterministic"
@@ -113,7 +122,36 @@ class PartType(models.Model):
     fixed_servers = models.PositiveIntegerField(
         null=True, blank=True, help_text="Capacity that the learner cannot size (an external dependency)."
     )
-    unit_cost_per_hour = models.DecimalField(max_digits=8, decimal_places=3, default=0)
+    unit_cost_per_hour = models.DecimalField(
+        max_digits=8, decimal_places=3, default=0, help_text="Price of one instance per hour (before its cores)."
+    )
+    core_cost_per_hour = models.DecimalField(
+        max_digits=8, decimal_places=3, default=0,
+        help_text="Price of each core of an instance per hour (parts with a 'cores' parameter).",
+    )
+    concurrency_per_core = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Most requests in flight per core of an instance (its slots: waiting on a downstream call holds a "
+                  "slot, not a core). Blank: concurrency is bounded only by its own range.",
+    )
+    fanout = models.CharField(max_length=10, choices=Fanout.choices, default=Fanout.SPLIT)
+    feeds = models.JSONField(
+        null=True, blank=True,
+        help_text="Keys of the parts this part may hand requests to, e.g. [\"gateway\", \"ledger_db\"]; [] for "
+                  "none (the end of a path); blank for any part.",
+    )
+    feeds_reason = models.CharField(
+        max_length=300, blank=True,
+        help_text="Shown to a learner who connects it to any other part, in their words (\"a payment can't be "
+                  "answered from a cache\").",
+    )
+    cache_keys = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Cache only: distinct keys the reads ask for (the workload's key space)."
+    )
+    cache_zipf = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text="Cache only: Zipf exponent of the keys' popularity (0 = uniform, 1 = a few hot keys).",
+    )
     service_distribution = models.CharField(
         max_length=20, choices=Distribution.choices, default=Distribution.EXPONENTIAL
     )
@@ -155,6 +193,12 @@ class PartType(models.Model):
             errors["jitter_mean_ms"] = "A jittered service time needs the jitter's mean."
         if self.error_threshold is not None and self.error_max < self.base_error:
             errors["error_max"] = "Must be at least the base error."
+        if self.feeds is not None and (
+            not isinstance(self.feeds, list) or not all(isinstance(k, str) for k in self.feeds)
+        ):
+            errors["feeds"] = "A list of part keys, e.g. [\"gateway\"], or blank for any part."
+        if self.role == self.Role.CACHE and (self.cache_keys is None) != (self.cache_zipf is None):
+            errors["cache_keys"] = "Give both the key space and its Zipf exponent, or neither."
         if errors:
             raise ValidationError(errors)
 
@@ -170,6 +214,8 @@ class PartParameter(models.Model):
         MAX_ATTEMPTS = "max_attempts", "Attempts per message (1 = no retry)"
         BACKOFF_MS = "backoff_ms", "First retry backoff (ms)"
         HIT_RATIO = "hit_ratio", "Cache hit ratio"
+        CORES = "cores", "Cores per instance"
+        TTL_SECONDS = "ttl_seconds", "Time to live of a cached entry (s)"
 
     part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="parameters")
     name = models.CharField(max_length=20, choices=Name.choices)
@@ -204,7 +250,21 @@ class TrafficSource(models.Model):
     warmup_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
     ramp_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
     hold_seconds = models.PositiveIntegerField(default=600, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
-    cooldown_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
+    cooldown_seconds = models.PositiveIntegerField(
+        default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)],
+        help_text="After the spike: the recovery window at the base rate, up to the end of traffic.",
+    )
+    deadline_ms = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="The caller's time-out: a request not acknowledged within it is given up, an error.",
+    )
+    complete_through = models.JSONField(
+        default=list, blank=True,
+        help_text="What a request must pass to count as done, step by step: a list of steps, each a list of part "
+                  "keys, e.g. [[\"gateway\"], [\"ledger_db\"]]. One that leaves any other way is lost.",
+    )
+    noun_one = models.CharField(max_length=40, default="request", help_text="What one request is called: 'payment'.")
+    noun_many = models.CharField(max_length=40, default="requests", help_text="And several: 'payments'.")
 
     class Meta:
         ordering = ["kata", "id"]
@@ -216,6 +276,11 @@ class TrafficSource(models.Model):
     def clean(self) -> None:
         if self.part_id and self.part.role != PartType.Role.SOURCE:
             raise ValidationError({"part": "Traffic enters at a part whose role is 'Traffic source'."})
+        steps = self.complete_through
+        if not isinstance(steps, list) or not all(
+            isinstance(step, list) and step and all(isinstance(k, str) for k in step) for step in steps
+        ):
+            raise ValidationError({"complete_through": "A list of steps, each a non-empty list of part keys."})
         total = self.warmup_seconds + 2 * self.ramp_seconds + self.hold_seconds + self.cooldown_seconds
         if total > MAX_TRAFFIC_SECONDS:
             raise ValidationError(f"Traffic lasts {total} simulated seconds; keep it within {MAX_TRAFFIC_SECONDS} "
@@ -251,6 +316,11 @@ class Scenario(models.Model):
     source = models.ForeignKey(
         PartType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="The traffic source this scenario grades (blank: the first).",
+    )
+    require_headroom = models.BooleanField(
+        default=False,
+        help_text="Error rate only: also fail when a part on the graded path runs above its error threshold over a "
+                  "10-second window (its errors rise there, retried or not).",
     )
 
     class Meta:

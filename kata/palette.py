@@ -45,9 +45,24 @@ class PartSpec:
     slowdown_factor: float | None
     timeout_ms: float | None
     parameters: tuple[ParameterSpec, ...] = ()
+    core_cost_per_hour: float = 0.0
+    concurrency_per_core: int | None = None
+    fanout: str = "split"
+    feeds: tuple[str, ...] | None = None  # part keys it may hand requests to; None = any
+    feeds_reason: str = ""
+    cache_keys: int | None = None
+    cache_zipf: float | None = None
 
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    def may_feed(self, key: str) -> bool:
+        return self.feeds is None or key in self.feeds
+
+    @property
+    def has_cores(self) -> bool:
+        """CPU work bounded by cores, in-flight requests by slots (concurrency): see kata/compiler.py."""
+        return self.parameter("cores") is not None
 
     def defaults(self) -> dict[str, float]:
         return {p.name: p.default for p in self.parameters}
@@ -62,6 +77,10 @@ class TrafficSpec:
     ramp_seconds: int
     hold_seconds: int
     cooldown_seconds: int
+    deadline_ms: float | None = None
+    complete_through: tuple[tuple[str, ...], ...] = ()
+    noun_one: str = "request"
+    noun_many: str = "requests"
 
     @property
     def duration(self) -> float:
@@ -69,11 +88,23 @@ class TrafficSpec:
             return float(self.warmup_seconds + self.hold_seconds + self.cooldown_seconds)
         return float(self.warmup_seconds + 2 * self.ramp_seconds + self.hold_seconds + self.cooldown_seconds)
 
-    def profile(self) -> list[list[float]]:
-        """Piecewise-linear rate (t, requests/s); the source stops after the last point."""
+    @property
+    def spike_window(self) -> tuple[float, float] | None:
+        """(start of the ramp up, end of the ramp down), or None without a spike."""
+        if self.spike_rate is None:
+            return None
+        start = float(self.warmup_seconds)
+        return start, start + 2 * self.ramp_seconds + self.hold_seconds
+
+    def nouns(self, count: float) -> str:
+        return self.noun_one if count == 1 else self.noun_many
+
+    def profile(self, horizon: float | None = None) -> list[list[float]]:
+        """Piecewise-linear rate (t, requests/s); the source stops after the last point. A constant source lasts
+        to `horizon` (the end of the kata's traffic) when given: every source runs as long as the longest."""
         base = self.base_rate
         if self.spike_rate is None:
-            return [[0.0, base], [self.duration, base]]
+            return [[0.0, base], [max(self.duration, horizon or 0.0), base]]
         t1 = float(self.warmup_seconds)
         t2 = t1 + self.ramp_seconds
         t3 = t2 + self.hold_seconds
@@ -90,6 +121,7 @@ class ScenarioSpec:
     comparator: str
     threshold: float | None
     source: str | None
+    require_headroom: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,12 +134,21 @@ class Palette:
     parts: tuple[PartSpec, ...]
     traffic: tuple[TrafficSpec, ...]
     scenarios: tuple[ScenarioSpec, ...] = field(default=())
+    cheapest_cost_per_hour: float | None = None
 
     def part(self, key: str) -> PartSpec | None:
         return next((p for p in self.parts if p.key == key), None)
 
     def traffic_for(self, part_key: str) -> TrafficSpec | None:
         return next((t for t in self.traffic if t.part == part_key), None)
+
+    @property
+    def graded_traffic(self) -> TrafficSpec | None:
+        """The traffic the scenarios grade by default: the first scenario's source, else the first traffic."""
+        for scenario in sorted(self.scenarios, key=lambda s: s.order):
+            if scenario.source and self.traffic_for(scenario.source):
+                return self.traffic_for(scenario.source)
+        return self.traffic[0] if self.traffic else None
 
     @property
     def duration(self) -> float:
@@ -119,6 +160,8 @@ class Palette:
             {
                 "key": p.key, "name": p.name, "role": p.role, "description": p.description,
                 "defaults": p.defaults(), "max_per_design": p.max_per_design, "fixed_servers": p.fixed_servers,
+                "fanout": p.fanout, "feeds": list(p.feeds) if p.feeds is not None else None,
+                "feeds_reason": p.feeds_reason,
             }
             for p in self.parts
         ]
@@ -158,13 +201,18 @@ class Palette:
                     service_scv=part.service_scv, service_k=part.service_k, jitter_mean_ms=part.jitter_mean_ms,
                     base_error=part.base_error, error_threshold=part.error_threshold, error_max=part.error_max,
                     error_power=part.error_power, slowdown_factor=part.slowdown_factor, timeout_ms=part.timeout_ms,
-                    parameters=parameters,
+                    parameters=parameters, core_cost_per_hour=float(part.core_cost_per_hour),
+                    concurrency_per_core=part.concurrency_per_core, fanout=part.fanout,
+                    feeds=tuple(part.feeds) if isinstance(part.feeds, list) else None,
+                    feeds_reason=part.feeds_reason, cache_keys=part.cache_keys, cache_zipf=part.cache_zipf,
                 )
             )
         traffic = tuple(
             TrafficSpec(
                 part=t.part.key, base_rate=t.base_rate, spike_rate=t.spike_rate, warmup_seconds=t.warmup_seconds,
                 ramp_seconds=t.ramp_seconds, hold_seconds=t.hold_seconds, cooldown_seconds=t.cooldown_seconds,
+                deadline_ms=t.deadline_ms, complete_through=tuple(tuple(step) for step in t.complete_through or []),
+                noun_one=t.noun_one, noun_many=t.noun_many,
             )
             for t in kata.traffic.select_related("part")
         )
@@ -172,6 +220,7 @@ class Palette:
             ScenarioSpec(
                 order=s.order, title=s.title, description=s.description, metric=s.metric,
                 comparator=s.comparator, threshold=s.threshold, source=s.source.key if s.source else None,
+                require_headroom=s.require_headroom,
             )
             for s in kata.scenarios.select_related("source")
         )
@@ -179,6 +228,8 @@ class Palette:
             slug=kata.slug, title=kata.title, budget_per_hour=float(kata.budget_per_hour),
             drain_seconds=kata.drain_seconds, grading_seeds=kata.grading_seeds,
             parts=tuple(parts), traffic=traffic, scenarios=scenarios,
+            cheapest_cost_per_hour=float(kata.cheapest_cost_per_hour) if kata.cheapest_cost_per_hour is not None
+            else None,
         )
 
 

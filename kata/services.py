@@ -93,7 +93,10 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
             jitter_mean_ms=service.get("jitter_mean_ms"), base_error=errors.get("base", 0),
             error_threshold=errors.get("threshold"), error_max=errors.get("max", 0.5),
             error_power=errors.get("power", 2), slowdown_factor=raw.get("slowdown_factor"),
-            timeout_ms=raw.get("timeout_ms"),
+            timeout_ms=raw.get("timeout_ms"), core_cost_per_hour=raw.get("core_cost_per_hour", 0),
+            concurrency_per_core=raw.get("concurrency_per_core"), fanout=raw.get("fanout", "split"),
+            feeds=raw.get("feeds"), feeds_reason=raw.get("feeds_reason", ""), cache_keys=raw.get("cache_keys"),
+            cache_zipf=raw.get("cache_zipf"),
         )
         part.full_clean(exclude=["kata"])
         part.save()

@@ -74,7 +74,7 @@ class _Req:
     """One request in the network."""
 
     __slots__ = ("src", "t0", "ts", "tst", "c", "route", "holder", "acked", "attempts", "err",
-                 "last")
+                 "last", "progress", "hurt")
 
 
 # A route is a list, per station, of where a request goes next: a station, an `_Exit` or a `_Branch`. All three
@@ -109,12 +109,35 @@ class _Branch:
         self.targets[bisect_right(self.cum, self.rng.random())].arrive(req, now)
 
 
+class _Mark:
+    """A route entry after a station that is a step of a source's `complete_through`: a successful visit there
+    moves the request one step on (only in order), then it goes where the route says."""
+
+    __slots__ = ("step", "target")
+
+    def __init__(self, step: int, target: Any) -> None:
+        self.step = step
+        self.target = target
+
+    def arrive(self, req: _Req, now: float) -> None:
+        if req.progress == self.step:
+            req.progress = self.step + 1
+        self.target.arrive(req, now)
+
+
 class _SourceStats:
     __slots__ = ("name", "arrivals", "acked", "outcomes", "accept", "settle", "sojourn", "retries", "exits",
-                 "unfinished")
+                 "unfinished", "unfinished_acked", "need", "deadline", "timeouts", "leaks", "met_error_ok")
 
-    def __init__(self, name: str, n_stations: int) -> None:
+    def __init__(self, name: str, n_stations: int, need: int = 0, deadline: float | None = None) -> None:
         self.name = name
+        self.need = need  # steps of complete_through a request must pass to complete
+        self.unfinished_acked = 0
+        self.deadline = math.inf if deadline is None else deadline
+        self.timeouts = 0  # given up by their caller before an acknowledgement
+        # unsettled exits: leaks[station][steps passed] = requests that left from that station with that progress
+        self.leaks = [[0] * max(1, need) for _ in range(n_stations)]
+        self.met_error_ok = 0  # requests that met a failed visit and still completed (or were dropped) afterwards
         self.arrivals = 0
         self.acked = 0
         self.outcomes = {"error": 0, "failed": 0, "dropped": 0}
@@ -142,7 +165,7 @@ class _Node:
                  "on_done", "busy", "queue", "area", "last", "arrivals", "rejected", "errors", "max_queue",
                  "warm_done", "nowait", "recovered", "exhausted", "c_rejected", "wq", "w", "cutoff", "err_base",
                  "curve", "slow", "check_errors", "p_error", "ok_left", "tracked", "window", "h", "marks", "next_b",
-                 "u_window", "slow_factor", "prev", "peak")
+                 "u_window", "slow_factor", "prev", "peak", "surfaced", "lost")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -166,6 +189,8 @@ class _Node:
         self.warm_done = 0  # completed visits of warm-up requests; see `completions`
         self.recovered = 0  # failed visits here that a holding buffer sent back for another attempt
         self.exhausted = 0  # failed visits here on a request's last attempt allowed by its buffer's retry policy
+        self.surfaced = 0  # failed visits here that ended their request as an error (before an acknowledgement)
+        self.lost = 0  # failed visits here that ended their (acknowledged) request as failed
         self.c_rejected = 0
         self.wq = array("d")
         self.nowait = 0  # counted visits that did not wait: their zero waits are counted, not stored (see waits())
@@ -454,11 +479,15 @@ class _Buffer(_Node):
         if self.acknowledge and not req.acked:
             # The caller is answered as the message reaches the queue, before the queue looks for room: a full
             # acknowledging queue loses a payment it has already acknowledged. (Inlined: once per request.)
+            st = req.src
+            d = now - req.t0
+            if d > st.deadline:  # the caller gave up before the write: not acknowledged, an error
+                self.sim._timed_out(req, now)
+                return
             req.acked = True
             if req.c:
-                st = req.src
                 st.acked += 1
-                st.accept.append(now - req.t0)
+                st.accept.append(d)
         busy = self.busy  # read after the release above: a request looping back into its holder frees a slot
         if self.capacity is not None and busy + len(self.queue) >= self.capacity:
             self.rejected += 1
@@ -524,6 +553,39 @@ class _Buffer(_Node):
 
     def _reenter(self, req: _Req, now: float) -> None:
         self.arrive(req, now, True)
+
+
+class _EnqueueBuffer(_Buffer):
+    """A buffer whose write takes time (and may fail): the caller waits for it, then the message is admitted (and
+    acknowledged) as in `_Buffer`. A retry's re-entry is the queue's own move and pays no write."""
+
+    __slots__ = ("put_buf", "put_refill", "put_error", "on_admit")
+
+    def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator,
+                 put_rng: np.random.Generator | None = None) -> None:
+        super().__init__(sim, idx, spec, rng)
+        assert spec.enqueue is not None and put_rng is not None
+        sampler = ServiceSampler(spec.enqueue, put_rng)
+        self.put_buf = sampler.buf
+        self.put_refill = sampler.refill
+        self.put_error = spec.enqueue_error
+        self.on_admit = self._admit
+
+    def arrive(self, req: _Req, now: float, reentry: bool = False) -> None:
+        if reentry:
+            _Buffer.arrive(self, req, now, True)
+            return
+        buf = self.put_buf
+        heappush(self.heap, (now + (buf.pop() if buf else self.put_refill()), next(self.eid), self.on_admit, req))
+
+    def _admit(self, req: _Req, now: float) -> None:
+        if self.put_error and self.sim.rng.random() < self.put_error:
+            self.arrivals += 1
+            self.errors += 1
+            req.last = self
+            self.sim._visit_failed(req, now)
+            return
+        _Buffer.arrive(self, req, now)
 
 
 class _SourceRt:
@@ -653,18 +715,30 @@ class Simulation:
         self.env = simpy.Environment()
         seq = np.random.SeedSequence(seed)
         n, m = len(network.stations), len(network.sources)
-        streams = [np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(n + m + 1)]
-        self.rng = random.Random(int(streams[-1].integers(2**63)))
-        self.nodes: list[_Node] = [
-            _node_class(st)(self, i, st, streams[i]) for i, st in enumerate(network.stations)
-        ]
-        self.stats = [_SourceStats(src.name, n) for src in network.sources]
+        # Streams n + m + 1 onwards (the queue writes') come after the ones every network has, so adding a feature
+        # to a spec never moves the draws of a spec without it.
+        children = seq.spawn(n + m + 1 + n)
+        streams = [np.random.Generator(np.random.PCG64(s)) for s in children[:n + m + 1]]
+        self.rng = random.Random(int(streams[n + m].integers(2**63)))
+        self.nodes: list[_Node] = []
+        for i, st in enumerate(network.stations):
+            if st.is_buffer and st.enqueue is not None:
+                put_rng = np.random.Generator(np.random.PCG64(children[n + m + 1 + i]))
+                self.nodes.append(_EnqueueBuffer(self, i, st, streams[i], put_rng))
+            else:
+                self.nodes.append(_node_class(st)(self, i, st, streams[i]))
+        self.stats = [_SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
         self.track_exits = requests is not None  # only metrics() reads sojourns by exit, and it needs requests mode
         exits = [_Exit(self, node) for node in self.nodes]
         base_route = self._routes(network.routing, exits)
         self.sources: list[_SourceRt] = []
         for j, src in enumerate(network.sources):
             route = base_route if src.routing is None else self._routes(src.routing, exits)
+            if src.complete_through:
+                route = list(route)
+                for k, step in enumerate(src.complete_through):
+                    for i in step:
+                        route[i] = _Mark(k, route[i])
             end = min(src.end, traffic_end) if requests is None else src.end
             self.sources.append(_SourceRt(self, src, self.stats[j], self.nodes[src.entry], route, streams[n + j], end))
         self.n_arrived = 0
@@ -712,6 +786,8 @@ class Simulation:
         req.route = source.route
         req.holder = None
         req.acked = False
+        req.progress = 0
+        req.hurt = False
         req.c = c = i >= self.warmup
         if c:
             source.stats.arrivals += 1
@@ -729,10 +805,24 @@ class Simulation:
         if holder is not None:
             req.holder = None
             holder._release(now)
+        st = req.src
+        d = now - req.t0
+        if not req.acked and d > st.deadline:  # answered after its caller gave up: an error all the same
+            self._timed_out(req, now)
+            return
         self.outstanding -= 1
         if req.c:
-            st = req.src
-            d = now - req.t0
+            if req.hurt:
+                st.met_error_ok += 1
+            if req.progress < st.need:
+                # Left before completing its path (a payment that never reached the gateway, say): the caller was
+                # answered, so it counts as acknowledged, and it is lost.
+                st.leaks[req.last.idx][req.progress] += 1
+                st.outcomes["dropped"] += 1
+                if not req.acked:
+                    st.acked += 1
+                    st.accept.append(d)
+                return
             st.sojourn.append(d)  # completed = len(sojourn): no separate counter on the hot path
             if self.track_exits:
                 st.exits[req.last.idx].append(d)
@@ -741,13 +831,28 @@ class Simulation:
             else:
                 st.accept.append(d)
 
+    def _timed_out(self, req: _Req, now: float) -> None:
+        """The caller's deadline passed before an acknowledgement: an error, with the deadline as accept latency."""
+        holder = req.holder
+        if holder is not None:
+            req.holder = None
+            holder._release(now)
+        if req.c:
+            st = req.src
+            st.timeouts += 1
+            st.accept.append(st.deadline)
+        self._finish(req, "error", now)
+
     def _finish(self, req: _Req, outcome: str, now: float) -> None:
         """End a request that did not complete normally ("error", "failed" or "dropped")."""
         self.outstanding -= 1
         if req.c:
             req.src.outcomes[outcome] += 1
+            if req.hurt and outcome == "dropped":
+                req.src.met_error_ok += 1
 
     def _visit_failed(self, req: _Req, now: float) -> None:
+        req.hurt = True
         holder = req.holder
         if holder is not None:
             req.holder = None
@@ -762,7 +867,12 @@ class Simulation:
                 heappush(self.env._queue,
                          (now + policy.delay(req.attempts), next(self.env._eid), holder.on_reenter, req))
                 return
-        self._finish(req, "failed" if req.acked else "error", now)
+        if req.acked:
+            req.last.lost += 1
+            self._finish(req, "failed", now)
+        else:
+            req.last.surfaced += 1
+            self._finish(req, "error", now)
 
     # ---------------------------------------------------------------- running
     def _start(self) -> None:
@@ -832,8 +942,9 @@ class Simulation:
             o = st.counts()
             finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
             unfinished = st.arrivals - finished
-            unfinished_acked = st.acked - o["settled"] - o["failed"] - o["dropped"]
+            unfinished_acked = st.acked - o["settled"] - o["failed"] - o["dropped"]  # leaks count as acknowledged
             st.unfinished = unfinished
+            st.unfinished_acked = unfinished_acked
             st.outcomes["dropped"] += unfinished_acked
             st.outcomes["error"] += unfinished - unfinished_acked
 
@@ -909,6 +1020,8 @@ class Simulation:
                 errors=node.errors,
                 recovered=node.recovered,
                 exhausted=node.exhausted,
+                surfaced=node.surfaced,
+                lost=node.lost,
                 error_rate=(node.errors + node.rejected) / node.arrivals if node.arrivals else None,
                 utilization=None if node.spec.infinite or end <= 0 else area / (node.servers * end),
                 utilization_peak=node.peak,
@@ -917,8 +1030,9 @@ class Simulation:
                 wait=summarize(node.waits()),
                 sojourn=summarize(node.w),
             ))
-        sources = tuple(_source_result(st.name, [st]) for st in self.stats)
-        overall = sources[0] if len(sources) == 1 else _source_result("all", self.stats)
+        names = [node.name for node in self.nodes]
+        sources = tuple(_source_result(st.name, [st], names) for st in self.stats)
+        overall = sources[0] if len(sources) == 1 else _source_result("all", self.stats, names)
         return Results(
             mode=self.mode,
             seed=self.seed,
@@ -1016,20 +1130,34 @@ def _joined(parts: list[array[float]]) -> array[float]:
     return out
 
 
-def _source_result(name: str, stats: list[_SourceStats]) -> SourceResult:
+def _source_result(name: str, stats: list[_SourceStats], names: list[str]) -> SourceResult:
     arrivals = sum(st.arrivals for st in stats)
     counts = [st.counts() for st in stats]
     outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
+    leaks: dict[str, list[int]] = {}
+    for st in stats:
+        for name_i, by_step in zip(names, st.leaks):
+            if any(by_step):
+                row = leaks.setdefault(name_i, [0] * len(by_step))
+                if len(row) < len(by_step):
+                    row.extend([0] * (len(by_step) - len(row)))
+                for k, count in enumerate(by_step):
+                    row[k] += count
     return SourceResult(
         name=name,
         arrivals=arrivals,
         outcomes=outcomes,
         unfinished=sum(st.unfinished for st in stats),
+        unfinished_acked=sum(st.unfinished_acked for st in stats),
         accept=summarize(_joined([st.accept for st in stats])),
         settle=summarize(_joined([st.settle for st in stats])),
         sojourn=summarize(_joined([st.sojourn for st in stats])),
         retries=sum(st.retries for st in stats),
         error_rate=(outcomes["error"] + outcomes["failed"]) / arrivals if arrivals else None,
+        met_error=outcomes["error"] + outcomes["failed"] + sum(st.met_error_ok for st in stats),
+        timeouts=sum(st.timeouts for st in stats),
+        unsettled=sum(sum(row) for row in leaks.values()),
+        leaks=leaks,
     )
 
 

@@ -122,7 +122,8 @@ class Station:
 
     K counts requests in service plus waiting; an arrival that finds K present is rejected. A `kind="buffer"`
     station is a queue whose `servers` are its consumers: a consumer slot is held while the request travels
-    downstream (see `simulator.engine`).
+    downstream (see `simulator.engine`). A buffer's `enqueue` is the time the write into the queue takes (the
+    caller waits for it, and is acknowledged only after it); `enqueue_error` is the probability that write fails.
     """
 
     name: str
@@ -137,6 +138,8 @@ class Station:
     kind: str = "station"
     acknowledge: bool = False
     retry: RetryPolicy | None = None
+    enqueue: ServiceTime | None = None
+    enqueue_error: float = 0.0
 
     @property
     def infinite(self) -> bool:
@@ -160,6 +163,11 @@ class Source:
 
     profile = ((t, rate/s), ...) with strictly increasing t; the rate is 0 before the first and after the last point,
     so the last point is the end of traffic. `routing` (optional) overrides the network's matrix for this source.
+
+    `deadline` (seconds) is the caller's time-out: a request not acknowledged within it is given up by its caller
+    and ends as an error (its accept latency is the deadline). `complete_through` lists steps, each a tuple of
+    station indices: a request completes only after a successful visit to a station of every step, in order; one
+    that leaves the network before that is *unsettled* and ends "dropped", counted by the station it left from.
     """
 
     name: str
@@ -167,6 +175,8 @@ class Source:
     rate: float | None = None
     profile: tuple[tuple[float, float], ...] | None = None
     routing: tuple[tuple[float, ...], ...] | None = None
+    deadline: float | None = None
+    complete_through: tuple[tuple[int, ...], ...] = ()
 
     @property
     def peak_rate(self) -> float:
@@ -334,7 +344,7 @@ def _retry(raw: Any, f: str) -> RetryPolicy:
 
 
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
-                 "kind", "acknowledge", "retry")
+                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error")
 
 
 def _station(raw: Any, f: str) -> Station:
@@ -372,9 +382,11 @@ def _station(raw: Any, f: str) -> Station:
             if d.get(key) is not None:
                 raise SpecError(f"{f}.{key}", "not allowed on a buffer (put it on the station its consumers call)")
     else:
-        for key in ("acknowledge", "retry"):
+        for key in ("acknowledge", "retry", "enqueue", "enqueue_error"):
             if key in d:
                 raise SpecError(f"{f}.{key}", "only allowed on kind 'buffer'")
+    enqueue = _service(d["enqueue"], f"{f}.enqueue") if d.get("enqueue") is not None else None
+    enqueue_error = _num(d.get("enqueue_error", 0.0), f"{f}.enqueue_error", lo=0.0, hi=1.0)
     ack = d.get("acknowledge", False)
     if not isinstance(ack, bool):
         raise SpecError(f"{f}.acknowledge", f"must be true or false, got {ack!r}")
@@ -392,6 +404,8 @@ def _station(raw: Any, f: str) -> Station:
         kind=kind,
         acknowledge=ack,
         retry=retry,
+        enqueue=enqueue,
+        enqueue_error=enqueue_error,
     )
 
 
@@ -452,7 +466,7 @@ def _profile(raw: Any, f: str) -> tuple[tuple[float, float], ...]:
 
 
 def _source(raw: Any, f: str, names: Sequence[str], default_name: str) -> Source:
-    d = _obj(raw, f, ("name", "dist", "entry", "rate", "profile", "routing"))
+    d = _obj(raw, f, ("name", "dist", "entry", "rate", "profile", "routing", "deadline", "complete_through"))
     if d.get("dist", "poisson") != "poisson":
         raise SpecError(f"{f}.dist", f"only 'poisson' is supported, got {d.get('dist')!r}")
     name = d.get("name", default_name)
@@ -466,7 +480,21 @@ def _source(raw: Any, f: str, names: Sequence[str], default_name: str) -> Source
     rate = _num(d["rate"], f"{f}.rate", lo=0.0, lo_open=True) if "rate" in d else None
     profile = _profile(d["profile"], f"{f}.profile") if "profile" in d else None
     routing = _matrix(d["routing"], f"{f}.routing", len(names)) if d.get("routing") is not None else None
-    return Source(name, names.index(entry_name), rate, profile, routing)
+    deadline = _num(d["deadline"], f"{f}.deadline", lo=0.0, lo_open=True) if d.get("deadline") is not None else None
+    steps: list[tuple[int, ...]] = []
+    claimed: set[str] = set()
+    for k, raw_step in enumerate(_list(d.get("complete_through", []), f"{f}.complete_through")):
+        step = _list(raw_step, f"{f}.complete_through[{k}]")
+        if not step:
+            raise SpecError(f"{f}.complete_through[{k}]", "needs at least one station")
+        for station in step:
+            if station not in names:
+                raise SpecError(f"{f}.complete_through[{k}]", f"unknown station {station!r}")
+            if station in claimed:
+                raise SpecError(f"{f}.complete_through[{k}]", f"station {station!r} is in more than one step")
+            claimed.add(station)
+        steps.append(tuple(names.index(station) for station in step))
+    return Source(name, names.index(entry_name), rate, profile, routing, deadline, tuple(steps))
 
 
 def build_network(spec: Mapping[str, Any]) -> Network:

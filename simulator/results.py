@@ -178,6 +178,8 @@ class StationResult:
     errors: int
     recovered: int  # failed visits that a holding buffer's retry policy sent back for another attempt
     exhausted: int  # failed visits on the last attempt a holding buffer's retry policy allowed
+    surfaced: int  # failed visits that ended their request as an error (before an acknowledgement)
+    lost: int  # failed visits that ended their acknowledged request as failed (no retry left, or none allowed)
     error_rate: float | None  # (errors + rejected) / arrivals
     utilization: float | None  # busy-server time / (servers x simulated time); None for infinite servers
     utilization_peak: float | None  # largest step utilization among the streamed snapshots (None if not streamed)
@@ -204,6 +206,11 @@ class SourceResult:
     sojourn: LatencySummary  # arrival -> successful exit, all completed requests
     retries: int
     error_rate: float | None  # (error + failed) / arrivals
+    unfinished_acked: int = 0  # of those, acknowledged (counted as dropped)
+    met_error: int = 0  # requests that met an error anywhere: error + failed + those a retry recovered
+    timeouts: int = 0  # given up by their caller before an acknowledgement (counted in error)
+    unsettled: int = 0  # left the network before completing the source's complete_through (counted in dropped)
+    leaks: dict[str, list[int]] = field(default_factory=dict)  # unsettled by exit station, then by steps passed
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
