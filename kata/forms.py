@@ -16,6 +16,8 @@ HELP = {
     "max_attempts": "Tries per message; 1 means a failed call is not retried.",
     "backoff_ms": "Pause before the first retry; it doubles with each further try.",
     "hit_ratio": "Share of reads answered from the cache.",
+    "cores": "CPU cores per instance: they do the part's own work, and each costs money.",
+    "ttl_seconds": "How long a cached entry lives: longer answers more reads, with older data.",
 }
 
 
@@ -30,14 +32,27 @@ class PartParamsForm(forms.Form):
                 continue
             if spec.name == "acknowledges":
                 field: forms.Field = forms.BooleanField(required=False, label=spec.label)
-            elif spec.step >= 1:
-                field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label)
+            elif spec.step >= 1 and float(spec.step).is_integer() and float(spec.minimum).is_integer():
+                # step_size counts from min_value: 100, 200, ... for a capacity from 100 in steps of 100.
+                field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label,
+                                           step_size=int(spec.step) if spec.step > 1 else None)
                 field.widget.attrs.update(step=int(spec.step))
             else:
-                field = forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, label=spec.label)
+                field = forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, label=spec.label,
+                                         step_size=spec.step or None)
                 field.widget.attrs.update(step=spec.step)
             field.help_text = HELP.get(spec.name, "")
             self.fields[spec.name] = field
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        per_core = self.part.concurrency_per_core
+        if per_core and data.get("cores") is not None and data.get("concurrency") is not None:
+            most = int(data["cores"] * per_core)
+            if data["concurrency"] > most:
+                self.add_error("concurrency", f"{data['cores']:g} cores hold at most {most} requests in flight "
+                                              f"({per_core} per core): raise cores or lower concurrency.")
+        return data
 
     def params(self) -> dict[str, float]:
         return {name: float(value) for name, value in self.cleaned_data.items()}

@@ -102,7 +102,9 @@ def _compare(value: float, comparator: str, threshold: float) -> bool:
 def _knobs(node: Node, *names: str) -> str:
     """The learner-editable parameters of `node` among `names`, in words ("instances or cores")."""
     present = [p.name for p in node.part.parameters if p.learner_editable and p.name in names]
-    return " or ".join(present) if present else "its size"
+    if not present:
+        return "its size"
+    return present[0] if len(present) == 1 else ", ".join(present[:-1]) + " or " + present[-1]
 
 
 class _Seed:
@@ -239,6 +241,15 @@ def _accept_p99(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdic
         if slowest:
             detail += f"; the slowest part the caller waits for is {seed.label(slowest[0])} (p99 {duration(slowest[1])})"
         return Verdict(p99, True, detail + ".", "Keep the synchronous path this short as you change the rest.")
+    blocking = next((name for name in path if seed.design.node(name).part.role == "queue"), None)
+    if external and blocking:
+        return Verdict(
+            p99, False,
+            f"p99 accept latency {duration(p99_s)} > {limit}: {seed.label(blocking)} does not acknowledge, so the "
+            f"caller waits through it for {seed.label(external)} (p99 {duration(seed.stations[external]['sojourn'].get('p99') or 0)})"
+            f"{timeouts}.",
+            f"Set {seed.label(blocking)}'s acknowledges to 1, so the caller is answered once the write is done.",
+        )
     if external:
         return Verdict(
             p99, False,
@@ -299,13 +310,18 @@ def _dropped(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdict:
                            f"{station['max_queue']:,} waiting at the deepest)",
                            f"Raise {seed.label(name)}'s capacity above the spike's backlog (it reached "
                            f"{station['max_queue']:,}), or drain it faster while the gateway stays under 80 %."))
-    # Failed for good after acknowledgement: blamed on the part whose call failed.
+    # Failed for good after acknowledgement: blamed on the part whose call failed; where the queue holding them
+    # does not retry, one cause for that queue, its parts listed.
+    unretried: dict[str | None, list[tuple[str, int]]] = {}
     for name in reachable:
         station = seed.stations.get(name, {})
         if not station.get("lost"):
             continue
         queue = seed.holding_queue(name)
         count = station["lost"]
+        if not seed.retries(queue):
+            unretried.setdefault(queue, []).append((name, count))
+            continue
         if seed.retries(queue):
             attempts = seed.specs[queue]["retry"]["max_attempts"]  # type: ignore[index]
             what = (f"{count_of(count, one, many)} failed at {seed.label(name)} after all {attempts} attempts "
@@ -315,12 +331,15 @@ def _dropped(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdict:
                         f"fewer calls fail; more attempts would only hide the errors.")
             else:
                 step = f"Raise {seed.label(queue or '')}'s max_attempts, with a backoff."
-        else:
-            holder = f"{seed.label(queue)}, which holds them, does not retry" if queue else "no queue holds them"
-            what = f"{count_of(count, one, many)} failed at {seed.label(name)} after acknowledgement ({holder})"
-            step = (f"Let {seed.label(queue)} retry failed calls: set its max_attempts to 3 or more, with a backoff."
-                    if queue else f"Put a retrying queue in front of the part that calls {seed.label(name)}.")
         causes.append((count, what, step))
+    for queue, where in unretried.items():
+        total = sum(c for _, c in where)
+        at = join_and([f"{c:,} at {seed.label(n)}" for n, c in sorted(where, key=lambda w: -w[1])])
+        holder = f"{seed.label(queue)}, which holds them, does not retry" if queue else "no queue holds them"
+        what = f"{count_of(total, one, many)} failed after acknowledgement ({at}): {holder}"
+        step = (f"Let {seed.label(queue)} retry failed calls: set its max_attempts to 3 or more, with a backoff."
+                if queue else f"Put a retrying queue in front of the parts that call {seed.label(where[0][0])}.")
+        causes.append((total, what, step))
     # Still unsettled when the run ended.
     unfinished = source.get("unfinished_acked", 0)
     if unfinished:
@@ -336,8 +355,15 @@ def _dropped(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdict:
             if rate < traffic.base_rate * 1.05:
                 what += ", so the backlog never shrinks"
             consumers = [seed.design.node(c) for c in seed.design.successors(deepest)]
-            if consumers:
-                step = (f"Give {seed.label(consumers[0].id)} more slots ({_knobs(consumers[0], 'instances', 'concurrency')}) "
+            saturated = [x for x in seed.externals(reachable) if seed.peak.get(x, 0.0) > 0.8]
+            if saturated:
+                what += (f", because {seed.label(saturated[0])} ran at {percent(seed.peak[saturated[0]] * 100)} busy, "
+                         f"where its failures and slowdown cut what it settles")
+                step = (f"Lower the slots of {seed.label(consumers[0].id) if consumers else 'its callers'} so "
+                        f"{seed.label(saturated[0])} stays under 80 %: a saturated gateway settles less, not more.")
+            elif consumers:
+                step = (f"Give {seed.label(consumers[0].id)} more slots "
+                        f"({_knobs(consumers[0], 'instances', 'cores', 'concurrency')}) "
                         f"so {seed.label(deepest)} drains before the run ends, while the gateway stays under 80 %.")
         causes.append((unfinished, what, step))
     causes.sort(key=lambda c: -c[0])
@@ -384,6 +410,9 @@ def _error_rate(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdic
         busy = ("" if seed.specs.get(name, {}).get("kind") == "buffer"
                 else f", at {percent(seed.peak.get(name, 0.0) * 100)} peak utilization")
         cause = f"the most failed calls were at {seed.label(name)}: {calls:,} ({percent(share)} of its calls{busy})"
+        if station.get("kind") != "buffer" and station.get("rejected", 0) > station.get("errors", 0):
+            cause += (f"; {station['rejected']:,} of them refused because all its "
+                      f"{seed.specs.get(name, {}).get('capacity', 0):,} slots were taken")
     else:
         cause = "no part on the path failed a call"
     if passed:
@@ -399,7 +428,18 @@ def _error_rate(seed: _Seed, scenario: ScenarioSpec, threshold: float) -> Verdic
     text = " ".join(sentences)
     target = hot[0][0] if hot else (culprits[0][0] if culprits else None)
     sync = seed.design.sync_path(node) if node else []
-    if target is None:
+    refused = target is not None and seed.stations[target].get("rejected", 0) > seed.stations[target].get("errors", 0) \
+        and seed.specs.get(target, {}).get("kind") != "buffer"
+    if timeouts > met / 2:
+        blocking = next((n for n in sync if seed.design.node(n).part.role == "queue"), None)
+        step = (f"Most of these {many} gave up waiting: set {seed.label(blocking)}'s acknowledges to 1, so the caller "
+                f"is answered once the write is done." if blocking else
+                f"Most of these {many} gave up waiting: answer the caller before the slow part, at an acknowledging "
+                f"queue in front of it.")
+    elif refused and target is not None:
+        step = (f"Give {seed.label(target)} more slots ({_knobs(seed.design.node(target), 'instances', 'cores', 'concurrency')}): "
+                f"a request that finds every slot taken is refused, an error.")
+    elif target is None:
         step = "Errors compound hop by hop: take parts off the path."
     elif target in seed.externals():
         if target in sync:

@@ -52,7 +52,7 @@ def test_parameter_out_of_range_names_the_field_and_the_range(clearpay_palette, 
     "value, expected",
     [
         ("3", "must be a number"),
-        (2.5, "must be a whole number"),
+        (2.5, "is not on the allowed steps: choose a whole number"),
         (float("nan"), "must be a number"),
     ],
 )
@@ -90,9 +90,9 @@ def test_disconnected_part_is_named(clearpay_palette, design_file):
 
 def test_cycle_is_refused_and_shown(clearpay_palette, design_file):
     document = design_file("reference")
-    document["edges"].append({"source": "gateway", "target": "workers"})
+    document["edges"].append({"source": "workers", "target": "queue"})
     problems = _problems(document, clearpay_palette)
-    assert problems == ["edges: the connections form a cycle workers → gateway → workers; requests must flow one way"]
+    assert problems == ["edges: the connections form a cycle queue → workers → queue; requests must flow one way"]
 
 
 def test_self_loop_duplicate_and_edge_into_a_source_are_refused(clearpay_palette, design_file):
@@ -113,7 +113,7 @@ def test_queue_without_consumer_and_source_feeding_two_parts_are_refused(clearpa
     document["edges"] = [e for e in document["edges"] if e["source"] != "queue"]
     document["edges"].append({"source": "checkout", "target": "api"})
     problems = _problems(document, clearpay_palette)
-    assert any("'Queue / buffer' has no consumer" in p for p in problems)
+    assert any("'Queue' has no consumer" in p for p in problems)
     assert any("'Checkout' must feed exactly one part (it feeds 2)" in p for p in problems)
 
 
@@ -131,3 +131,47 @@ def test_bad_ids_and_coordinates_are_refused(clearpay_palette, design_file):
     problems = _problems(document, clearpay_palette)
     assert problems[0].startswith("nodes[0].id: must be 1–40 letters")
     assert problems[1] == "nodes[1].x: must be a number from 0 to 10000"
+
+
+def test_an_edge_the_kata_forbids_is_refused_with_its_reason_and_what_is_allowed(clearpay_palette, design_file):
+    document = design_file("reference")
+    document["edges"].append({"source": "cache", "target": "status-api"})
+    problems = _problems(document, clearpay_palette)
+    assert problems == ["edges[9]: A cache serves status reads only: a payment can't be answered from a cache, and "
+                        "its misses go to the ledger. (Cache may connect to: Ledger database.)"]
+
+
+def test_a_part_that_feeds_one_part_cannot_split(clearpay_palette, design_file):
+    document = design_file("reference")
+    document["nodes"].append({"id": "ledger-2", "part": "ledger_db", "params": {}, "x": 1, "y": 1})
+    document["edges"].append({"source": "gateway", "target": "ledger-2"})
+    problems = _problems(document, clearpay_palette)
+    assert any("'Payment gateway (external)' feeds at most one part (it feeds 2)" in p for p in problems)
+
+
+@pytest.mark.parametrize(("value", "ok"), [(30000, True), (30050, False), (100, True), (150, False)])
+def test_every_parameter_step_is_enforced(clearpay_palette, design_file, value, ok):
+    document = design_file("reference")
+    document["nodes"][3]["params"]["capacity"] = value
+    if ok:
+        design_validate(document, clearpay_palette)
+    else:
+        assert _problems(document, clearpay_palette) == [
+            f"nodes[3].params.capacity: {value} is not on the allowed steps: choose a step of 100 from 100"]
+
+
+def test_slots_need_cores(clearpay_palette, design_file):
+    document = design_file("reference")
+    document["nodes"][4]["params"] = {"instances": 1, "cores": 2, "concurrency": 20}
+    problems = _problems(document, clearpay_palette)
+    assert problems == ["nodes[4].params.concurrency: 20 requests in flight need more cores: 2 cores hold at most 4 "
+                        "(2 per core). Raise cores or lower concurrency."]
+
+
+def test_every_source_must_reach_what_completes_its_requests(clearpay_palette, design_file):
+    document = design_file("reference")
+    document["nodes"] = [n for n in document["nodes"] if n["id"] not in ("status-api", "cache")]
+    document["edges"] = [e for e in document["edges"] if e["source"] not in ("status", "status-api", "cache")]
+    problems = _problems(document, clearpay_palette)
+    assert any("the design needs a 'Status API'" in p for p in problems)
+    assert any("no path from 'Merchant status polling (status)' reaches 'Cache' or 'Ledger database'" in p for p in problems)

@@ -23,7 +23,7 @@ def test_workspace_requires_login_and_starts_from_the_required_parts(client, lea
     response = client.get(url)
     assert response.status_code == 200
     design = response.context["design"]
-    assert {n["part"] for n in design["nodes"]} == {"checkout", "gateway"}
+    assert {n["part"] for n in design["nodes"]} == {"checkout", "status_clients", "gateway", "ledger_db", "status_api"}
     body = response.content.decode()
     assert 'data-part="settlement_worker"' in body and 'id="palette-data"' in body
     assert "/static/plotly/plotly.min.js" in body
@@ -60,15 +60,21 @@ def test_inspector_renders_the_part_form_with_current_values(logged_in):
 
 def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_in):
     url = reverse("inspector", args=["clearpay"])
-    bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "concurrency": 4},
+    bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "cores": 2, "concurrency": 4},
                          HTTP_HX_REQUEST="true")
     assert bad.status_code == 400
     assert "Ensure this value is less than or equal to 30." in bad.content.decode()
     assert "HX-Trigger" not in bad
-    good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "concurrency": 8},
+    off_step = logged_in.post(url, {"part": "queue", "node": "queue", "capacity": 30050, "acknowledges": "on",
+                                    "max_attempts": 5, "backoff_ms": 500}, HTTP_HX_REQUEST="true")
+    assert off_step.status_code == 400 and "multiple of step size 100, starting from 100" in off_step.content.decode()
+    no_cores = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 1, "cores": 2,
+                                    "concurrency": 20}, HTTP_HX_REQUEST="true")
+    assert no_cores.status_code == 400 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
+    good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "cores": 4, "concurrency": 8},
                           HTTP_HX_REQUEST="true")
     assert good.status_code == 200
-    assert json.loads(good["HX-Trigger"]) == {"kata:params": {"node": "workers", "params": {"instances": 5.0, "concurrency": 8.0}}}
+    assert json.loads(good["HX-Trigger"]) == {"kata:params": {"node": "workers", "params": {"instances": 5.0, "cores": 4.0, "concurrency": 8.0}}}
 
 
 def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
@@ -117,7 +123,7 @@ def test_compare_shows_design_changes_and_metric_deltas(logged_in, learner, clea
     response = logged_in.get(reverse("attempt_compare", args=["clearpay"]), {"left": a.pk, "right": b.pk})
     assert response.status_code == 200
     comparison = response.context["comparison"]
-    assert any(c.kind == "changed" and c.subject == "queue" and "capacity 5000 → 30000" in c.detail for c in comparison.changes)
+    assert any(c.kind == "changed" and c.subject == "queue" and "capacity 5000 → 60000" in c.detail for c in comparison.changes)
     assert comparison.metrics[0].delta == -10
     assert set(comparison.figures) == {"accept", "errors", "cost", "utilization"}
 
