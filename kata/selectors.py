@@ -33,11 +33,16 @@ def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> Draft | None:
 
 
 def starter_design(*, palette: Palette) -> dict[str, Any]:
-    """A blank canvas with the parts every design needs, spread left to right."""
+    """A blank canvas with the parts every design needs: traffic sources down the left, the rest left to right."""
     required = [p for p in palette.parts if p.required]
-    nodes = [
-        {"id": part.key, "part": part.key, "params": part.defaults(), "x": 60 + 760 * i / max(1, len(required) - 1), "y": 160}
-        for i, part in enumerate(required)
+    sources = [p for p in required if p.role == "source"]
+    others = [p for p in required if p.role != "source"]
+    nodes = [{"id": part.key, "part": part.key, "params": part.defaults(), "x": 60, "y": 160 + 260 * i}
+             for i, part in enumerate(sources)]
+    nodes += [
+        {"id": part.key, "part": part.key, "params": part.defaults(),
+         "x": 860 - 560 * (len(others) - 1 - i) / max(1, len(others) - 1), "y": 160 + 130 * (i % 2)}
+        for i, part in enumerate(others)
     ]
     return {"nodes": nodes, "edges": []}
 

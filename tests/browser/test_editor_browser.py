@@ -25,6 +25,10 @@ class EditorInBrowserTests(BrowserTestCase):
     def setUp(self) -> None:
         self.learner = make_persona("learner")
         self.kata, _ = kata_load_fixture(path=FIXTURE)
+        # These tests drive the editor's mechanics on a two-part starter (checkout and gateway, connected
+        # directly); the kata's own connection rules and required parts are tested in tests/browser/test_rules.py.
+        self.kata.parts.filter(key__in=["status_clients", "status_api", "ledger_db"]).update(required=False)
+        self.kata.parts.filter(key="checkout").update(feeds=None)
 
     async def _open_workspace(self, page: Page) -> list[str]:
         """Log in, open the ClearPay workspace and collect console errors for the caller to check."""
@@ -314,7 +318,7 @@ class EditorInBrowserTests(BrowserTestCase):
             await page.goto(f"{self.live_server_url}/attempts/{attempt.pk}/")
             await expect(page.locator("#canvas .node")).to_have_count(len(design["nodes"]))
             await expect(page.locator("#canvas path.edge")).to_have_count(len(design["edges"]))
-            await expect(page.locator(f"{_node('queue')} .node__summary")).to_have_text("cap 30000 · 5 tries")
+            await expect(page.locator(f"{_node('queue')} .node__summary")).to_have_text("cap 60000 · 5 tries")
             assert await page.locator("#canvas .port--out").first.is_hidden()
             await page.focus(_node("queue"))
             await page.keyboard.press("Enter")

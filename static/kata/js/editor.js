@@ -213,6 +213,16 @@
         class: 'edge' + (selected ? ' edge--selected' : ''), d: d, 'data-source': e.source, 'data-target': e.target,
         'marker-end': selected ? 'url(#kata-arrow-selected)' : 'url(#kata-arrow)',
       }, group);
+      // A part with several connections splits its traffic evenly: each edge says its share.
+      var siblings = doc.edges.filter(function (o) { return o.source === e.source; }).length;
+      if (siblings > 1) {
+        var share = el('text', {
+          class: 'edge__share', 'text-anchor': 'middle',
+          x: (a.x + NODE_W + b.x) / 2, y: (a.y + b.y + NODE_H) / 2 - 6,
+        }, group);
+        share.textContent = Math.round(100 / siblings) + ' %';
+        group.setAttribute('aria-label', group.getAttribute('aria-label') + ', ' + share.textContent + ' of its traffic');
+      }
     });
   }
 
@@ -609,6 +619,18 @@
     if (roleOf(b) === 'source') return partOf(b).name + ' is a traffic source; nothing connects into it.';
     if (doc.edges.some(function (e) { return e.source === source && e.target === target; })) {
       return partOf(a).name + ' already connects to ' + partOf(b).name + '.';
+    }
+    // The kata's connection rules, said as the server says them (kata/design.py connection_refusal).
+    var feeds = partOf(a).feeds;
+    if (feeds && feeds.indexOf(b.part) < 0) {
+      var allowed = feeds.map(function (key) { return parts[key] ? parts[key].name : key; });
+      var reason = partOf(a).feeds_reason || (partOf(a).name + ' cannot hand requests to ' + partOf(b).name + '.');
+      return reason + (allowed.length ? ' (' + partOf(a).name + ' may connect to: ' + allowed.join(', ') + '.)'
+                                      : ' (' + partOf(a).name + ' ends the path: it connects to nothing.)');
+    }
+    var outgoing = doc.edges.filter(function (e) { return e.source === source; }).length;
+    if (outgoing >= 1 && (partOf(a).fanout === 'single' || roleOf(a) === 'source')) {
+      return partOf(a).name + ' feeds at most one part: remove its connection first.';
     }
     return null;
   }
