@@ -10,10 +10,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .model import Network
+from .distributions import lognormal_params
+from .model import Network, ServiceTime
 
 __all__ = ["UnstableError", "QueueMetrics", "mm1", "mmc", "mmck", "erlang_b", "erlang_c", "md1", "mg1", "mminf",
-           "jackson", "JacksonResult", "jackson_network"]
+           "jackson", "JacksonResult", "jackson_network", "service_cdf"]
 
 
 class UnstableError(ValueError):
@@ -148,7 +149,23 @@ def mmck(arrival_rate: float, mean_service: float, servers: int, capacity: int) 
     Lq = sum((n - servers) * pn for n, pn in enumerate(p) if n > servers)
     prob_wait = sum(p[n] for n in range(servers, capacity)) / (1.0 - block)
     busy = sum(min(n, servers) * pn for n, pn in enumerate(p))
-    return QueueMetrics(arrival_rate, lam_eff, busy / servers, prob_wait, block, Lq, L, Lq / lam_eff, L / lam_eff)
+    # An admitted arrival that finds n >= c present waits for n - c + 1 completions at rate c mu: Erlang(n - c + 1).
+    rate = servers / mean_service
+    waiting = [(n - servers, p[n] / (1.0 - block)) for n in range(servers, capacity)]
+
+    def wait_tail(t: float) -> float:
+        x = rate * t
+        if x <= 0.0:
+            return sum(share for _, share in waiting)
+        # P(Erlang(k, rate) > t) = P(Poisson(x) <= k - 1), its terms summed in log space (x may be large)
+        total, below, log_x = 0.0, 0.0, math.log(x)
+        for j, share in waiting:
+            below += math.exp(j * log_x - x - math.lgamma(j + 1))
+            total += share * min(1.0, below)
+        return total
+
+    return QueueMetrics(arrival_rate, lam_eff, busy / servers, prob_wait, block, Lq, L, Lq / lam_eff, L / lam_eff,
+                        wait_tail)
 
 
 def md1(arrival_rate: float, service_time: float) -> QueueMetrics:
@@ -170,6 +187,34 @@ def mminf(arrival_rate: float, mean_service: float) -> QueueMetrics:
         raise ValueError("arrival rate and mean service time must be > 0")
     a = arrival_rate * mean_service
     return QueueMetrics(arrival_rate, arrival_rate, 0.0, 0.0, 0.0, 0.0, a, 0.0, mean_service)
+
+
+def service_cdf(service: ServiceTime, t: float) -> float:
+    """P(S <= t) for a station's service-time distribution (the simulator's `ServiceTime`)."""
+    if t < 0:
+        return 0.0
+    dist, mean = service.dist, service.mean
+    if dist == "deterministic":
+        return 1.0 if t >= mean else 0.0
+    if dist == "exponential":
+        return -math.expm1(-t / mean)
+    if dist == "jitter":
+        jitter = mean - service.base
+        if t < service.base:
+            return 0.0
+        return 1.0 if jitter <= 0 else -math.expm1(-(t - service.base) / jitter)
+    if dist == "lognormal":
+        if t <= 0:
+            return 0.0
+        mu, sigma = lognormal_params(mean, service.scv)
+        return 0.5 * (1.0 + math.erf((math.log(t) - mu) / (sigma * math.sqrt(2.0))))
+    if dist == "erlang":
+        x = service.k * t / mean
+        if x <= 0:
+            return 0.0
+        log_x = math.log(x)
+        return 1.0 - min(1.0, sum(math.exp(j * log_x - x - math.lgamma(j + 1)) for j in range(service.k)))
+    raise ValueError(f"unknown distribution {dist!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from kata.format import duration, percent
+
 register = template.Library()
 
 
@@ -44,3 +46,19 @@ def measure(value: float | None, unit: str) -> str:
     if unit in ("payments", ""):
         return f"{value:,.0f}{' ' + unit if unit else ''}"
     return f"{value:,.2f} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
+
+
+@register.filter
+def duration_ms(value: float | None) -> str:
+    """Milliseconds in the learner's units: 114 ms, 1.2 s."""
+    if value is None:
+        return "—"
+    return duration(value / 1000)
+
+
+@register.filter
+def share(value: float | None) -> str:
+    """A percentage already in % units, without e-notation: 0.17 %, < 0.01 %, 44 %."""
+    if value is None:
+        return "—"
+    return percent(value)

@@ -88,9 +88,13 @@ def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file)
     body = logged_in.post(url, json.dumps(design_file("sync-gateway")), content_type="application/json").content.decode()
     assert "is on the synchronous path" in body
     assert "No buffer in front of Payment gateway (external)" in body
+    assert "≥ 2.0 s" in body and "past the 2.0 s deadline" in body  # the p99 reaches the checkout's deadline
     body = logged_in.post(url, json.dumps(design_file("peak-sized-settlement")), content_type="application/json").content.decode()
-    assert "The settlement tier would push Payment gateway (external) to 90 % at the peak" in body
-    assert "over the $4.00/h budget" in body
+    assert "The slots of Settlement worker (workers) (52) would push Payment gateway (external) to 99 % at the peak" in body
+    assert "over the $2.50/h budget" in body
+    body = logged_in.post(url, json.dumps(design_file("reference")), content_type="application/json").content.decode()
+    assert 'data-testid="lint"' not in body
+    assert "117 ms</span><small class=\"muted\"> p99 (target 300 ms)" in body and "36 ms<small class=\"muted\"> mean" in body
     body = logged_in.post(url, json.dumps({"nodes": [], "edges": []}), content_type="application/json").content.decode()
     assert "Fix these before the estimate" in body
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from simulator import analytic, build_network
+from simulator.model import ServiceTime
 
 
 def test_mm1_textbook_values() -> None:
@@ -65,3 +66,27 @@ def test_unstable_input_raises_a_clear_error(call) -> None:
 
 def test_loss_systems_accept_any_load() -> None:
     assert 0.5 < analytic.mmck(10.0, 1.0, 2, 4).blocking_prob < 1.0
+
+
+def test_mmck_wait_tail_is_the_exact_mm12_tail_and_tends_to_mmc_for_large_k() -> None:
+    # M/M/1/2: an admitted arrival waits only when it finds the one server busy, then Exp(mu).
+    small = analytic.mmck(1.0, 0.5, 1, 2)
+    p0, p1 = 1 / 1.75, 0.5 / 1.75
+    assert small.wait_tail(0.3) == pytest.approx(p1 / (p0 + p1) * math.exp(-0.3 / 0.5))  # type: ignore[misc]
+    assert analytic.mmck(4.0, 1.0, 5, 5).wait_tail(0.1) == 0.0  # type: ignore[misc]  # K = c: nobody waits
+    big, inf = analytic.mmck(3.2, 1.0, 4, 400), analytic.mmc(3.2, 1.0, 4)
+    assert big.wait_quantile(0.99) == pytest.approx(inf.wait_quantile(0.99), rel=1e-6)
+
+
+@pytest.mark.parametrize("service, mean", [
+    (ServiceTime("exponential", 0.2), 0.2),
+    (ServiceTime("lognormal", 0.03, scv=0.5), 0.03),
+    (ServiceTime("erlang", 0.4, scv=0.25, k=4), 0.4),
+    (ServiceTime("jitter", 0.25, scv=0.0144, base=0.22), 0.25),
+])
+def test_service_cdf_integrates_to_the_distributions_mean(service, mean) -> None:
+    # E[S] = integral of P(S > t): the CDF agrees with the sampler's parametrisation.
+    dt = mean / 2000
+    integral = sum((1 - analytic.service_cdf(service, (i + 0.5) * dt)) * dt for i in range(40_000))
+    assert integral == pytest.approx(mean, rel=2e-3)
+    assert analytic.service_cdf(service, 0.0) == 0.0
