@@ -32,18 +32,21 @@ def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> Draft | None:
     return Draft.objects.filter(learner=learner, kata=kata).first()
 
 
+# Columns of the starter layout by role, left to right along a request's path.
+_COLUMN = {"load_balancer": 1, "service": 2, "queue": 3, "worker": 4, "cache": 4, "external": 5, "database": 6}
+
+
 def starter_design(*, palette: Palette) -> dict[str, Any]:
-    """A blank canvas with the parts every design needs: traffic sources down the left, the rest left to right."""
-    required = [p for p in palette.parts if p.required]
-    sources = [p for p in required if p.role == "source"]
-    others = [p for p in required if p.role != "source"]
-    nodes = [{"id": part.key, "part": part.key, "params": part.defaults(), "x": 60, "y": 160 + 260 * i}
-             for i, part in enumerate(sources)]
-    nodes += [
-        {"id": part.key, "part": part.key, "params": part.defaults(),
-         "x": 860 - 560 * (len(others) - 1 - i) / max(1, len(others) - 1), "y": 160 + 130 * (i % 2)}
-        for i, part in enumerate(others)
-    ]
+    """A blank canvas with the parts every design needs: traffic sources down the left, the rest in columns along a
+    request's path (a second part of a column goes below the first)."""
+    nodes: list[dict[str, Any]] = []
+    taken: dict[int, int] = {}
+    for part in (p for p in palette.parts if p.required):
+        column = 0 if part.role == "source" else _COLUMN.get(part.role, 3)
+        row = taken.get(column, 0)
+        taken[column] = row + 1
+        nodes.append({"id": part.key, "part": part.key, "params": part.defaults(),
+                      "x": 60 + 170 * column, "y": 160 + 260 * row})
     return {"nodes": nodes, "edges": []}
 
 

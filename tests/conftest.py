@@ -51,3 +51,24 @@ def design_file():
 
     root = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "designs"
     return lambda name: json.loads((root / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def clearpay_module_palette(django_db_setup, django_db_blocker):
+    """The ClearPay palette for a whole module of expensive grading tests; the kata is removed afterwards, so
+    later tests see the database as they expect."""
+    from pathlib import Path
+
+    from kata.models import Kata
+    from kata.palette import Palette
+    from kata.services import kata_load_fixture
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "kata.json"
+    with django_db_blocker.unblock():
+        existed = Kata.objects.filter(slug="clearpay").exists()
+        kata, _ = kata_load_fixture(path=path, replace=True)
+        palette = Palette.from_kata(kata)
+    yield palette
+    if not existed:
+        with django_db_blocker.unblock():
+            Kata.objects.filter(slug="clearpay").delete()

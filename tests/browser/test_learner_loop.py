@@ -28,6 +28,7 @@ class LearnerLoopTests(BrowserTestCase):
             await form.locator(f'input[name="{name}"]').fill(str(value))
         await form.locator("button[type=submit]").click()
         await expect(page.locator("#inspector .ok")).to_have_text("Applied.")
+        await expect(page.locator("#inspector .form__errors")).to_have_count(0)
 
     async def _run_and_wait_for_grade(self, page: Page) -> None:
         await page.click("#run")
@@ -46,19 +47,27 @@ class LearnerLoopTests(BrowserTestCase):
             await self.log_in(page, "learner", PASSWORD)
             await page.click("text=ClearPay — payment handshake")
             await page.click('[data-testid="open-workspace"]')
-            await page.wait_for_function("window.KataEditor !== undefined")
-
-            for key, x, y in [("lb", 200, 120), ("intent_api", 360, 120), ("queue", 520, 120),
-                              ("settlement_worker", 680, 120), ("ledger_db", 840, 300)]:
+            await page.wait_for_function("() => window.KataEditor !== undefined")
+            # The starter has the required parts: both traffic sources, the gateway, the ledger, the status API.
+            await expect(page.locator("#canvas .node")).to_have_count(5)
+            for key, x, y in [("lb", 200, 210), ("intent_api", 340, 210), ("queue", 480, 210),
+                              ("settlement_worker", 620, 210)]:
                 await self.drop_part(page, key, x, y)
-            await page.evaluate("window.KataEditor.selectNode(null)")
+            await page.evaluate("() => window.KataEditor.selectNode(null)")
+            # The kata's rules, said in the learner's words: a status API settles no payments.
+            await self.connect(page, "status_api", "gateway")
+            await expect(page.locator("#save-status")).to_contain_text("it settles no payments")
+            await expect(page.locator(edge_selector("status_api", "gateway"))).to_have_count(0)
             for source, target in [("checkout", "lb"), ("lb", "intent_api"), ("intent_api", "queue"),
-                                   ("queue", "settlement_worker"), ("settlement_worker", "gateway"), ("gateway", "ledger_db")]:
+                                   ("queue", "settlement_worker"), ("settlement_worker", "gateway"),
+                                   ("gateway", "ledger_db"), ("status_clients", "status_api"),
+                                   ("status_api", "ledger_db")]:
                 await self.connect(page, source, target)
                 await expect(page.locator(edge_selector(source, target))).to_have_count(1)
-            await self._set_params(page, "queue", {"capacity": 30000, "max_attempts": 5})
-            await self._set_params(page, "settlement_worker", {"instances": 5, "concurrency": 8})
-            await expect(page.locator(f"{node_selector('settlement_worker')} .node__summary")).to_have_text("5 × 8")
+            await self._set_params(page, "intent_api", {"instances": 2, "cores": 4, "concurrency": 16})
+            await self._set_params(page, "queue", {"capacity": 60000, "max_attempts": 5})
+            await self._set_params(page, "settlement_worker", {"instances": 2, "cores": 10, "concurrency": 20})
+            await expect(page.locator(f"{node_selector('settlement_worker')} .node__summary")).to_contain_text("2 ×")
             # The instant estimate sees the design and has nothing to warn about.
             await expect(page.locator('[data-testid="estimate"]')).to_contain_text("Accept latency")
             await expect(page.locator('[data-testid="lint"]')).to_have_count(0)
@@ -70,18 +79,20 @@ class LearnerLoopTests(BrowserTestCase):
                 await expect(page.locator(f'[data-testid="scenario-{scenario}"]')).to_have_attribute("data-passed", "true")
             # The diagram is coloured by utilization, and the canvas is editable again.
             await expect(page.locator(f"{node_selector('gateway')}.node--util")).to_have_count(1)
-            assert not await page.evaluate("window.KataEditor.isReadOnly()")
+            assert not await page.evaluate("() => window.KataEditor.isReadOnly()")
             await self.screenshot(page, "workspace-after-run")
 
-            # Take the queue out and let the API call the settlement workers directly: the gateway is synchronous now.
-            await page.click(f"{node_selector('queue')} .node__body")
-            await page.keyboard.press("Delete")
-            await self.connect(page, "intent_api", "settlement_worker")
-            await expect(page.locator('[data-testid="lint"]')).to_contain_text("is on the synchronous path")
+            # Take the queue and the workers out and let the API call the gateway: it is synchronous now.
+            for node in ("queue", "settlement_worker"):
+                await page.click(f"{node_selector(node)} .node__body")
+                await page.keyboard.press("Delete")
+            await self.connect(page, "intent_api", "gateway")
+            await expect(page.locator('[data-testid="lint"]').first).to_be_visible()
+            await expect(page.locator('[data-testid="estimate"]')).to_contain_text("is on the synchronous path")
             await self._run_and_wait_for_grade(page)
             first = page.locator('[data-testid="scenario-1"]')
             await expect(first).to_have_attribute("data-passed", "false")
-            await expect(first).to_contain_text("the checkout waits for Payment gateway (external)")
+            await expect(first).to_contain_text("the caller waits for Payment gateway (external)")
             await expect(first).to_contain_text("Try next:")
             await self.screenshot(page, "workspace-sync-gateway")
 

@@ -26,12 +26,8 @@ def _document(name: str):
 
 
 @pytest.fixture(scope="module")
-def palette(django_db_setup, django_db_blocker):
-    from kata.services import kata_load_fixture
-
-    with django_db_blocker.unblock():
-        kata, _ = kata_load_fixture(path=DESIGNS.parent / "kata.json", replace=True)
-        return Palette.from_kata(kata)
+def palette(clearpay_module_palette) -> Palette:
+    return clearpay_module_palette
 
 
 @pytest.fixture(scope="module")
