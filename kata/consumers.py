@@ -31,7 +31,7 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; deep nesting recurses
             await self.send_json(ErrorMessage(type="error", message="That message is not valid JSON."))
             return
         await self.receive_json(content)

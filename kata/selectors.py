@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
+from kata.design import DesignProblem
+from kata.drafts import draft_shape_problems
 from kata.models import Attempt, Draft, Kata, Run, RunFrame
 from kata.palette import Palette
 
@@ -28,8 +33,30 @@ def kata_slugs() -> list[str]:
     return list(Kata.objects.order_by("slug").values_list("slug", flat=True))
 
 
-def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> Draft | None:
-    return Draft.objects.filter(learner=learner, kata=kata).first()
+@dataclass(frozen=True)
+class StoredDraft:
+    design: Any  # as stored: a design only when `problems` is empty
+    problems: list[DesignProblem]  # why the editor cannot open it (empty: it can)
+    text: str  # the stored document, shortened, to show the learner what an unusable draft held
+
+
+def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> StoredDraft | None:
+    """The learner's draft of a kata, whatever it holds: a row that does not even decode is reported, not raised."""
+    drafts = Draft.objects.filter(learner=learner, kata=kata)
+    try:
+        draft = drafts.first()
+    except (ValueError, RecursionError):  # stored JSON that Python cannot read back (nested too deep, say)
+        raw = drafts.values_list(Cast("design", output_field=TextField()), flat=True).first() or ""
+        return StoredDraft(design=None, problems=[DesignProblem("", "the saved draft cannot be read back")],
+                           text=raw[:2000])
+    if draft is None:
+        return None
+    problems = draft_shape_problems(draft.design)
+    try:
+        text = json.dumps(draft.design)[:2000] if problems else ""
+    except (ValueError, RecursionError):
+        text = ""
+    return StoredDraft(design=draft.design, problems=problems, text=text)
 
 
 def starter_design(*, palette: Palette) -> dict[str, Any]:

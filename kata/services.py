@@ -143,27 +143,34 @@ def kata_check(*, kata: Kata) -> KataCheck:
     return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
 
 
-MAX_DRAFT_NODES = 40
-MAX_DRAFT_EDGES = 120
-
-
 class DraftRejected(ValueError):
     """A draft that is not even the shape of a design (drafts may be incomplete, not malformed)."""
 
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
 
 def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
-    """Autosave work in progress. Incomplete designs are kept; only the document's shape is checked here."""
-    if not isinstance(document, dict) or not isinstance(document.get("nodes"), list) \
-            or not isinstance(document.get("edges"), list):
-        raise DraftRejected("A design is a JSON object with a 'nodes' list and an 'edges' list.")
-    if len(document["nodes"]) > MAX_DRAFT_NODES:
-        raise DraftRejected(f"At most {MAX_DRAFT_NODES} parts per design.")
-    if len(document["edges"]) > MAX_DRAFT_EDGES:
-        raise DraftRejected(f"At most {MAX_DRAFT_EDGES} connections per design.")
+    """Autosave work in progress. Incomplete designs are kept; a document of another shape is refused, so every
+    stored draft can be read back and drawn (see `kata.drafts`)."""
+    from kata.drafts import draft_shape_problems
+
+    problems = draft_shape_problems(document)
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise DraftRejected(f"Not saved: this is not the shape of a design ({shown}).",
+                            [{"path": p.path, "message": p.message, "node": p.node} for p in problems[:20]])
     draft, _ = Draft.objects.update_or_create(
         learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
     )
     return draft
+
+
+def draft_discard(*, learner: AbstractUser, kata: Kata) -> bool:
+    """Throw away the learner's draft of a kata (the workspace offers it for a draft it cannot open)."""
+    deleted, _ = Draft.objects.filter(learner=learner, kata=kata).delete()
+    return bool(deleted)
 
 
 class RunRefused(ValueError):
