@@ -82,6 +82,14 @@ def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | No
     )
 
 
+def run_waiting_message(*, run: Run) -> str:
+    """What a queued run's learner reads while it waits for a simulator."""
+    ahead = Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=run.created_at).count()
+    if ahead == 0:
+        return "Waiting for a simulator: yours is next."
+    return f"Waiting for a simulator: {ahead} run{'s' if ahead != 1 else ''} ahead of yours."
+
+
 def run_frames(*, run: Run, after: int = 0) -> list[dict[str, Any]]:
     """The run's saved frames in order, those numbered above `after` only."""
     return list(RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True))

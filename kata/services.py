@@ -182,8 +182,6 @@ class RunRefused(ValueError):
 
 
 ACTIVE_RUN_STATUSES = ("queued", "running")
-# A run takes seconds; one still active after this long was orphaned (the server stopped during it).
-RUN_STALE_AFTER = timedelta(minutes=5)
 # An executing run writes a heartbeat every few seconds (kata/runs.py); this much silence means it has no executor.
 RUN_SILENT_AFTER = timedelta(minutes=2)
 STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker went away; nothing was graded. "
@@ -191,10 +189,20 @@ STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker w
 
 
 def _stale_runs() -> QuerySet[Run]:
-    now = timezone.now()
-    never_beat = Q(heartbeat_at__isnull=True, created_at__lt=now - RUN_STALE_AFTER)
-    silent = Q(status=Run.Status.RUNNING, heartbeat_at__lt=now - RUN_SILENT_AFTER)
-    return Run.objects.filter(Q(status__in=ACTIVE_RUN_STATUSES) & (never_beat | silent))
+    """Runs no executor will finish: running, with a heartbeat (or, never having beaten, a start) silent for long.
+
+    A queued run is never stale only for waiting: the embedded default holds its queued runs in the server process,
+    which takes them on again after a restart (`executor.runs_recover`), and production mode's broker keeps a run's
+    message until a worker has executed it. Runs the embedded executor of this process holds are alive by definition.
+    """
+    from kata import executor
+
+    silent_since = timezone.now() - RUN_SILENT_AFTER
+    beat_long_ago = Q(heartbeat_at__lt=silent_since)
+    never_beat = Q(heartbeat_at__isnull=True) & (Q(started_at__lt=silent_since)
+                                                 | Q(started_at__isnull=True, created_at__lt=silent_since))
+    return (Run.objects.filter(Q(status=Run.Status.RUNNING) & (beat_long_ago | never_beat))
+            .exclude(pk__in=executor.runs_held()))
 
 
 def runs_expire_stale(*, learner: AbstractUser | None = None, run_id: int | None = None) -> int:
