@@ -49,6 +49,9 @@ class Kata(models.Model):
     )
     reference_design = models.JSONField(default=dict, blank=True, help_text="A design that passes every scenario.")
     published = models.BooleanField(default=False)
+    archived = models.BooleanField(
+        default=False, help_text="Retired: hidden from learners, its attempts kept for review. A kata with attempts "
+                                 "cannot be deleted; archive it instead.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -269,7 +272,8 @@ class Attempt(models.Model):
     """A learner's design for a kata, as saved; its runs hang off it."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
-    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="attempts")
+    # A learner's work outlives an instructor's edits: a kata with attempts cannot be deleted (archive it).
+    kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="attempts")
     title = models.CharField(max_length=120, blank=True)
     design = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -326,7 +330,7 @@ class Draft(models.Model):
     """The design a learner is working on, autosaved as they edit (valid or not yet)."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
-    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="drafts")
+    kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="drafts")
     design = models.JSONField()
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,7 +17,8 @@ from kata.palette import Palette
 
 
 def kata_list_published() -> QuerySet[Kata]:
-    return Kata.objects.filter(published=True).order_by("title")
+    """The katas learners see: published and not archived."""
+    return Kata.objects.filter(published=True, archived=False).order_by("title")
 
 
 def kata_get_published(*, slug: str) -> Kata | None:
@@ -139,6 +140,45 @@ def grade_effective(*, run: Run) -> dict[str, Any]:
     grade["scenarios"] = scenarios
     grade["passed"] = sum(1 for s in scenarios if s["passed"])
     return grade
+
+
+def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str, int], list[str]]:
+    """What deleting `objects` would take with it, counted (a run has thousands of frames: never list them), and
+    what stops it: (count per kind, reasons it is refused)."""
+    from django.contrib.auth import get_user_model
+
+    from kata.models import Feedback, GradeOverride
+
+    pks = [o.pk for o in objects]
+    counts: dict[str, int] = {}
+    refused: list[str] = []
+    if model is Kata:
+        for kata in objects:
+            attempts, drafts = kata.attempts.count(), kata.drafts.count()
+            if attempts or drafts:
+                refused.append(f"{kata}: {attempts} attempt(s) and {drafts} draft(s) of learners are kept; "
+                               "archive the kata instead (the “Archive” action).")
+        from kata.models import PartParameter, PartType, Scenario, TrafficSource
+
+        counts = {"parts": PartType.objects.filter(kata__in=pks).count(),
+                  "part parameters": PartParameter.objects.filter(part__kata__in=pks).count(),
+                  "traffic sources": TrafficSource.objects.filter(kata__in=pks).count(),
+                  "scenarios": Scenario.objects.filter(kata__in=pks).count()}
+    elif model is Attempt:
+        counts = {"runs": Run.objects.filter(attempt__in=pks).count(),
+                  "run frames": RunFrame.objects.filter(run__attempt__in=pks).count(),
+                  "feedback notes": Feedback.objects.filter(attempt__in=pks).count(),
+                  "grade overrides": GradeOverride.objects.filter(run__attempt__in=pks).count()}
+    elif model is get_user_model():
+        counts = {"attempts": Attempt.objects.filter(learner__in=pks).count(),
+                  "runs": Run.objects.filter(attempt__learner__in=pks).count(),
+                  "run frames": RunFrame.objects.filter(run__attempt__learner__in=pks).count(),
+                  "drafts": Draft.objects.filter(learner__in=pks).count()}
+        for user in objects:
+            notes = Feedback.objects.filter(grader=user).count() + GradeOverride.objects.filter(grader=user).count()
+            if notes:
+                refused.append(f"{user} wrote {notes} feedback note(s) or override(s) that learners read; they are kept.")
+    return {kind: n for kind, n in counts.items() if n}, refused
 
 
 def can_review(user: AbstractBaseUser) -> bool:

@@ -143,6 +143,13 @@ def kata_check(*, kata: Kata) -> KataCheck:
     return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
 
 
+def kata_archive(*, kata: Kata, archived: bool = True) -> Kata:
+    """Retire a kata (hidden from learners; its attempts stay, reviewable) or bring it back."""
+    kata.archived = archived
+    kata.save(update_fields=["archived", "updated_at"])
+    return kata
+
+
 class DraftRejected(ValueError):
     """A draft that is not even the shape of a design (drafts may be incomplete, not malformed)."""
 
