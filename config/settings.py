@@ -177,6 +177,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
+# The sign-in limits come first: a paused account or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["kata.throttle.ThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+# Counters of the limits (kata/throttle.py) and of checks in progress: shared by every process through Redis when
+# there is one, per process otherwise (the embedded default is one process).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "kata"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kata"}}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

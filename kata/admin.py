@@ -12,13 +12,14 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from kata import selectors, services
+from kata import selectors, services, throttle
 from kata.design import DesignError, design_validate
 from kata.models import Attempt, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
 from kata.palette import Palette
 
 
 audit = logging.getLogger("kata.audit")
+admin.site.login_form = throttle.ThrottledAdminAuthenticationForm
 
 
 class CountedDeletion:

@@ -51,3 +51,13 @@ def design_file():
 
     root = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "designs"
     return lambda name: json.loads((root / f"{name}.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The sign-in limits and check locks live in the cache: every test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
