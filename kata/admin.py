@@ -104,7 +104,7 @@ class KataAdminForm(forms.ModelForm):
 @admin.register(Kata)
 class KataAdmin(CountedDeletion, admin.ModelAdmin):
     form = KataAdminForm
-    list_display = ["title", "slug", "difficulty", "domain", "budget_per_hour", "published", "archived", "updated_at"]
+    list_display = ["title", "slug", "difficulty", "budget_per_hour", "published", "archived", "updated_at", "last_check"]
     list_filter = ["published", "archived", "difficulty"]
     search_fields = ["title", "slug", "summary"]
     prepopulated_fields = {"slug": ["title"]}
@@ -118,11 +118,24 @@ class KataAdmin(CountedDeletion, admin.ModelAdmin):
         ("Grading", {"fields": ["budget_per_hour", "drain_seconds", "grading_seeds", "reference_design"]}),
     ]
 
-    @admin.action(description="Check kata: grade its reference design")
+    @admin.action(description="Check kata: grade its reference design (in the background)")
     def check_kata(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
         for kata in queryset:
-            report = services.kata_check(kata=kata)
-            self.message_user(request, report.message, messages.SUCCESS if report.ok else messages.ERROR)
+            try:
+                services.kata_check_request(kata=kata, requested_by=request.user)
+            except services.CheckRefused as exc:
+                self.message_user(request, f"{kata}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, f"{kata}: checking in the background; the result shows in the “Last check” "
+                                       "column in a minute or so (reload the page).", messages.INFO)
+
+    @admin.display(description="Last check")
+    def last_check(self, kata: Kata) -> str:
+        result = selectors.kata_check_result(kata=kata)
+        if result is None:
+            return "—"
+        verdict = {True: "✔", False: "✘", None: "…"}[result["ok"]]
+        return f"{verdict} {result['message']}"
 
 
     @admin.action(description="Archive: hide from learners, keep every attempt")

@@ -247,3 +247,24 @@ async def runs_recover_once() -> None:
                 _recovered = True
 
     await db(recover)()
+
+
+def _check_in_background(kata_id: int, user_id: int) -> None:
+    from kata import services
+
+    try:
+        services.kata_check_finish(kata_id=kata_id, user_id=user_id)
+    finally:
+        close_old_connections()
+
+
+def kata_check_submit(*, kata_id: int, user_id: int) -> None:
+    """Check a kata off the request: a Celery task in production mode, a thread of the server otherwise (its seeds
+    wait behind every learner's first seed in the pool)."""
+    if settings.KATA_RUN_EXECUTOR == "celery":
+        from kata.tasks import kata_check
+
+        kata_check.apply_async((kata_id, user_id))
+    else:
+        threading.Thread(target=_check_in_background, args=(kata_id, user_id), name=f"kata-check-{kata_id}",
+                         daemon=True).start()

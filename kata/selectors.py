@@ -41,6 +41,13 @@ class StoredDraft:
     text: str  # the stored document, shortened, to show the learner what an unusable draft held
 
 
+def kata_check_result(*, kata: Kata) -> dict[str, Any] | None:
+    """The latest background check of a kata: {"ok": True | False | None (running), "message", "at"}, or None."""
+    from django.core.cache import cache
+
+    return cache.get(f"kata-check:{kata.pk}")
+
+
 def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> StoredDraft | None:
     """The learner's draft of a kata, whatever it holds: a row that does not even decode is reported, not raised."""
     drafts = Draft.objects.filter(learner=learner, kata=kata)

@@ -120,7 +120,7 @@ class KataCheck:
     message: str
 
 
-def kata_check(*, kata: Kata) -> KataCheck:
+def kata_check(*, kata: Kata, parallel: bool = True) -> KataCheck:
     """Grade a kata's reference design on its grading seeds: an instructor's proof that the kata is solvable."""
     from kata.design import DesignError
     from kata.palette import Palette
@@ -132,7 +132,8 @@ def kata_check(*, kata: Kata) -> KataCheck:
     if not palette.scenarios:
         return KataCheck(False, f"{kata.title}: no scenarios to grade against.")
     try:
-        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette))
+        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette),
+                              parallel=parallel)
     except DesignError as exc:
         return KataCheck(False, f"{kata.title}: the reference design is invalid: {exc}")
     grade = graded.grade
@@ -148,6 +149,54 @@ def kata_archive(*, kata: Kata, archived: bool = True) -> Kata:
     kata.archived = archived
     kata.save(update_fields=["archived", "updated_at"])
     return kata
+
+
+# A check grades the reference design on every grading seed (seconds of CPU each): it runs in the background, one
+# at a time per person; the lock outlives any check, so a process that died mid-check frees it in the end.
+CHECK_LOCK_SECONDS = 15 * 60
+CHECK_RESULT_SECONDS = 7 * 24 * 3600
+
+
+class CheckRefused(ValueError):
+    pass
+
+
+def _check_lock(user_id: int) -> str:
+    return f"kata-check-lock:{user_id}"
+
+
+def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
+    """Queue a check of the kata in the background (see `kata_check`); refused while the person has one going."""
+    from django.core.cache import cache
+
+    from kata import executor
+
+    if not cache.add(_check_lock(requested_by.pk), kata.pk, timeout=CHECK_LOCK_SECONDS):
+        raise CheckRefused("You have a kata check going already: its result shows in the “Last check” column; "
+                           "ask for the next one when it has finished.")
+    cache.set(f"kata-check:{kata.pk}", {"ok": None, "message": "Checking…", "at": timezone.now().isoformat()},
+              timeout=CHECK_RESULT_SECONDS)
+    try:
+        executor.kata_check_submit(kata_id=kata.pk, user_id=requested_by.pk)
+    except Exception:
+        cache.delete(_check_lock(requested_by.pk))
+        raise
+
+
+def kata_check_finish(*, kata_id: int, user_id: int, parallel: bool = True) -> KataCheck:
+    """The background half of `kata_check_request`: check, keep the result for the admin, free the person's lock."""
+    from django.core.cache import cache
+
+    try:
+        kata = Kata.objects.get(pk=kata_id)
+        report = kata_check(kata=kata, parallel=parallel)
+    except Exception as exc:  # whatever breaks, the instructor reads it and may ask again
+        report = KataCheck(False, f"The check could not run: {exc}")
+    finally:
+        cache.delete(_check_lock(user_id))
+    cache.set(f"kata-check:{kata_id}", {"ok": report.ok, "message": report.message, "at": timezone.now().isoformat()},
+              timeout=CHECK_RESULT_SECONDS)
+    return report
 
 
 class DraftRejected(ValueError):
