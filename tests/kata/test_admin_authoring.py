@@ -90,7 +90,11 @@ def test_check_kata_runs_in_the_background_one_at_a_time_per_person(client):
     from tests.personas import make_persona
 
     clearpay, _ = kata_load_fixture(path=Path("fixtures/clearpay/kata.json"))
+    from django.contrib.auth.models import Permission
+
     instructor = make_persona("instructor")
+    # A transactional test's flush empties the groups the data migrations filled: give the permissions here.
+    instructor.user_permissions.add(*Permission.objects.filter(codename__in=["view_kata", "change_kata"]))
     client.force_login(instructor)
     changelist = reverse("admin:kata_kata_changelist")
     response = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
