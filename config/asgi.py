@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -16,17 +17,25 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings  # noqa: E402
 
-from kata import seed_pool
+from kata import executor, seed_pool
 from kata.routing import websocket_urlpatterns
 
 # In the embedded default the server runs simulations: start their worker processes in the background while it
 # boots. In production mode the Celery workers simulate, and the web server never needs the pool.
 if settings.KATA_RUN_EXECUTOR == "inprocess":
+    seed_pool.configure(workers=settings.KATA_SIMULATORS)
     threading.Thread(target=seed_pool.warm, name="kata-warm-pool", daemon=True).start()
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # The embedded default takes on the runs its previous process left before it answers anyone (Daphne has no
+    # start-up hook, and the runs need this server's event loop to publish on): nobody sees a run stuck.
+    await executor.runs_recover_once()
+    await router(scope, receive, send)

@@ -9,6 +9,7 @@ Scale-out is three more switches, each independent: `POSTGRES_DB` (PostgreSQL in
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import plotly
@@ -140,6 +141,11 @@ if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"KATA_RUN_EXECUTOR={KATA_RUN_EXECUTOR!r}: use 'inprocess' or 'celery'.")
+# The embedded default simulates this many seeds at once, in worker processes of the web server: one per core but
+# the one the server itself answers learners on.
+KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, (os.cpu_count() or 1) - 1), minimum=1)
+# The embedded server takes on, when it starts, the runs its previous process left queued or running.
+KATA_RECOVER_RUNS = env_bool("KATA_RECOVER_RUNS", True)
 # An executing run writes a heartbeat every few seconds; one silent for longer than the lease has lost its executor
 # and may be taken over by another worker (see kata/runs.py).
 KATA_RUN_LEASE_SECONDS = env_int("KATA_RUN_LEASE_SECONDS", 15, minimum=3)
@@ -170,6 +176,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }
+
+# The sign-in limits come first: a paused account or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["kata.throttle.ThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+# Counters of the limits (kata/throttle.py) and of checks in progress: shared by every process through Redis when
+# there is one, per process otherwise (the embedded default is one process).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "kata"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kata"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -27,3 +27,7 @@ WHITENOISE_USE_FINDERS = True
 
 # Each test runs in one transaction on one connection: database calls from async code must stay on its thread.
 KATA_PARALLEL_DB_CALLS = False
+
+# The test process is no server of its own: it never takes on the runs it finds in the test database at its first
+# socket. (The restart test starts a real embedded server, with the real settings, and checks that one does.)
+KATA_RECOVER_RUNS = False

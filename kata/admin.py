@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from kata import services
+from kata import selectors, services, throttle
 from kata.design import DesignError, design_validate
 from kata.models import Attempt, Kata, PartParameter, PartType, Run, Scenario, TrafficSource
 from kata.palette import Palette
+
+
+audit = logging.getLogger("kata.audit")
+admin.site.login_form = throttle.ThrottledAdminAuthenticationForm
+
+
+class CountedDeletion:
+    """Delete pages that count what goes with the objects instead of listing every row, so they stay fast (a run has
+    thousands of frames), and that say what stops a deletion. Each deletion is audited: the admin's history
+    (LogEntry) and the "kata.audit" log."""
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict[str, int], set[str], list[str]]:
+        objects = list(objs)
+        model = self.model  # type: ignore[attr-defined]
+        counts, refused = selectors.deletion_summary(model=model, objects=objects)
+        shown = [str(o) for o in objects[:20]] + ([f"… and {len(objects) - 20} more"] if len(objects) > 20 else [])
+        listed = shown + [f"with {n} {kind}" for kind, n in counts.items()]
+        return listed, {model._meta.verbose_name_plural: len(objects), **counts}, set(), refused
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        audit.warning("%s deleted %s %s (%s)", request.user, obj._meta.verbose_name, obj.pk, obj)
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        audit.warning("%s deleted %s %s", request.user, queryset.model._meta.verbose_name_plural,
+                      list(queryset.values_list("pk", flat=True)))
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+
+class SuperuserDeletes(CountedDeletion):
+    """Learners' work and accounts: only a superuser deletes them."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
 
 
 class PartTypeInline(admin.TabularInline):
@@ -65,27 +102,53 @@ class KataAdminForm(forms.ModelForm):
 
 
 @admin.register(Kata)
-class KataAdmin(admin.ModelAdmin):
+class KataAdmin(CountedDeletion, admin.ModelAdmin):
     form = KataAdminForm
-    list_display = ["title", "slug", "difficulty", "domain", "budget_per_hour", "published", "updated_at"]
-    list_filter = ["published", "difficulty"]
+    list_display = ["title", "slug", "difficulty", "budget_per_hour", "published", "archived", "updated_at", "last_check"]
+    list_filter = ["published", "archived", "difficulty"]
     search_fields = ["title", "slug", "summary"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [PartTypeInline, TrafficSourceInline, ScenarioInline]
-    actions = ["check_kata"]
+    actions = ["check_kata", "archive", "unarchive"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "summary", "published"]}),
+        (None, {"fields": ["title", "slug", "summary", "published", "archived"]}),
         ("Brief", {"fields": ["overview", "context", "constraints_operational", "constraints_product",
                               "learning_outcomes", "hints"]}),
         ("Shape", {"fields": ["difficulty", "domain", ("minutes_min", "minutes_max")]}),
         ("Grading", {"fields": ["budget_per_hour", "drain_seconds", "grading_seeds", "reference_design"]}),
     ]
 
-    @admin.action(description="Check kata: grade its reference design")
+    @admin.action(description="Check kata: grade its reference design (in the background)")
     def check_kata(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
         for kata in queryset:
-            report = services.kata_check(kata=kata)
-            self.message_user(request, report.message, messages.SUCCESS if report.ok else messages.ERROR)
+            try:
+                services.kata_check_request(kata=kata, requested_by=request.user)
+            except services.CheckRefused as exc:
+                self.message_user(request, f"{kata}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, f"{kata}: checking in the background; the result shows in the “Last check” "
+                                       "column in a minute or so (reload the page).", messages.INFO)
+
+    @admin.display(description="Last check")
+    def last_check(self, kata: Kata) -> str:
+        result = selectors.kata_check_result(kata=kata)
+        if result is None:
+            return "—"
+        verdict = {True: "✔", False: "✘", None: "…"}[result["ok"]]
+        return f"{verdict} {result['message']}"
+
+
+    @admin.action(description="Archive: hide from learners, keep every attempt")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
+        for kata in queryset:
+            services.kata_archive(kata=kata, archived=True)
+        self.message_user(request, f"Archived {len(queryset)} kata(s); their attempts stay, reviewable.", messages.SUCCESS)
+
+    @admin.action(description="Unarchive: show to learners again (if published)")
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
+        for kata in queryset:
+            services.kata_archive(kata=kata, archived=False)
+        self.message_user(request, f"Unarchived {len(queryset)} kata(s).", messages.SUCCESS)
 
 
 class PartParameterInline(admin.TabularInline):
@@ -121,7 +184,7 @@ class RunInline(admin.TabularInline):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(SuperuserDeletes, admin.ModelAdmin):
     list_display = ["__str__", "learner", "kata", "created_at"]
     list_filter = ["kata"]
     search_fields = ["learner__username", "title"]
@@ -130,3 +193,12 @@ class AttemptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class KataUserAdmin(SuperuserDeletes, UserAdmin):
+    """Django's user admin; deleting an account (and with it its attempts) is for superusers, counted and audited."""

@@ -9,6 +9,6 @@ class KataConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kata import signals
+        from kata import signals, throttle  # noqa: F401 - throttle: its sign-in signal receivers
 
         signals.connect()

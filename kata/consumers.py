@@ -31,7 +31,7 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; deep nesting recurses
             await self.send_json(ErrorMessage(type="error", message="That message is not valid JSON."))
             return
         await self.receive_json(content)
@@ -80,7 +80,7 @@ class RunConsumer(_JsonConsumer):
         self.last_seq = 0
         self.finished = False
         self.heard = False
-        self.status_sent = ""
+        self.status_sent: tuple[str, str] = ("", "")
         # Join first, then replay: a frame sent in between arrives twice, and is sent once (see `_send_frame`).
         await self.channel_layer.group_add(run_group(run.pk), self.channel_name)
         await self.accept()
@@ -105,9 +105,12 @@ class RunConsumer(_JsonConsumer):
         if run.status == Run.Status.SUCCEEDED:
             await self.send_json(GradeMessage(type="grade", passed=run.passed or 0, total=run.total or 0, grade=run.grade))
         self.finished = run.status in FINISHED_STATUSES
-        if run.status != self.status_sent:  # a quiet check that finds nothing new says nothing
-            self.status_sent = run.status
-            await self.send_json(StatusMessage(type="status", status=run.status, message=run.error_message))
+        message = run.error_message
+        if run.status == Run.Status.QUEUED:
+            message = await db(selectors.run_waiting_message)(run=run)
+        if (run.status, message) != self.status_sent:  # a quiet check that finds nothing new says nothing
+            self.status_sent = (run.status, message)
+            await self.send_json(StatusMessage(type="status", status=run.status, message=message))
 
     async def _catch_up_while_quiet(self) -> None:
         while not self.finished:
@@ -142,6 +145,6 @@ class RunConsumer(_JsonConsumer):
             await self._send_frame(message)
             return
         if message.get("type") == "status":
-            self.status_sent = message.get("status", "")
-            self.finished = self.status_sent in FINISHED_STATUSES
+            self.status_sent = (message.get("status", ""), message.get("message", ""))
+            self.finished = self.status_sent[0] in FINISHED_STATUSES
         await self.send_json(message)

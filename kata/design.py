@@ -127,7 +127,23 @@ class Design:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (JSON allows any number of digits)
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A value as a message may quote it: short, and never a repr of a whole nested structure."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and not _is_number(value):
+        return "a number too large"
+    return repr(value)[:40]
 
 
 def _names(parts: Any) -> str:
@@ -142,8 +158,9 @@ def _validate_params(index: int, node_id: str, part: PartSpec, raw: Any, problem
         problems.append(DesignProblem(f"nodes[{index}].params", "must be an object of parameter → number", node_id))
         return params
     for name, value in raw.items():
+        name = str(name)[:40]
         path = f"nodes[{index}].params.{name}"
-        spec = part.parameter(str(name))
+        spec = part.parameter(name)
         if spec is None:
             allowed = ", ".join(p.name for p in part.parameters) or "none"
             problems.append(DesignProblem(path, f"'{part.name}' has no parameter '{name}' (it has: {allowed})", node_id))
@@ -151,7 +168,7 @@ def _validate_params(index: int, node_id: str, part: PartSpec, raw: Any, problem
         if isinstance(value, bool):
             value = 1.0 if value else 0.0
         if not _is_number(value):
-            problems.append(DesignProblem(path, f"must be a number, not {value!r}"[:120], node_id))
+            problems.append(DesignProblem(path, f"must be a number, not {_shown(value)}", node_id))
             continue
         if not spec.learner_editable and value != spec.default:
             problems.append(DesignProblem(path, f"is fixed at {spec.default:g} for '{part.name}'", node_id))
@@ -209,7 +226,7 @@ def design_validate(document: Any, palette: Palette) -> Design:
         part = palette.part(raw.get("part")) if isinstance(raw.get("part"), str) else None
         if part is None:
             problems.append(
-                DesignProblem(f"{path}.part", f"unknown part {raw.get('part')!r}"[:80] + f" (choose from: {_names(palette.parts)})", node_id)
+                DesignProblem(f"{path}.part", f"unknown part {_shown(raw.get('part'))} (choose from: {_names(palette.parts)})", node_id)
             )
             continue
         coordinates = []
@@ -229,14 +246,17 @@ def design_validate(document: Any, palette: Palette) -> Design:
         if not isinstance(raw, dict):
             problems.append(DesignProblem(path, "must be an object with source and target"))
             continue
-        ends = []
+        ends: list[str | None] = []
         for end in ("source", "target"):
             value = raw.get(end)
-            if not isinstance(value, str) or value not in by_id:
-                problems.append(DesignProblem(f"{path}.{end}", f"no part with id {value!r}"[:80] + " (dangling connection)"))
+            if not isinstance(value, str):
+                problems.append(DesignProblem(f"{path}.{end}", f"must be the id of a part, not {_shown(value)}"))
+                value = None
+            elif value not in by_id:
+                problems.append(DesignProblem(f"{path}.{end}", f"no part with id {_shown(value)} (dangling connection)"))
             ends.append(value)
         source, target = ends
-        if source not in by_id or target not in by_id:
+        if source is None or target is None or source not in by_id or target not in by_id:
             continue
         if source == target:
             problems.append(DesignProblem(path, f"'{source}' cannot connect to itself", source))

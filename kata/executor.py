@@ -1,8 +1,12 @@
 """Where runs execute.
 
-- The embedded default ("inprocess"): a small thread pool in the web process, seeds in its warm process pool.
-  Frames are published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer
-  belongs to that loop and is not safe to touch from another thread.
+- The embedded default ("inprocess"): runs of the web process itself, seeds in its warm process pool. Queued runs
+  wait in this process, first come first served; as many start at once as the pool has workers, and the next one
+  starts as soon as a started one has its first frame, so every learner's first seed is simulated before anyone's
+  grading seeds (see `kata.seed_pool`). A run waits as long as it must and is never failed for waiting. Frames are
+  published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer belongs to
+  that loop and is not safe to touch from another thread. When the server starts, it takes on again the runs its
+  previous process left queued or running (`runs_recover`).
 - Production mode ("celery"): the run is a Celery task (kata/tasks.py) on a Redis broker; a worker executes it and
   publishes frames through channels-redis.
 """
@@ -12,8 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import threading
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -21,34 +29,110 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from kata import seed_pool
 from kata.models import Run
-from kata.runs import Publish, run_execute, run_group
+from kata.runs import Outcome, Publish, lease_seconds, run_execute, run_group
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2
 QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
                              "are saved: run it again in a moment.")
+# A run found held by a live executor is looked at again this many times, half a lease apart.
+BUSY_RETRIES = 3
+ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
 
 
-def _new_threads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-run")
+class _Once:
+    """Calls `action` the first time it is called, and never again."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            action, self._action = self._action, None
+        if action is not None:
+            action()
+
+
+class _Embedded:
+    """The runs of this web process: a FIFO of queued runs and at most `starting` runs before their first frame."""
+
+    def __init__(self, starting: int) -> None:
+        self.name = f"web pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
+        self._slots = threading.Semaphore(starting)
+        self._queue: queue.Queue[tuple[int, asyncio.AbstractEventLoop, int]] = queue.Queue()
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
+        self._dispatcher: threading.Thread | None = None
+
+    def holds(self, run_id: int) -> bool:
+        with self._lock:
+            return run_id in self._held
+
+    def held(self) -> set[int]:
+        with self._lock:
+            return set(self._held)
+
+    def submit(self, run_id: int, loop: asyncio.AbstractEventLoop, *, attempt: int = 0) -> bool:
+        with self._lock:
+            if run_id in self._held and attempt == 0:
+                return False  # queued or executing here already
+            self._held.add(run_id)
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, name="kata-run-dispatch", daemon=True)
+                self._dispatcher.start()
+        self._queue.put((run_id, loop, attempt))
+        return True
+
+    def _dispatch(self) -> None:
+        while True:
+            run_id, loop, attempt = self._queue.get()
+            self._slots.acquire()
+            release = _Once(self._slots.release)
+            threading.Thread(target=self._execute, args=(run_id, loop, attempt, release), name=f"kata-run-{run_id}",
+                             daemon=True).start()
+
+    def _execute(self, run_id: int, loop: asyncio.AbstractEventLoop, attempt: int, release: _Once) -> None:
+        outcome = Outcome.SKIPPED
+        try:
+            outcome = run_execute(run_id, publish=publisher(run_id, loop), worker=self.name, after_first_frame=release)
+        except Exception:  # the database away, say: the run is left as it is, for the liveness rules to judge
+            log.exception("run %s: its execution broke off", run_id)
+        finally:
+            release()
+            close_old_connections()
+            if outcome is Outcome.BUSY and attempt < BUSY_RETRIES:
+                threading.Timer(lease_seconds() / 2, self.submit, args=(run_id, loop), kwargs={"attempt": attempt + 1}).start()
+            else:
+                with self._lock:
+                    self._held.discard(run_id)
+
+
+def _new_embedded() -> _Embedded:
+    seed_pool.configure(workers=settings.KATA_SIMULATORS)
+    return _Embedded(settings.KATA_SIMULATORS)
 
 
 def _new_enqueuers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kata-enqueue")
 
 
-_threads = _new_threads()
+_embedded = _new_embedded()
 _enqueuers = _new_enqueuers()
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+_recovered = False
+_recovering = threading.Lock()
 
 
 def _forget_after_fork() -> None:
-    # A forked copy (a test's live server, a Celery worker's child) inherits the pool's bookkeeping and the publishing
-    # loop, but not their threads: submitted work would wait for them forever.
-    global _threads, _enqueuers, _loop, _loop_lock
-    _threads, _enqueuers, _loop, _loop_lock = _new_threads(), _new_enqueuers(), None, threading.Lock()
+    # A forked copy (a test's live server, a Celery worker's child) inherits the executor's bookkeeping and the
+    # publishing loop, but not their threads: submitted work would wait for them forever.
+    global _embedded, _enqueuers, _loop, _loop_lock, _recovered, _recovering
+    _embedded, _enqueuers, _loop, _loop_lock = _new_embedded(), _new_enqueuers(), None, threading.Lock()
+    _recovered, _recovering = False, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -84,13 +168,6 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
-    try:
-        run_execute(run_id, publish=publisher(run_id, loop), worker=f"web pid {os.getpid()}")
-    finally:
-        close_old_connections()
-
-
 def _enqueue(run_id: int) -> bool:
     try:
         from kata.tasks import run_simulate
@@ -121,4 +198,73 @@ async def run_submit(run_id: int) -> None:
     if settings.KATA_RUN_EXECUTOR == "celery":
         _enqueuers.submit(_enqueue_in_background, run_id)
     else:
-        _threads.submit(_execute, run_id, asyncio.get_running_loop())
+        _embedded.submit(run_id, asyncio.get_running_loop())
+
+
+def run_is_held(run_id: int) -> bool:
+    """Whether this process's embedded executor has the run, queued or executing (so it will end, whenever)."""
+    return _embedded.holds(run_id)
+
+
+def runs_held() -> set[int]:
+    return _embedded.held()
+
+
+def runs_recover(loop: asyncio.AbstractEventLoop) -> list[int]:
+    """Take on every active run that no executor of this process holds: the runs a previous process left.
+
+    The embedded default has one server process per database, so a run it does not hold was orphaned when the
+    server stopped (killed, restarted). A queued one is queued again here, in the order the learners pressed Run; a
+    running one is taken over at once (its heartbeat set back past the lease: the process that wrote it is gone),
+    which starts it again, up to the executions a run may use. The ids taken on, oldest first.
+    """
+    stale_heartbeat = timezone.now() - timedelta(seconds=2 * lease_seconds())
+    held = _embedded.held()
+    orphans = [pk for pk in Run.objects.filter(status__in=ACTIVE).order_by("created_at").values_list("pk", flat=True)
+               if pk not in held]
+    Run.objects.filter(pk__in=orphans, status=Run.Status.RUNNING).update(heartbeat_at=stale_heartbeat)
+    for run_id in orphans:
+        _embedded.submit(run_id, loop)
+    if orphans:
+        log.warning("took on %s run(s) left by the previous server process: %s", len(orphans), orphans)
+    return orphans
+
+
+async def runs_recover_once() -> None:
+    """`runs_recover` the first time this process serves anything (the embedded default only; see config/asgi.py)."""
+    global _recovered
+    if _recovered or settings.KATA_RUN_EXECUTOR != "inprocess" or not settings.KATA_RECOVER_RUNS:
+        return
+    from kata.asyncdb import db
+
+    loop = asyncio.get_running_loop()
+
+    def recover() -> None:
+        global _recovered
+        with _recovering:
+            if not _recovered:
+                runs_recover(loop)
+                _recovered = True
+
+    await db(recover)()
+
+
+def _check_in_background(kata_id: int, user_id: int) -> None:
+    from kata import services
+
+    try:
+        services.kata_check_finish(kata_id=kata_id, user_id=user_id)
+    finally:
+        close_old_connections()
+
+
+def kata_check_submit(*, kata_id: int, user_id: int) -> None:
+    """Check a kata off the request: a Celery task in production mode, a thread of the server otherwise (its seeds
+    wait behind every learner's first seed in the pool)."""
+    if settings.KATA_RUN_EXECUTOR == "celery":
+        from kata.tasks import kata_check
+
+        kata_check.apply_async((kata_id, user_id))
+    else:
+        threading.Thread(target=_check_in_background, args=(kata_id, user_id), name=f"kata-check-{kata_id}",
+                         daemon=True).start()

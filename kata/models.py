@@ -54,6 +54,9 @@ class Kata(models.Model):
                   "compares a learner's cost with it.",
     )
     published = models.BooleanField(default=False)
+    archived = models.BooleanField(
+        default=False, help_text="Retired: hidden from learners, its attempts kept for review. A kata with attempts "
+                                 "cannot be deleted; archive it instead.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -339,7 +342,8 @@ class Attempt(models.Model):
     """A learner's design for a kata, as saved; its runs hang off it."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
-    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="attempts")
+    # A learner's work outlives an instructor's edits: a kata with attempts cannot be deleted (archive it).
+    kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="attempts")
     title = models.CharField(max_length=120, blank=True)
     design = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -396,7 +400,7 @@ class Draft(models.Model):
     """The design a learner is working on, autosaved as they edit (valid or not yet)."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
-    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="drafts")
+    kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="drafts")
     design = models.JSONField()
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,10 +3,17 @@
 Workers are spawned (fresh interpreters), never forked from a web server full of threads, and keep no state that a
 forked copy of this process could trip over; the pool stays up for the life of the process and `warm()` starts it
 in the background, so no learner's Run pays for start-up.
+
+Seeds wait in this process, not in the pool: one feeder thread per pool worker hands the pool a seed only when that
+worker is free, taking streamed seeds (a learner watching their first frames) before grading seeds, first come
+first served within each. So in a burst of Runs every learner's first seed is simulated before anyone's grading
+seeds, and a seed that is still waiting can be cancelled.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import multiprocessing
 import os
 import threading
@@ -23,16 +30,22 @@ STEP_SECONDS = 1.0
 # Wall seconds between two frames: ≥ 5 frames a second while a run lasts, never one message per snapshot.
 FRAME_INTERVAL = 0.15
 
+# Which seeds a free worker takes first.
+STREAMED = 0
+GRADING = 1
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _manager: SyncManager | None = None
+_scheduler: _Scheduler | None = None
+_workers: int | None = None
 
 
 def _forget_after_fork() -> None:
     # A forked process (a test's live server, say) inherits these objects but not the threads and pipes behind
     # them: it starts its own on first use.
-    global _pool, _manager, _lock
-    _pool, _manager, _lock = None, None, threading.Lock()
+    global _pool, _manager, _lock, _scheduler
+    _pool, _manager, _lock, _scheduler = None, None, threading.Lock(), None
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -113,6 +126,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="kata-parent-watch").start()
 
 
+def configure(*, workers: int) -> None:
+    """How many seeds this process simulates at once (before the pool starts; the default is one per core)."""
+    global _workers
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    _workers = workers
+
+
+def workers() -> int:
+    return _workers or os.cpu_count() or 1
+
+
 def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
@@ -122,10 +147,61 @@ def pool() -> ProcessPoolExecutor:
             _pool = None
         if _pool is None:
             context = multiprocessing.get_context("spawn")
-            # One worker more than cores: a run's three seeds start together, the streamed one among them.
-            _pool = ProcessPoolExecutor(max_workers=max(3, os.cpu_count() or 1), mp_context=context,
+            _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=context,
                                         initializer=_exit_with_parent, initargs=(os.getpid(),))
         return _pool
+
+
+def _pool_submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    try:
+        return pool().submit(fn, *args)
+    except BrokenProcessPool:  # broke between the check and the submit
+        return pool().submit(fn, *args)
+
+
+class _Scheduler:
+    """Seeds waiting for a free pool worker, streamed ones first; one feeder thread per worker."""
+
+    def __init__(self, feeders: int) -> None:
+        self._waiting: list[tuple[int, int, Future[Any], Callable[..., Any], tuple[Any, ...]]] = []
+        self._order = itertools.count()
+        self._ready = threading.Condition()
+        for index in range(feeders):
+            threading.Thread(target=self._feed, name=f"kata-seed-feeder-{index}", daemon=True).start()
+
+    def submit(self, priority: int, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._ready:
+            heapq.heappush(self._waiting, (priority, next(self._order), future, fn, args))
+            self._ready.notify()
+        return future
+
+    def waiting(self) -> int:
+        with self._ready:
+            return sum(1 for entry in self._waiting if not entry[2].cancelled())
+
+    def _feed(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
+                _, _, future, fn, args = heapq.heappop(self._waiting)
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited
+            try:
+                result = _pool_submit(fn, *args).result()
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the seed
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
+def scheduler() -> _Scheduler:
+    global _scheduler
+    with _lock:
+        if _scheduler is None:
+            _scheduler = _Scheduler(workers())
+        return _scheduler
 
 
 def _channels() -> SyncManager:
@@ -138,21 +214,16 @@ def _channels() -> SyncManager:
 
 
 def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
-    try:
-        return pool().submit(simulate, spec, seed)
-    except BrokenProcessPool:  # broke between the check and the submit
-        return pool().submit(simulate, spec, seed)
+    """Simulate a seed when a worker is free and no streamed seed waits (cancel the future while it waits)."""
+    return scheduler().submit(GRADING, simulate, spec, seed)
 
 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
-    """Start a seed whose frames come back on the returned queue; set the returned event to stop it."""
+    """Start a seed whose frames come back on the returned queue, before any grading seed; set the returned event
+    to stop it."""
     manager = _channels()
     channel, stop = manager.Queue(), manager.Event()
-    try:
-        future = pool().submit(simulate_streamed, spec, seed, channel, stop)
-    except BrokenProcessPool:
-        future = pool().submit(simulate_streamed, spec, seed, channel, stop)
-    return future, channel, stop
+    return scheduler().submit(STREAMED, simulate_streamed, spec, seed, channel, stop), channel, stop
 
 
 def warm() -> None:
@@ -160,5 +231,6 @@ def warm() -> None:
     tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
             "duration": 1.0}
     _channels()
-    for future in [pool().submit(simulate, tiny, seed) for seed in range(pool()._max_workers)]:
+    scheduler()
+    for future in [pool().submit(simulate, tiny, seed) for seed in range(workers())]:
         future.result()

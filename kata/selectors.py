@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
+from kata.design import DesignProblem
+from kata.drafts import draft_shape_problems
 from kata.models import Attempt, Draft, Kata, Run, RunFrame
 from kata.palette import Palette
 
 
 def kata_list_published() -> QuerySet[Kata]:
-    return Kata.objects.filter(published=True).order_by("title")
+    """The katas learners see: published and not archived."""
+    return Kata.objects.filter(published=True, archived=False).order_by("title")
 
 
 def kata_get_published(*, slug: str) -> Kata | None:
@@ -28,8 +34,37 @@ def kata_slugs() -> list[str]:
     return list(Kata.objects.order_by("slug").values_list("slug", flat=True))
 
 
-def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> Draft | None:
-    return Draft.objects.filter(learner=learner, kata=kata).first()
+@dataclass(frozen=True)
+class StoredDraft:
+    design: Any  # as stored: a design only when `problems` is empty
+    problems: list[DesignProblem]  # why the editor cannot open it (empty: it can)
+    text: str  # the stored document, shortened, to show the learner what an unusable draft held
+
+
+def kata_check_result(*, kata: Kata) -> dict[str, Any] | None:
+    """The latest background check of a kata: {"ok": True | False | None (running), "message", "at"}, or None."""
+    from django.core.cache import cache
+
+    return cache.get(f"kata-check:{kata.pk}")
+
+
+def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> StoredDraft | None:
+    """The learner's draft of a kata, whatever it holds: a row that does not even decode is reported, not raised."""
+    drafts = Draft.objects.filter(learner=learner, kata=kata)
+    try:
+        draft = drafts.first()
+    except (ValueError, RecursionError):  # stored JSON that Python cannot read back (nested too deep, say)
+        raw = drafts.values_list(Cast("design", output_field=TextField()), flat=True).first() or ""
+        return StoredDraft(design=None, problems=[DesignProblem("", "the saved draft cannot be read back")],
+                           text=raw[:2000])
+    if draft is None:
+        return None
+    problems = draft_shape_problems(draft.design)
+    try:
+        text = json.dumps(draft.design)[:2000] if problems else ""
+    except (ValueError, RecursionError):
+        text = ""
+    return StoredDraft(design=draft.design, problems=problems, text=text)
 
 
 # Columns of the starter layout by role, left to right along a request's path.
@@ -61,6 +96,14 @@ def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | No
         .order_by("-created_at")
         .first()
     )
+
+
+def run_waiting_message(*, run: Run) -> str:
+    """What a queued run's learner reads while it waits for a simulator."""
+    ahead = Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=run.created_at).count()
+    if ahead == 0:
+        return "Waiting for a simulator: yours is next."
+    return f"Waiting for a simulator: {ahead} run{'s' if ahead != 1 else ''} ahead of yours."
 
 
 def run_frames(*, run: Run, after: int = 0) -> list[dict[str, Any]]:
@@ -112,6 +155,45 @@ def grade_effective(*, run: Run) -> dict[str, Any]:
     grade["scenarios"] = scenarios
     grade["passed"] = sum(1 for s in scenarios if s["passed"])
     return grade
+
+
+def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str, int], list[str]]:
+    """What deleting `objects` would take with it, counted (a run has thousands of frames: never list them), and
+    what stops it: (count per kind, reasons it is refused)."""
+    from django.contrib.auth import get_user_model
+
+    from kata.models import Feedback, GradeOverride
+
+    pks = [o.pk for o in objects]
+    counts: dict[str, int] = {}
+    refused: list[str] = []
+    if model is Kata:
+        for kata in objects:
+            attempts, drafts = kata.attempts.count(), kata.drafts.count()
+            if attempts or drafts:
+                refused.append(f"{kata}: {attempts} attempt(s) and {drafts} draft(s) of learners are kept; "
+                               "archive the kata instead (the “Archive” action).")
+        from kata.models import PartParameter, PartType, Scenario, TrafficSource
+
+        counts = {"parts": PartType.objects.filter(kata__in=pks).count(),
+                  "part parameters": PartParameter.objects.filter(part__kata__in=pks).count(),
+                  "traffic sources": TrafficSource.objects.filter(kata__in=pks).count(),
+                  "scenarios": Scenario.objects.filter(kata__in=pks).count()}
+    elif model is Attempt:
+        counts = {"runs": Run.objects.filter(attempt__in=pks).count(),
+                  "run frames": RunFrame.objects.filter(run__attempt__in=pks).count(),
+                  "feedback notes": Feedback.objects.filter(attempt__in=pks).count(),
+                  "grade overrides": GradeOverride.objects.filter(run__attempt__in=pks).count()}
+    elif model is get_user_model():
+        counts = {"attempts": Attempt.objects.filter(learner__in=pks).count(),
+                  "runs": Run.objects.filter(attempt__learner__in=pks).count(),
+                  "run frames": RunFrame.objects.filter(run__attempt__learner__in=pks).count(),
+                  "drafts": Draft.objects.filter(learner__in=pks).count()}
+        for user in objects:
+            notes = Feedback.objects.filter(grader=user).count() + GradeOverride.objects.filter(grader=user).count()
+            if notes:
+                refused.append(f"{user} wrote {notes} feedback note(s) or override(s) that learners read; they are kept.")
+    return {kind: n for kind, n in counts.items() if n}, refused
 
 
 def can_review(user: AbstractBaseUser) -> bool:

@@ -123,7 +123,7 @@ class KataCheck:
     message: str
 
 
-def kata_check(*, kata: Kata) -> KataCheck:
+def kata_check(*, kata: Kata, parallel: bool = True) -> KataCheck:
     """Grade a kata's reference design on its grading seeds: an instructor's proof that the kata is solvable."""
     from kata.design import DesignError
     from kata.palette import Palette
@@ -135,7 +135,8 @@ def kata_check(*, kata: Kata) -> KataCheck:
     if not palette.scenarios:
         return KataCheck(False, f"{kata.title}: no scenarios to grade against.")
     try:
-        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette))
+        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette),
+                              parallel=parallel)
     except DesignError as exc:
         return KataCheck(False, f"{kata.title}: the reference design is invalid: {exc}")
     grade = graded.grade
@@ -146,27 +147,89 @@ def kata_check(*, kata: Kata) -> KataCheck:
     return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
 
 
-MAX_DRAFT_NODES = 40
-MAX_DRAFT_EDGES = 120
+def kata_archive(*, kata: Kata, archived: bool = True) -> Kata:
+    """Retire a kata (hidden from learners; its attempts stay, reviewable) or bring it back."""
+    kata.archived = archived
+    kata.save(update_fields=["archived", "updated_at"])
+    return kata
+
+
+# A check grades the reference design on every grading seed (seconds of CPU each): it runs in the background, one
+# at a time per person; the lock outlives any check, so a process that died mid-check frees it in the end.
+CHECK_LOCK_SECONDS = 15 * 60
+CHECK_RESULT_SECONDS = 7 * 24 * 3600
+
+
+class CheckRefused(ValueError):
+    pass
+
+
+def _check_lock(user_id: int) -> str:
+    return f"kata-check-lock:{user_id}"
+
+
+def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
+    """Queue a check of the kata in the background (see `kata_check`); refused while the person has one going."""
+    from django.core.cache import cache
+
+    from kata import executor
+
+    if not cache.add(_check_lock(requested_by.pk), kata.pk, timeout=CHECK_LOCK_SECONDS):
+        raise CheckRefused("You have a kata check going already: its result shows in the “Last check” column; "
+                           "ask for the next one when it has finished.")
+    cache.set(f"kata-check:{kata.pk}", {"ok": None, "message": "Checking…", "at": timezone.now().isoformat()},
+              timeout=CHECK_RESULT_SECONDS)
+    try:
+        executor.kata_check_submit(kata_id=kata.pk, user_id=requested_by.pk)
+    except Exception:
+        cache.delete(_check_lock(requested_by.pk))
+        raise
+
+
+def kata_check_finish(*, kata_id: int, user_id: int, parallel: bool = True) -> KataCheck:
+    """The background half of `kata_check_request`: check, keep the result for the admin, free the person's lock."""
+    from django.core.cache import cache
+
+    try:
+        kata = Kata.objects.get(pk=kata_id)
+        report = kata_check(kata=kata, parallel=parallel)
+    except Exception as exc:  # whatever breaks, the instructor reads it and may ask again
+        report = KataCheck(False, f"The check could not run: {exc}")
+    finally:
+        cache.delete(_check_lock(user_id))
+    cache.set(f"kata-check:{kata_id}", {"ok": report.ok, "message": report.message, "at": timezone.now().isoformat()},
+              timeout=CHECK_RESULT_SECONDS)
+    return report
 
 
 class DraftRejected(ValueError):
     """A draft that is not even the shape of a design (drafts may be incomplete, not malformed)."""
 
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
 
 def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
-    """Autosave work in progress. Incomplete designs are kept; only the document's shape is checked here."""
-    if not isinstance(document, dict) or not isinstance(document.get("nodes"), list) \
-            or not isinstance(document.get("edges"), list):
-        raise DraftRejected("A design is a JSON object with a 'nodes' list and an 'edges' list.")
-    if len(document["nodes"]) > MAX_DRAFT_NODES:
-        raise DraftRejected(f"At most {MAX_DRAFT_NODES} parts per design.")
-    if len(document["edges"]) > MAX_DRAFT_EDGES:
-        raise DraftRejected(f"At most {MAX_DRAFT_EDGES} connections per design.")
+    """Autosave work in progress. Incomplete designs are kept; a document of another shape is refused, so every
+    stored draft can be read back and drawn (see `kata.drafts`)."""
+    from kata.drafts import draft_shape_problems
+
+    problems = draft_shape_problems(document)
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise DraftRejected(f"Not saved: this is not the shape of a design ({shown}).",
+                            [{"path": p.path, "message": p.message, "node": p.node} for p in problems[:20]])
     draft, _ = Draft.objects.update_or_create(
         learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
     )
     return draft
+
+
+def draft_discard(*, learner: AbstractUser, kata: Kata) -> bool:
+    """Throw away the learner's draft of a kata (the workspace offers it for a draft it cannot open)."""
+    deleted, _ = Draft.objects.filter(learner=learner, kata=kata).delete()
+    return bool(deleted)
 
 
 class RunRefused(ValueError):
@@ -178,8 +241,6 @@ class RunRefused(ValueError):
 
 
 ACTIVE_RUN_STATUSES = ("queued", "running")
-# A run takes seconds; one still active after this long was orphaned (the server stopped during it).
-RUN_STALE_AFTER = timedelta(minutes=5)
 # An executing run writes a heartbeat every few seconds (kata/runs.py); this much silence means it has no executor.
 RUN_SILENT_AFTER = timedelta(minutes=2)
 STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker went away; nothing was graded. "
@@ -187,10 +248,20 @@ STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker w
 
 
 def _stale_runs() -> QuerySet[Run]:
-    now = timezone.now()
-    never_beat = Q(heartbeat_at__isnull=True, created_at__lt=now - RUN_STALE_AFTER)
-    silent = Q(status=Run.Status.RUNNING, heartbeat_at__lt=now - RUN_SILENT_AFTER)
-    return Run.objects.filter(Q(status__in=ACTIVE_RUN_STATUSES) & (never_beat | silent))
+    """Runs no executor will finish: running, with a heartbeat (or, never having beaten, a start) silent for long.
+
+    A queued run is never stale only for waiting: the embedded default holds its queued runs in the server process,
+    which takes them on again after a restart (`executor.runs_recover`), and production mode's broker keeps a run's
+    message until a worker has executed it. Runs the embedded executor of this process holds are alive by definition.
+    """
+    from kata import executor
+
+    silent_since = timezone.now() - RUN_SILENT_AFTER
+    beat_long_ago = Q(heartbeat_at__lt=silent_since)
+    never_beat = Q(heartbeat_at__isnull=True) & (Q(started_at__lt=silent_since)
+                                                 | Q(started_at__isnull=True, created_at__lt=silent_since))
+    return (Run.objects.filter(Q(status=Run.Status.RUNNING) & (beat_long_ago | never_beat))
+            .exclude(pk__in=executor.runs_held()))
 
 
 def runs_expire_stale(*, learner: AbstractUser | None = None, run_id: int | None = None) -> int:

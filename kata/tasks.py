@@ -171,3 +171,12 @@ def run_simulate(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
         # its heartbeat has had time to go silent. A live executor keeps the run; the sweep covers any later death.
         raise self.retry(countdown=settings.KATA_RUN_LEASE_SECONDS / 2)
     return outcome.value
+
+
+@shared_task(name="kata.check", acks_late=True, reject_on_worker_lost=True)
+def kata_check(kata_id: int, user_id: int) -> bool:
+    """An instructor's "Check kata", in a worker: every seed here, one after another (see services.kata_check)."""
+    from kata.services import kata_check_finish
+
+    return _on_a_thread_of_its_own(f"kata-check-{kata_id}", lambda: kata_check_finish(
+        kata_id=kata_id, user_id=user_id, parallel=False)).ok

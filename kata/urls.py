@@ -10,6 +10,7 @@ urlpatterns = [
     path("katas/<slug:slug>/", views.kata_detail, name="kata_detail"),
     path("katas/<slug:slug>/workspace/", views.workspace, name="workspace"),
     path("katas/<slug:slug>/draft/", views.draft_save, name="draft_save"),
+    path("katas/<slug:slug>/draft/discard/", views.draft_discard, name="draft_discard"),
     path("katas/<slug:slug>/inspector/", views.inspector, name="inspector"),
     path("katas/<slug:slug>/runs/", views.run_start, name="run_start"),
     path("katas/<slug:slug>/estimate/", views.estimate, name="estimate"),

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +21,7 @@ from kata import compare, executor, review, selectors, services
 from kata import estimate as estimate_module
 from kata.asyncdb import db
 from kata.design import DesignError, design_validate
+from kata.drafts import draft_shape_problems
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
@@ -68,7 +69,7 @@ def _json_body(request: HttpRequest) -> Any:
     """The request's JSON document, or None when it is not strict JSON (then the view answers 400)."""
     try:
         return json.loads(request.body or b"null", parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError; deep nesting recurses
         return None
 
 
@@ -90,7 +91,10 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
     palette = Palette.from_kata(kata)
     draft = selectors.draft_get(learner=request.user, kata=kata)
-    design = draft.design if draft else selectors.starter_design(palette=palette)
+    # A draft the editor cannot draw (stored before drafts were shape-checked) is shown as such, kept until the
+    # learner discards it or saves over it, and the canvas starts from the starter design.
+    unusable = draft.problems if draft is not None and draft.problems else None
+    design = draft.design if draft is not None and not unusable else selectors.starter_design(palette=palette)
     services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
     try:
@@ -99,7 +103,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     except DesignError as exc:
         problems = exc.problems
     return render(request, "kata/workspace.html", {
-        "problems": problems,
+        "problems": problems, "unusable_draft": unusable, "unusable_draft_text": draft.text if unusable else "",
         "kata": kata, "palette": palette, "palette_data": palette.editor_parts(), "design": design,
         "budget": palette.budget_per_hour,
         # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
@@ -116,13 +120,33 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         services.draft_save(learner=request.user, kata=kata, document=document)
     except services.DraftRejected as exc:
-        return JsonResponse({"saved": False, "error": str(exc)}, status=400)
+        return JsonResponse({"saved": False, "error": str(exc), "problems": exc.problems}, status=400)
     try:
         design_validate(document, Palette.from_kata(kata))
         problems: list[dict[str, str | None]] = []
     except DesignError as exc:
         problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
     return JsonResponse({"saved": True, "problems": problems})
+
+
+@login_required
+@require_POST
+def draft_discard(request: HttpRequest, slug: str) -> HttpResponse:
+    kata = _get_kata(slug)
+    services.draft_discard(learner=request.user, kata=kata)
+    return redirect("workspace", slug=kata.slug)
+
+
+def _inspector_values(raw: str, part: Any) -> dict[str, Any]:
+    """The part's current parameters as the editor sent them, keeping only numbers for parameters it has."""
+    try:
+        current = json.loads(raw or "{}")
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(current, dict):
+        return {}
+    return {name: value for name, value in current.items()
+            if part.parameter(name) is not None and isinstance(value, (int, float)) and abs(value) <= 1e12}
 
 
 @login_required
@@ -143,11 +167,7 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
         response = render(request, "kata/partials/inspector.html",
                           {"form": form, "part": part, "node_id": node_id, "kata": kata, "saved": True})
         return trigger_client_event(response, "kata:params", {"node": node_id, "params": form.params()})
-    try:
-        current = json.loads(source.get("params") or "{}")
-    except json.JSONDecodeError:
-        current = {}
-    initial = {**part.defaults(), **(current if isinstance(current, dict) else {})}
+    initial = {**part.defaults(), **_inspector_values(source.get("params", ""), part)}
     if "acknowledges" in initial:
         initial["acknowledges"] = bool(initial["acknowledges"])
     form = PartParamsForm(initial=initial, part=part)
@@ -265,8 +285,12 @@ def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     """The instant estimate of the posted design (an htmx partial)."""
     kata = _get_kata(slug)
     palette = Palette.from_kata(kata)
+    document = _json_body(request)
+    malformed = draft_shape_problems(document)
+    if malformed:  # not a design at all: a 400, with the same partial telling what is wrong
+        return render(request, "kata/partials/estimate.html", {"problems": malformed[:10], "kata": kata}, status=400)
     try:
-        design = design_validate(_json_body(request), palette)
+        design = design_validate(document, palette)
     except DesignError as exc:
         return render(request, "kata/partials/estimate.html", {"problems": exc.problems, "kata": kata})
     return render(request, "kata/partials/estimate.html",

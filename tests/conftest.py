@@ -72,3 +72,13 @@ def clearpay_module_palette(django_db_setup, django_db_blocker):
     if not existed:
         with django_db_blocker.unblock():
             Kata.objects.filter(slug="clearpay").delete()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The sign-in limits and check locks live in the cache: every test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -31,7 +31,11 @@ class LearnerLoopTests(BrowserTestCase):
         await expect(page.locator("#inspector .form__errors")).to_have_count(0)
 
     async def _run_and_wait_for_grade(self, page: Page) -> None:
+        # The previous run's frames and grade stay on the page until the new run is accepted: wait for the new one.
+        previous = await page.get_attribute("#run-panel", "data-run") or ""
         await page.click("#run")
+        await page.wait_for_function(f"(document.getElementById('run-panel').dataset.run || '') !== '{previous}'",
+                                     timeout=RUN_TIMEOUT_MS)
         panel = page.locator("#run-panel")
         await expect(panel).to_be_visible()
         # Frames arrive while the run goes: the counter grows and the charts fill in place.

@@ -81,15 +81,37 @@ def test_reference_design_is_validated_against_the_palette(client, instructor, s
     assert "unknown part &#x27;warp-drive&#x27;" in response.content.decode()
 
 
-def test_check_kata_action_reports_the_reference_grade(client, instructor, status_cache):
+@pytest.mark.django_db(transaction=True)
+def test_check_kata_runs_in_the_background_one_at_a_time_per_person(client):
+    """Transactional: the check's thread reads the kata from the database."""
+    import time
+
+    from kata.services import kata_load_fixture
+    from tests.personas import make_persona
+
+    clearpay, _ = kata_load_fixture(path=Path("fixtures/clearpay/kata.json"))
+    from django.contrib.auth.models import Permission
+
+    instructor = make_persona("instructor")
+    # A transactional test's flush empties the groups the data migrations filled: give the permissions here.
+    instructor.user_permissions.add(*Permission.objects.filter(codename__in=["view_kata", "change_kata"]))
     client.force_login(instructor)
-    response = client.post(
-        reverse("admin:kata_kata_changelist"),
-        {"action": "check_kata", "_selected_action": [status_cache.pk]},
-        follow=True,
-    )
+    changelist = reverse("admin:kata_kata_changelist")
+    response = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
     texts = [str(m) for m in response.context["messages"]]
-    assert any("the reference design passes 4/4 on seeds 1, 2, 3" in t for t in texts), texts
+    assert any("checking in the background" in t for t in texts), texts
+    again = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
+    assert any("You have a kata check going already" in str(m) for m in again.context["messages"])
+    deadline = time.monotonic() + 120
+    while "the reference design passes 5/5 on seeds 1, 2, 3" not in (page := client.get(changelist).content.decode()):
+        assert time.monotonic() < deadline, "the check never reported"
+        time.sleep(0.2)
+    assert "✔" in page
+    response = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
+    assert any("checking in the background" in str(m) for m in response.context["messages"]), "free again once done"
+    while "Checking…" in client.get(changelist).content.decode():  # let the second check end before the database goes
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
 
 def test_grader_can_view_but_not_change_katas_and_learner_cannot_enter_admin(client, grader, learner, status_cache):

@@ -59,7 +59,7 @@ def test_workers_exit_when_the_process_that_owns_the_pool_is_killed():
                              cwd=Path(__file__).resolve().parents[2])
     try:
         pids = [int(p) for p in owner.stdout.readline().split()]
-        assert len(pids) >= 4 and all(_alive(pid) for pid in pids), "the pool's workers and its frame channel run"
+        assert len(pids) >= 2 and all(_alive(pid) for pid in pids), "the pool's workers and its frame channel run"
     finally:
         owner.kill()  # SIGKILL: no clean-up of its own
         owner.wait()
