@@ -134,6 +134,12 @@ else:
 # Database calls from async code on the shared thread pool rather than one thread (see kata/asyncdb.py).
 KATA_PARALLEL_DB_CALLS = env_bool("KATA_PARALLEL_DB_CALLS", True)
 
+# Fair sharing (kata/sockets.py), per web process: sockets a learner holds open in all and on one run (a newer one
+# replaces the oldest), and how many they may open a minute (a page reconnects a few times; a loop is refused).
+KATA_SOCKETS_PER_USER = env_int("KATA_SOCKETS_PER_USER", 6, minimum=1)
+KATA_SOCKETS_PER_RUN = env_int("KATA_SOCKETS_PER_RUN", 2, minimum=1)
+KATA_SOCKET_OPENS_PER_MINUTE = env_int("KATA_SOCKET_OPENS_PER_MINUTE", 30, minimum=1)
+
 # Where runs execute: "inprocess" (threads of the web server, seeds in its process pool) or "celery" (workers).
 KATA_RUN_EXECUTOR = env_str("KATA_RUN_EXECUTOR", "inprocess")
 if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:

@@ -55,9 +55,10 @@ def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | No
     )
 
 
-def run_frames(*, run: Run, after: int = 0) -> list[dict[str, Any]]:
-    """The run's saved frames in order, those numbered above `after` only."""
-    return list(RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True))
+def run_frames(*, run: Run, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The run's saved frames in order, those numbered above `after` only, at most `limit` of them."""
+    frames = RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True)
+    return list(frames if limit is None else frames[:limit])
 
 
 def attempt_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> QuerySet[Attempt]:

@@ -51,3 +51,13 @@ def design_file():
 
     root = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "designs"
     return lambda name: json.loads((root / f"{name}.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_socket_guard():
+    """Each test starts with no sockets counted (the counts are per process, and user ids repeat across tests)."""
+    from kata.sockets import socket_guard_reset
+
+    socket_guard_reset()
+    yield
+    socket_guard_reset()
