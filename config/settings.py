@@ -140,6 +140,12 @@ KATA_SOCKETS_PER_USER = env_int("KATA_SOCKETS_PER_USER", 6, minimum=1)
 KATA_SOCKETS_PER_RUN = env_int("KATA_SOCKETS_PER_RUN", 2, minimum=1)
 KATA_SOCKET_OPENS_PER_MINUTE = env_int("KATA_SOCKET_OPENS_PER_MINUTE", 30, minimum=1)
 
+# What one learner may start and keep (kata/services.py): runs (each saves one attempt) and saved frames per hour,
+# and how long a finished run keeps its frames (its grade, results and downsampled series stay for good).
+KATA_RUNS_PER_HOUR = env_int("KATA_RUNS_PER_HOUR", 30, minimum=1)
+KATA_FRAMES_PER_HOUR = env_int("KATA_FRAMES_PER_HOUR", 12000, minimum=1)
+KATA_FRAME_RETENTION_DAYS = env_int("KATA_FRAME_RETENTION_DAYS", 14, minimum=1)
+
 # Where runs execute: "inprocess" (threads of the web server, seeds in its process pool) or "celery" (workers).
 KATA_RUN_EXECUTOR = env_str("KATA_RUN_EXECUTOR", "inprocess")
 if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:

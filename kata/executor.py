@@ -22,7 +22,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from kata.models import Run
-from kata.runs import Publish, run_execute, run_group
+from kata.runs import Publish, frames_prune_now_and_then, run_execute, run_group
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2
@@ -87,6 +87,7 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
 def _execute(run_id: int, loop: asyncio.AbstractEventLoop) -> None:
     try:
         run_execute(run_id, publish=publisher(run_id, loop), worker=f"web pid {os.getpid()}")
+        frames_prune_now_and_then()
     finally:
         close_old_connections()
 

@@ -22,6 +22,8 @@ from simulator import Simulation, Snapshot, build_network
 STEP_SECONDS = 1.0
 # Wall seconds between two frames: ≥ 5 frames a second while a run lasts, never one message per snapshot.
 FRAME_INTERVAL = 0.15
+# Wall seconds between two looks at a seed's stop signal (each look may cross a process boundary).
+STOP_CHECK_SECONDS = 0.1
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -86,11 +88,19 @@ def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) 
     return stream_seed(spec, seed, emit)
 
 
-def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Run one seed to the end in 1-second steps (so the time series exists) and return `Results.to_dict()`."""
+def simulate(spec: dict[str, Any], seed: int, stop: Any = None) -> dict[str, Any] | None:
+    """Run one seed to the end in 1-second steps (so the time series exists) and return `Results.to_dict()`.
+
+    `stop` (anything with `is_set()`) is looked at every STOP_CHECK_SECONDS of wall time: once set, the seed stops
+    and the answer is None, so a cancelled run frees its process at once rather than at the end of every seed.
+    """
     simulation = Simulation(build_network(spec), seed=seed)
+    checked = time.monotonic()
     for _ in simulation.stream(step=STEP_SECONDS):
-        pass
+        if stop is not None and time.monotonic() - checked >= STOP_CHECK_SECONDS:
+            checked = time.monotonic()
+            if stop.is_set():
+                return None
     return simulation.results().to_dict()
 
 
@@ -142,6 +152,15 @@ def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
         return pool().submit(simulate, spec, seed)
     except BrokenProcessPool:  # broke between the check and the submit
         return pool().submit(simulate, spec, seed)
+
+
+def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any]:
+    """Start a seed; set the returned event to stop it (its answer is then None)."""
+    stop = _channels().Event()
+    try:
+        return pool().submit(simulate, spec, seed, stop), stop
+    except BrokenProcessPool:
+        return pool().submit(simulate, spec, seed, stop), stop
 
 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
