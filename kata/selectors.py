@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet
 
 from kata.models import Attempt, Draft, Kata, Run, RunFrame
 from kata.palette import Palette
@@ -157,3 +158,49 @@ def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = ""
     }
     key, reverse = keys.get(order, keys["newest"])
     return sorted(rows, key=key, reverse=reverse)
+
+
+@dataclass(frozen=True)
+class DeletionCounts:
+    """What deleting some rows would take with them, counted in the database (never loaded)."""
+
+    cascades: dict[type[Model], int]  # model → rows deleted along, the rows themselves included
+    protected: dict[type[Model], int]  # model → rows that forbid the deletion
+
+
+def deletion_counts(*, queryset: QuerySet[Any]) -> DeletionCounts:
+    """Count, model by model, what deleting `queryset` cascades to: one COUNT per relation, whatever the history.
+
+    Django's admin collects every related object to list it, frames of every run included (gigabytes, minutes);
+    this follows the same `on_delete` rules with subqueries instead.
+    """
+    reached: dict[type[Model], list[QuerySet[Any]]] = {}
+    blocking: dict[type[Model], list[QuerySet[Any]]] = {}
+
+    def walk(rows: QuerySet[Any], depth: int) -> None:
+        if not rows.exists():
+            return
+        reached.setdefault(rows.model, []).append(rows)
+        if depth > 6:  # the schema is shallow; a cycle must not recurse forever
+            return
+        for relation in rows.model._meta.related_objects:
+            if relation.many_to_many or not relation.field.concrete:
+                continue  # join rows go with their owner; generic relations are not foreign keys
+            related = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": rows.values("pk")})
+            on_delete = getattr(relation, "on_delete", None)
+            if on_delete is CASCADE:
+                walk(related, depth + 1)
+            elif on_delete in (PROTECT, RESTRICT):
+                blocking.setdefault(relation.related_model, []).append(related)
+
+    def count(model: type[Model], paths: list[QuerySet[Any]]) -> int:
+        # A row reached along two paths (a kata's traffic, and its part's) is one row.
+        union = Q()
+        for rows in paths:
+            union |= Q(pk__in=rows.values("pk"))
+        return model._base_manager.filter(union).count()
+
+    walk(queryset, 0)
+    cascades = {model: count(model, paths) for model, paths in reached.items()}
+    protected = {model: n for model, paths in blocking.items() if (n := count(model, paths))}
+    return DeletionCounts(cascades=cascades, protected=protected)
