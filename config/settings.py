@@ -24,8 +24,17 @@ if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r}: use 'development' or 'production'.")
 PRODUCTION = DJANGO_ENV == "production"
 
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-for-anything-public-0123456789"
+
 if PRODUCTION:
     SECRET_KEY = env_str("SECRET_KEY")
+    # Django's own test of a strong key (check --deploy only warns): refused at start, not merely reported.
+    if (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+            or SECRET_KEY == DEVELOPMENT_SECRET_KEY):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+                                   "python -c 'import secrets; print(secrets.token_urlsafe(48))'.")
     DEBUG = env_bool("DEBUG", False)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
@@ -33,7 +42,7 @@ if PRODUCTION:
 
         raise ImproperlyConfigured("ALLOWED_HOSTS is required in production (comma-separated host names).")
 else:
-    SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-for-anything-public-0123456789")
+    SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     DEBUG = env_bool("DEBUG", True)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
@@ -60,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kata.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -100,7 +110,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Production mode on SQLite has a file of its own: a development database holds the demo accounts.
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / ("db-production.sqlite3" if PRODUCTION else "db.sqlite3"))),
             # A transaction takes the write lock when it begins: one that read first and then wrote would fail at
             # once with "database is locked" when two learners press Run together, instead of waiting its turn.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
@@ -183,6 +194,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
+# Django's model backend; in production it refuses the demo accounts (see kata/accounts.py).
+AUTHENTICATION_BACKENDS = ["kata.accounts.AccountBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -209,6 +223,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Sent with every page: scripts only from this site's own files (no inline script, no eval), no framing, forms
+# and connections (the run socket included) to this site only. Inline styles stay allowed: the estimate's meters
+# and plotly's charts set them.
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "font-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+    "frame-ancestors 'none'",
+]))
 
 # Upper bound on any request body (designs are small JSON documents).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)

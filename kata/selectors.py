@@ -12,6 +12,22 @@ from kata.models import Attempt, Draft, Kata, Run, RunFrame
 from kata.palette import Palette
 
 
+def user_lookalike_exists(*, username: str) -> bool:
+    """Whether an account whose username looks like this one (same skeleton, see kata/usernames.py) exists."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.functions import Length
+
+    from kata.usernames import username_normalize, username_skeleton
+
+    name = username_normalize(username)
+    skeleton = username_skeleton(name)
+    if get_user_model().objects.filter(username__iexact=skeleton).exists():
+        return True
+    # A look-alike keeps the length of what it imitates: only names as long as this one can be one.
+    same_length = get_user_model().objects.annotate(n=Length("username")).filter(n=len(name))
+    return any(username_skeleton(other) == skeleton for other in same_length.values_list("username", flat=True).iterator())
+
+
 def kata_list_published() -> QuerySet[Kata]:
     return Kata.objects.filter(published=True).order_by("title")
 

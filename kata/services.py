@@ -39,6 +39,20 @@ _DEMO = (
 )
 
 
+def demo_username(*, username: str | None) -> bool:
+    return any(username == demo for demo, _, _, _ in _DEMO)
+
+
+def demo_credentials(*, username: str | None, password: str | None) -> bool:
+    """Whether these are the published credentials of a demo account (refused in production)."""
+    return any(username == demo and password == secret for demo, secret, _, _ in _DEMO)
+
+
+def demo_password_matches(*, user: AbstractUser) -> bool:
+    """Whether this account still has its demo password (it is a demo account, reachable by anyone who read it)."""
+    return any(user.get_username() == demo and user.check_password(secret) for demo, secret, _, _ in _DEMO)
+
+
 @transaction.atomic
 def demo_accounts_ensure() -> list[DemoAccount]:
     """Create the demo learner, instructor and grader if missing; reset their passwords to the documented ones."""

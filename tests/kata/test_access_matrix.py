@@ -105,7 +105,7 @@ async def test_run_socket_matrix(persona, connects):
 
         def cookie():
             session = SessionStore()
-            session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+            session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "kata.accounts.AccountBackend"
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.save()
             return (b"cookie", f"sessionid={session.session_key}".encode())

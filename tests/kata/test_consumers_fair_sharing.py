@@ -24,7 +24,7 @@ FRAME_PAD = 4000  # bytes of filler per saved frame: a costly run's frames are a
 
 def _cookie(user) -> tuple[bytes, bytes]:
     session = SessionStore()
-    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "kata.accounts.AccountBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     return (b"cookie", f"sessionid={session.session_key}".encode())

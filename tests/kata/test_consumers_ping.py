@@ -16,7 +16,7 @@ HOST = (b"host", b"localhost")
 def _session_cookie(user) -> tuple[bytes, bytes]:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "kata.accounts.AccountBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     return (b"cookie", f"sessionid={session.session_key}".encode())
