@@ -35,10 +35,10 @@ class LearnerLoopTests(BrowserTestCase):
         await expect(panel).to_be_visible()
         # Frames arrive while the run goes: the counter grows and the charts fill in place.
         await page.wait_for_function(
-            "Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
+            "() => Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
         # The charts redraw a few times a second, so they fill a moment after the frames arrive.
         await page.wait_for_function(
-            "document.getElementById('chart-utilization').data[0].x.length > 0", timeout=RUN_TIMEOUT_MS)
+            "() => document.getElementById('chart-utilization').data[0].x.length > 0", timeout=RUN_TIMEOUT_MS)
         await expect(page.locator('[data-testid="grade-score"]')).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
     async def test_learner_builds_runs_and_is_graded_live(self) -> None:
@@ -46,7 +46,7 @@ class LearnerLoopTests(BrowserTestCase):
             await self.log_in(page, "learner", PASSWORD)
             await page.click("text=ClearPay — payment handshake")
             await page.click('[data-testid="open-workspace"]')
-            await page.wait_for_function("window.KataEditor !== undefined")
+            await page.wait_for_function("() => window.KataEditor !== undefined")
 
             for key, x, y in [("lb", 200, 120), ("intent_api", 360, 120), ("queue", 520, 120),
                               ("settlement_worker", 680, 120), ("ledger_db", 840, 300)]:
@@ -90,10 +90,10 @@ class LearnerLoopTests(BrowserTestCase):
         async with self.page(width=1440, height=1000) as page:
             await self.log_in(page, "learner", PASSWORD)
             await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
-            await page.wait_for_function("window.KataEditor !== undefined")
+            await page.wait_for_function("() => window.KataEditor !== undefined")
             await page.evaluate(f"window.KataEditor.setDesign({design})")
             await page.click("#run")
-            await page.wait_for_function("Number(document.getElementById('run-panel').dataset.frames) >= 2",
+            await page.wait_for_function("() => Number(document.getElementById('run-panel').dataset.frames) >= 2",
                                          timeout=RUN_TIMEOUT_MS)
             run_id = await page.get_attribute("#run-panel", "data-run")
             await page.reload()
