@@ -30,9 +30,13 @@ class LearnerLoopTests(BrowserTestCase):
         await expect(page.locator("#inspector .ok")).to_have_text("Applied.")
 
     async def _run_and_wait_for_grade(self, page: Page) -> None:
+        previous = await page.get_attribute("#run-panel", "data-run")
         await page.click("#run")
         panel = page.locator("#run-panel")
         await expect(panel).to_be_visible()
+        # The panel still shows the previous run (its frames, its grade) until the server has answered this Run.
+        await page.wait_for_function("(previous) => document.getElementById('run-panel').dataset.run !== previous",
+                                     arg=previous, timeout=RUN_TIMEOUT_MS)
         # Frames arrive while the run goes: the counter grows and the charts fill in place.
         await page.wait_for_function(
             "() => Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
