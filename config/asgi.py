@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels behind auth and an origin check."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels behind auth and a same-origin check (scheme, host and port)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: the routing imports consumers, which import models.
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings  # noqa: E402
 
 from kata import executor, seed_pool
+from kata.middleware import SameOriginValidator
 from kata.routing import websocket_urlpatterns
 
 # In the embedded default the server runs simulations: start their worker processes in the background while it
@@ -29,7 +29,7 @@ if settings.KATA_RUN_EXECUTOR == "inprocess":
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

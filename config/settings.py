@@ -25,8 +25,17 @@ if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r}: use 'development' or 'production'.")
 PRODUCTION = DJANGO_ENV == "production"
 
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-for-anything-public-0123456789"
+
 if PRODUCTION:
     SECRET_KEY = env_str("SECRET_KEY")
+    # Django's own test of a strong key (check --deploy only warns): refused at start, not merely reported.
+    if (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+            or SECRET_KEY == DEVELOPMENT_SECRET_KEY):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+                                   "python -c 'import secrets; print(secrets.token_urlsafe(48))'.")
     DEBUG = env_bool("DEBUG", False)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
@@ -34,7 +43,7 @@ if PRODUCTION:
 
         raise ImproperlyConfigured("ALLOWED_HOSTS is required in production (comma-separated host names).")
 else:
-    SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-for-anything-public-0123456789")
+    SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     DEBUG = env_bool("DEBUG", True)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
@@ -61,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kata.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -101,7 +111,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Production mode on SQLite has a file of its own: a development database holds the demo accounts.
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / ("db-production.sqlite3" if PRODUCTION else "db.sqlite3"))),
             # A transaction takes the write lock when it begins: one that read first and then wrote would fail at
             # once with "database is locked" when two learners press Run together, instead of waiting its turn.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
@@ -134,6 +145,18 @@ else:
 
 # Database calls from async code on the shared thread pool rather than one thread (see kata/asyncdb.py).
 KATA_PARALLEL_DB_CALLS = env_bool("KATA_PARALLEL_DB_CALLS", True)
+
+# Fair sharing (kata/sockets.py), per web process: sockets a learner holds open in all and on one run (a newer one
+# replaces the oldest), and how many they may open a minute (a page reconnects a few times; a loop is refused).
+KATA_SOCKETS_PER_USER = env_int("KATA_SOCKETS_PER_USER", 6, minimum=1)
+KATA_SOCKETS_PER_RUN = env_int("KATA_SOCKETS_PER_RUN", 2, minimum=1)
+KATA_SOCKET_OPENS_PER_MINUTE = env_int("KATA_SOCKET_OPENS_PER_MINUTE", 30, minimum=1)
+
+# What one learner may start and keep (kata/services.py): runs (each saves one attempt) and saved frames per hour,
+# and how long a finished run keeps its frames (its grade, results and downsampled series stay for good).
+KATA_RUNS_PER_HOUR = env_int("KATA_RUNS_PER_HOUR", 30, minimum=1)
+KATA_FRAMES_PER_HOUR = env_int("KATA_FRAMES_PER_HOUR", 12000, minimum=1)
+KATA_FRAME_RETENTION_DAYS = env_int("KATA_FRAME_RETENTION_DAYS", 14, minimum=1)
 
 # Where runs execute: "inprocess" (threads of the web server, seeds in its process pool) or "celery" (workers).
 KATA_RUN_EXECUTOR = env_str("KATA_RUN_EXECUTOR", "inprocess")
@@ -178,7 +201,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 
 # The sign-in limits come first: a paused account or address is refused before any password is checked.
-AUTHENTICATION_BACKENDS = ["kata.throttle.ThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+# Django's model backend, which in production refuses the demo accounts (kata/accounts.py).
+AUTHENTICATION_BACKENDS = ["kata.throttle.ThrottleBackend", "kata.accounts.AccountBackend"]
 # Counters of the limits (kata/throttle.py) and of checks in progress: shared by every process through Redis when
 # there is one, per process otherwise (the embedded default is one process).
 if REDIS_URL:
@@ -213,6 +237,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Sent with every page: scripts only from this site's own files (no inline script, no eval), no framing, forms
+# and connections (the run socket included) to this site only. Inline styles stay allowed: the estimate's meters
+# and plotly's charts set them.
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "font-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+    "frame-ancestors 'none'",
+]))
 
 # Upper bound on any request body (designs are small JSON documents).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)

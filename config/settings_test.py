@@ -26,7 +26,8 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
 # Each test runs in one transaction on one connection: database calls from async code must stay on its thread.
-KATA_PARALLEL_DB_CALLS = False
+# A live server of its own (another process, no test transaction around it) may run them as a server does.
+KATA_PARALLEL_DB_CALLS = os.environ.get("KATA_TEST_LIVE_SERVER_PARALLEL_DB_CALLS") == "1"
 
 # The test process is no server of its own: it never takes on the runs it finds in the test database at its first
 # socket. (The restart test starts a real embedded server, with the real settings, and checks that one does.)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView
 from django.forms.forms import NON_FIELD_ERRORS
@@ -11,7 +15,27 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from kata import services, throttle
+from kata import selectors, services, throttle
+from kata.usernames import username_scripts
+
+
+MIXED_ALPHABETS = "Use the letters of one alphabet in a username (not, say, Latin and Cyrillic together)."
+
+
+def username_refusal(username: str) -> str | None:
+    """Why this (NFKC-normalised) username cannot be taken, in the words Django uses for a duplicate; or None.
+
+    A mixed-alphabet name is refused whatever exists, so the answer tells nothing about other accounts; a
+    look-alike of an existing account is answered as Django answers an exact duplicate, and no more.
+    """
+    from django.contrib.auth import get_user_model
+
+    if len(username_scripts(username)) > 1:
+        return MIXED_ALPHABETS
+    if selectors.user_lookalike_exists(username=username):
+        user_model = get_user_model()
+        return user_model().unique_error_message(user_model, ["username"]).messages[0]
+    return None
 
 
 class SignUpForm(UserCreationForm):
@@ -19,6 +43,12 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+    def clean_username(self) -> str | None:
+        username = super().clean_username()  # NFKC (Django's UsernameField), and an exact duplicate refused
+        if username is not None and (refusal := username_refusal(username)):
+            raise forms.ValidationError(refusal)
+        return username
 
 
 class ThrottledLoginView(LoginView):
@@ -48,6 +78,37 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = services.learner_sign_up(username=form.cleaned_data["username"], email=form.cleaned_data["email"],
                                         password=form.cleaned_data["password1"])
         throttle.signup_count(address=throttle.address_of(request))
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="kata.accounts.AccountBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class AccountBackend(ModelBackend):
+    """Django's model backend, except that in production the demo accounts cannot log in, nor keep a session.
+
+    Demo accounts are never created in production, but a database that once ran in development may hold them, with
+    passwords printed in the README: the demo instructor would get the admin, the demo grader the overrides. An
+    account is a demo account while its password is still the published one.
+    """
+
+    _checked: dict[tuple[int, str], bool] = {}  # (user, password hash) → is a demo account; the hash changes with it
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
+                     **kwargs: Any) -> Any:
+        if settings.PRODUCTION and services.demo_credentials(username=username, password=password):
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+    def get_user(self, user_id: Any) -> Any:
+        user = super().get_user(user_id)
+        if user is not None and settings.PRODUCTION and self._is_demo(user):
+            return None
+        return user
+
+    def _is_demo(self, user: Any) -> bool:
+        if not services.demo_username(username=user.get_username()):
+            return False
+        key = (user.pk, user.password)
+        if key not in self._checked:  # a password hash costs a few hundred milliseconds: once per account and hash
+            self._checked[key] = services.demo_password_matches(user=user)
+        return self._checked[key]

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from kata import seed_pool
 from kata.models import Run
-from kata.runs import Outcome, Publish, lease_seconds, run_execute, run_group
+from kata.runs import Outcome, Publish, frames_prune_now_and_then, lease_seconds, run_execute, run_group
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2
@@ -98,6 +98,7 @@ class _Embedded:
         outcome = Outcome.SKIPPED
         try:
             outcome = run_execute(run_id, publish=publisher(run_id, loop), worker=self.name, after_first_frame=release)
+            frames_prune_now_and_then()
         except Exception:  # the database away, say: the run is left as it is, for the liveness rules to judge
             log.exception("run %s: its execution broke off", run_id)
         finally:

@@ -98,6 +98,9 @@ async def _follow(session: aiohttp.ClientSession, socket_url: str, origin: str, 
                         break  # closed or broken: reconnect
                     data = json.loads(message.data)
                     now = time.monotonic()
+                    if data.get("type") == "frame":
+                        # As the page does: the server sends a bounded window of frames ahead of the last ack.
+                        await ws.send_json({"type": "ack", "seq": data["seq"]})
                     if data.get("type") == "frame" and data["seq"] not in seen:
                         seen.add(data["seq"])
                         first = first if first is not None else now

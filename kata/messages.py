@@ -1,11 +1,20 @@
 """Typed payloads of every WebSocket message, server → browser and browser → server.
 
 Group messages (worker → consumer over the channel layer) carry one of these under "message".
+The close codes are part of the protocol too: the page reads them to know whether to reconnect.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
+
+# A socket is accepted first and then closed with one of these, so that the browser sees the code (a socket refused
+# during the handshake reaches the page as 1006 and nothing else). 44xx mirror HTTP statuses.
+CLOSE_UNAUTHENTICATED = 4401  # the session ended: log in again, do not reconnect
+CLOSE_NOT_FOUND = 4404  # not this learner's run (or no such run): do not reconnect
+CLOSE_NOT_READING = 4408  # the client stopped acknowledging frames: it may reconnect, and is replayed from there
+CLOSE_REPLACED = 4409  # the learner opened a newer socket (a reload, another tab): this page stops following
+CLOSE_TOO_MANY = 4429  # sockets opened too fast: reconnect after a while
 
 
 class HelloMessage(TypedDict):
@@ -59,3 +68,10 @@ class GradeMessage(TypedDict):
 
 class CancelRequest(TypedDict):
     type: Literal["cancel"]
+
+
+class AckRequest(TypedDict):
+    """The page has the frames up to `seq`. A socket sends a bounded window of frames ahead of the last ack."""
+
+    type: Literal["ack"]
+    seq: int

@@ -45,6 +45,17 @@ def review_list(request: HttpRequest) -> HttpResponse:
     return render(request, "kata/review_list.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell that no spreadsheet runs: text that would start a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict[str, Any]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="attempts.csv"'
@@ -53,8 +64,9 @@ def _csv(rows: list[dict[str, Any]]) -> HttpResponse:
     for row in rows:
         attempt, run = row["attempt"], row["run"]
         failed = [str(s["id"]) for s in selectors.grade_effective(run=run)["scenarios"] if not s["passed"]] if run and run.grade else []
-        writer.writerow([attempt.pk, attempt.kata.slug, attempt.learner.username, attempt.created_at.isoformat(),
-                         run.status if run else "", run.passed if run else "", run.total if run else "", " ".join(failed)])
+        writer.writerow([csv_cell(cell) for cell in (
+            attempt.pk, attempt.kata.slug, attempt.learner.username, attempt.created_at.isoformat(),
+            run.status if run else "", run.passed if run else "", run.total if run else "", " ".join(failed))])
     return response
 
 

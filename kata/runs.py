@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -215,7 +216,7 @@ class _FrameStream:
         return self.stopped
 
 
-def _follow(future: Any, channel: Any, stop: Any, stream: _FrameStream) -> dict[str, Any]:
+def _follow(future: Any, channel: Any, stop: Any, stream: _FrameStream, stop_all: Callable[[], None]) -> dict[str, Any]:
     """Relay the streamed seed's frames until it ends; its results, or RunCancelled."""
     while True:
         try:
@@ -225,7 +226,7 @@ def _follow(future: Any, channel: Any, stop: Any, stream: _FrameStream) -> dict[
                 break
             continue
         if stream.add(points, t, progress):
-            stop.set()
+            stop_all()  # every seed of the run, not only the streamed one: the pool is shared by every learner
     while not channel.empty():  # frames put just before the end
         _, points, t, progress = channel.get_nowait()
         stream.add(points, t, progress)
@@ -240,35 +241,80 @@ def _grading(publish: Publish, seeds: list[int]) -> None:
     _status(publish, Run.Status.RUNNING, f"Grading on {len(seeds)} seeds…")
 
 
+# Wall seconds between two looks at whether a run is still wanted while its other seeds run (one query each).
+STILL_WANTED_SECONDS = 0.25
+
+
+class _Unwanted:
+    """`is_set()` is True once the run is cancelled or taken over (it asks the database at most every quarter second)."""
+
+    def __init__(self, stream: _FrameStream) -> None:
+        self.stream = stream
+        self.checked = 0.0
+        self.unwanted = False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self.unwanted and now - self.checked >= STILL_WANTED_SECONDS:
+            self.checked = now
+            self.unwanted = not self.stream.current().exists()
+        return self.unwanted
+
+
 def _simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: _FrameStream) -> dict[int, dict[str, Any]]:
-    """Every seed in the warm process pool at once, the first streaming: this thread only relays frames."""
+    """Every seed in the warm process pool at once, the first streaming: this thread only relays frames.
+
+    A cancelled run stops every one of its seeds, so the processes it held are free for other learners at once.
+    """
     first, *others = seeds
     streamed = seed_pool.submit_streamed(spec, first)
-    futures = [(seed, seed_pool.submit(spec, seed)) for seed in others]
+    started = [(seed, *seed_pool.submit_stoppable(spec, seed)) for seed in others]
+    stops = [streamed[2], *(stop for _, _, stop in started)]
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop.set()
+
+    unwanted = _Unwanted(stream)
     try:
-        results = {first: _follow(*streamed, stream)}
+        results = {first: _follow(*streamed, stream, stop_all)}
         _grading(stream.publish, seeds)
-        for seed, future in futures:
-            results[seed] = future.result()
+        for seed, future, _ in started:
+            while True:
+                try:
+                    result = future.result(timeout=STILL_WANTED_SECONDS)
+                    break
+                except TimeoutError:
+                    if unwanted.is_set():
+                        raise RunCancelled() from None
+            if result is None:
+                raise RunCancelled()
+            results[seed] = result
     except BaseException:
-        for _, future in futures:
+        stop_all()
+        for _, future, _ in started:
             future.cancel()
         raise
     return results
 
 
 def _simulate_here(spec: dict[str, Any], seeds: list[int], stream: _FrameStream) -> dict[int, dict[str, Any]]:
-    """Every seed in this process, the streamed one first (a task-queue worker: one run at a time per process)."""
+    """Every seed in this process, the streamed one first (a task-queue worker: one run at a time per process).
+
+    Each seed looks, a few times a second, whether the run is still wanted: a cancelled run frees the worker at once.
+    """
     first, *others = seeds
     result = seed_pool.stream_seed(spec, first, stream.add)
     if result is None or stream.stopped:
         raise RunCancelled()
     results = {first: result}
     _grading(stream.publish, seeds)
+    unwanted = _Unwanted(stream)
     for seed in others:
-        if not stream.current().exists():
+        seed_result = seed_pool.simulate(spec, seed, unwanted)
+        if seed_result is None or unwanted.is_set():
             raise RunCancelled()
-        results[seed] = seed_pool.simulate(spec, seed)
+        results[seed] = seed_result
     return results
 
 
@@ -318,6 +364,8 @@ def run_execute(run_id: int, *, publish: Publish, worker: str = "", in_process_p
         message = f"The simulation failed: {exc}"
         if stream.current().update(status=Run.Status.FAILED, error_message=message, finished_at=timezone.now()):
             _status(publish, Run.Status.FAILED, message)
+        else:
+            _stopped(run, claim.execution, publish)
         return Outcome.DONE
     grade_dict = graded.to_dict()
     first = run.seeds[0]
@@ -347,3 +395,22 @@ def _stopped(run: Run, execution: int, publish: Publish) -> None:
         _status(publish, Run.Status.CANCELLED, "Run cancelled.")
     else:
         log.warning("run %s: execution %s was superseded (now %s)", run.pk, execution, now)
+
+
+# Old frames are pruned by whichever process finishes a run, at most this often (see `services.run_frames_prune`).
+PRUNE_EVERY_SECONDS = 3600.0
+_pruned_at: float | None = None
+
+
+def frames_prune_now_and_then() -> None:
+    global _pruned_at
+    if _pruned_at is not None and time.monotonic() - _pruned_at < PRUNE_EVERY_SECONDS:
+        return
+    _pruned_at = time.monotonic()
+    from kata.services import run_frames_prune
+
+    try:
+        while run_frames_prune(limit=100) == 100:  # in slices: no long transaction holds the table
+            pass
+    except DatabaseError:
+        log.warning("old frames not pruned this time")

@@ -29,6 +29,8 @@ from simulator import Simulation, Snapshot, build_network
 STEP_SECONDS = 1.0
 # Wall seconds between two frames: ≥ 5 frames a second while a run lasts, never one message per snapshot.
 FRAME_INTERVAL = 0.15
+# Wall seconds between two looks at a seed's stop signal (each look may cross a process boundary).
+STOP_CHECK_SECONDS = 0.1
 
 # Which seeds a free worker takes first.
 STREAMED = 0
@@ -99,11 +101,19 @@ def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) 
     return stream_seed(spec, seed, emit)
 
 
-def simulate(spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Run one seed to the end in 1-second steps (so the time series exists) and return `Results.to_dict()`."""
+def simulate(spec: dict[str, Any], seed: int, stop: Any = None) -> dict[str, Any] | None:
+    """Run one seed to the end in 1-second steps (so the time series exists) and return `Results.to_dict()`.
+
+    `stop` (anything with `is_set()`) is looked at every STOP_CHECK_SECONDS of wall time: once set, the seed stops
+    and the answer is None, so a cancelled run frees its process at once rather than at the end of every seed.
+    """
     simulation = Simulation(build_network(spec), seed=seed)
+    checked = time.monotonic()
     for _ in simulation.stream(step=STEP_SECONDS):
-        pass
+        if stop is not None and time.monotonic() - checked >= STOP_CHECK_SECONDS:
+            checked = time.monotonic()
+            if stop.is_set():
+                return None
     return simulation.results().to_dict()
 
 
@@ -216,6 +226,15 @@ def _channels() -> SyncManager:
 def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
     """Simulate a seed when a worker is free and no streamed seed waits (cancel the future while it waits)."""
     return scheduler().submit(GRADING, simulate, spec, seed)
+
+
+def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any]:
+    """Start a seed; set the returned event to stop it (its answer is then None)."""
+    stop = _channels().Event()
+    try:
+        return pool().submit(simulate, spec, seed, stop), stop
+    except BrokenProcessPool:
+        return pool().submit(simulate, spec, seed, stop), stop
 
 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:

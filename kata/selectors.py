@@ -7,13 +7,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet, TextField
+from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from kata.design import DesignProblem
 from kata.drafts import draft_shape_problems
 from kata.models import Attempt, Draft, Kata, Run, RunFrame
 from kata.palette import Palette
+
+
+def user_lookalike_exists(*, username: str) -> bool:
+    """Whether an account whose username looks like this one (same skeleton, see kata/usernames.py) exists."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.functions import Length
+
+    from kata.usernames import username_normalize, username_skeleton
+
+    name = username_normalize(username)
+    skeleton = username_skeleton(name)
+    if get_user_model().objects.filter(username__iexact=skeleton).exists():
+        return True
+    # A look-alike keeps the length of what it imitates: only names as long as this one can be one.
+    same_length = get_user_model().objects.annotate(n=Length("username")).filter(n=len(name))
+    return any(username_skeleton(other) == skeleton for other in same_length.values_list("username", flat=True).iterator())
 
 
 def kata_list_published() -> QuerySet[Kata]:
@@ -106,9 +122,10 @@ def run_waiting_message(*, run: Run) -> str:
     return f"Waiting for a simulator: {ahead} run{'s' if ahead != 1 else ''} ahead of yours."
 
 
-def run_frames(*, run: Run, after: int = 0) -> list[dict[str, Any]]:
-    """The run's saved frames in order, those numbered above `after` only."""
-    return list(RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True))
+def run_frames(*, run: Run, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The run's saved frames in order, those numbered above `after` only, at most `limit` of them."""
+    frames = RunFrame.objects.filter(run=run, seq__gt=after).order_by("seq").values_list("payload", flat=True)
+    return list(frames if limit is None else frames[:limit])
 
 
 def attempt_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> QuerySet[Attempt]:
@@ -246,3 +263,49 @@ def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = ""
     }
     key, reverse = keys.get(order, keys["newest"])
     return sorted(rows, key=key, reverse=reverse)
+
+
+@dataclass(frozen=True)
+class DeletionCounts:
+    """What deleting some rows would take with them, counted in the database (never loaded)."""
+
+    cascades: dict[type[Model], int]  # model → rows deleted along, the rows themselves included
+    protected: dict[type[Model], int]  # model → rows that forbid the deletion
+
+
+def deletion_counts(*, queryset: QuerySet[Any]) -> DeletionCounts:
+    """Count, model by model, what deleting `queryset` cascades to: one COUNT per relation, whatever the history.
+
+    Django's admin collects every related object to list it, frames of every run included (gigabytes, minutes);
+    this follows the same `on_delete` rules with subqueries instead.
+    """
+    reached: dict[type[Model], list[QuerySet[Any]]] = {}
+    blocking: dict[type[Model], list[QuerySet[Any]]] = {}
+
+    def walk(rows: QuerySet[Any], depth: int) -> None:
+        if not rows.exists():
+            return
+        reached.setdefault(rows.model, []).append(rows)
+        if depth > 6:  # the schema is shallow; a cycle must not recurse forever
+            return
+        for relation in rows.model._meta.related_objects:
+            if relation.many_to_many or not relation.field.concrete:
+                continue  # join rows go with their owner; generic relations are not foreign keys
+            related = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": rows.values("pk")})
+            on_delete = getattr(relation, "on_delete", None)
+            if on_delete is CASCADE:
+                walk(related, depth + 1)
+            elif on_delete in (PROTECT, RESTRICT):
+                blocking.setdefault(relation.related_model, []).append(related)
+
+    def count(model: type[Model], paths: list[QuerySet[Any]]) -> int:
+        # A row reached along two paths (a kata's traffic, and its part's) is one row.
+        union = Q()
+        for rows in paths:
+            union |= Q(pk__in=rows.values("pk"))
+        return model._base_manager.filter(union).count()
+
+    walk(queryset, 0)
+    cascades = {model: count(model, paths) for model, paths in reached.items()}
+    protected = {model: n for model, paths in blocking.items() if (n := count(model, paths))}
+    return DeletionCounts(cascades=cascades, protected=protected)

@@ -8,14 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, Scenario,
-                         TrafficSource)
+from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, RunFrame,
+                         Scenario, TrafficSource)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -36,6 +37,20 @@ _DEMO = (
     ("instructor", "teach-clearpay", INSTRUCTORS, True),
     ("grader", "grade-clearpay", GRADERS, False),
 )
+
+
+def demo_username(*, username: str | None) -> bool:
+    return any(username == demo for demo, _, _, _ in _DEMO)
+
+
+def demo_credentials(*, username: str | None, password: str | None) -> bool:
+    """Whether these are the published credentials of a demo account (refused in production)."""
+    return any(username == demo and password == secret for demo, secret, _, _ in _DEMO)
+
+
+def demo_password_matches(*, user: AbstractUser) -> bool:
+    """Whether this account still has its demo password (it is a demo account, reachable by anyone who read it)."""
+    return any(user.get_username() == demo and user.check_password(secret) for demo, secret, _, _ in _DEMO)
 
 
 @transaction.atomic
@@ -292,20 +307,53 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
     runs_expire_stale(learner=learner)
-    if Run.objects.filter(attempt__learner=learner, status__in=ACTIVE_RUN_STATUSES).exists():
+    mine = Run.objects.filter(attempt__learner=learner)
+    if mine.filter(status__in=ACTIVE_RUN_STATUSES).exists():
         raise RunRefused("You already have a run in progress. Wait for it to finish, or cancel it, before starting another.")
+    # A cancelled run counts as active until its executor has stopped every seed (it says so with finished_at),
+    # or Run → Cancel repeated would keep the shared pool busy with runs nobody waits for.
+    now = timezone.now()
+    lease = timedelta(seconds=settings.KATA_RUN_LEASE_SECONDS)
+    if mine.filter(status=Run.Status.CANCELLED, finished_at__isnull=True, heartbeat_at__gt=now - 2 * lease).exists():
+        raise RunRefused("Your cancelled run is still stopping; start the next one in a moment.")
+    hour_ago = now - timedelta(hours=1)
+    recent = mine.filter(created_at__gte=hour_ago)
+    if recent.count() >= settings.KATA_RUNS_PER_HOUR:
+        raise RunRefused(f"You have started {settings.KATA_RUNS_PER_HOUR} runs in the last hour, the most one learner "
+                         "may; your design is saved. Use the instant estimate meanwhile, and run it again later.")
+    if RunFrame.objects.filter(run__in=recent).count() >= settings.KATA_FRAMES_PER_HOUR:
+        raise RunRefused("Your runs of the last hour have streamed as much as one learner may in an hour; your design "
+                         "is saved. Run it again later.")
     attempt = Attempt.objects.create(learner=learner, kata=kata, design=design.to_document(), title=title[:120])
     seeds = list(range(1, palette.grading_seeds + 1))
     return Run.objects.create(attempt=attempt, seeds=seeds)
 
 
 def run_cancel(*, run: Run) -> bool:
-    """Ask an active run to stop; the executor notices within a frame. Returns whether anything was cancelled."""
-    return bool(
-        Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
-            status=Run.Status.CANCELLED, error_message="Cancelled by the learner."
-        )
-    )
+    """Ask an active run to stop; the executor notices within a frame. Returns whether anything was cancelled.
+
+    A queued run has no executor yet and is finished at once; a running one is finished by its executor when every
+    seed has stopped (until then the learner's next run waits, see `run_start`).
+    """
+    cancelled = dict(status=Run.Status.CANCELLED, error_message="Cancelled by the learner.")
+    runs = Run.objects.filter(pk=run.pk)
+    if runs.filter(status=Run.Status.QUEUED).update(**cancelled, finished_at=timezone.now()):
+        return True
+    return bool(runs.filter(status=Run.Status.RUNNING).update(**cancelled))
+
+
+def run_frames_prune(*, now: Any = None, limit: int = 100) -> int:
+    """Delete the saved frames of runs finished longer ago than KATA_FRAME_RETENTION_DAYS; how many runs were thinned.
+
+    Frames are what a socket replays while a run goes on; a finished run keeps its grade, results and downsampled
+    series (what history, attempt and review pages show), so its frames are only bulk after a while.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.KATA_FRAME_RETENTION_DAYS)
+    run_ids = list(Run.objects.filter(finished_at__lt=cutoff, frames__isnull=False).values_list("pk", flat=True)
+                   .distinct()[:limit])
+    if run_ids:
+        RunFrame.objects.filter(run_id__in=run_ids).delete()
+    return len(run_ids)
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connection, connections
 
 from kata.executor import publisher, publishing_loop
-from kata.runs import Outcome, lease_seconds, run_execute, runs_requeue_stale
+from kata.runs import Outcome, frames_prune_now_and_then, lease_seconds, run_execute, runs_requeue_stale
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,10 @@ def run_simulate(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     worker = f"{self.request.hostname} pid {os.getpid()}"
 
     def execute() -> Outcome:
-        return run_execute(run_id, publish=publisher(run_id, publishing_loop()), worker=worker, in_process_pool=False,
-                           after_first_frame=_background)
+        outcome = run_execute(run_id, publish=publisher(run_id, publishing_loop()), worker=worker,
+                              in_process_pool=False, after_first_frame=_background)
+        frames_prune_now_and_then()  # on the run's thread, at idle priority by now
+        return outcome
 
     try:
         outcome = _on_a_thread_of_its_own(f"kata-run-{run_id}", execute)

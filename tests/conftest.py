@@ -82,3 +82,11 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+@pytest.fixture(autouse=True)
+def _fresh_socket_guard():
+    """Each test starts with no sockets counted (the counts are per process, and user ids repeat across tests)."""
+    from kata.sockets import socket_guard_reset
+
+    socket_guard_reset()
+    yield
+    socket_guard_reset()

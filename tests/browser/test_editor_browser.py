@@ -43,7 +43,7 @@ class EditorInBrowserTests(BrowserTestCase):
         await page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
         await self.log_in(page, "learner", PASSWORD)
         await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
-        await page.wait_for_function("window.KataEditor !== undefined")
+        await page.wait_for_function("() => window.KataEditor !== undefined")
         return errors
 
     async def _design(self, page: Page) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class EditorInBrowserTests(BrowserTestCase):
             await self.screenshot(page, "editor")
 
             await page.reload()
-            await page.wait_for_function("window.KataEditor !== undefined")
+            await page.wait_for_function("() => window.KataEditor !== undefined")
             await expect(page.locator("#canvas .node")).to_have_count(4)
             await expect(page.locator(_edge("lb", "intent_api"))).to_have_count(1)
             await expect(page.locator(f"{_node('intent_api')} .node__summary")).to_have_text("3 × 8")

@@ -38,12 +38,15 @@ class LearnerLoopTests(BrowserTestCase):
                                      timeout=RUN_TIMEOUT_MS)
         panel = page.locator("#run-panel")
         await expect(panel).to_be_visible()
+        # The panel still shows the previous run (its frames, its grade) until the server has answered this Run.
+        await page.wait_for_function("(previous) => document.getElementById('run-panel').dataset.run !== previous",
+                                     arg=previous, timeout=RUN_TIMEOUT_MS)
         # Frames arrive while the run goes: the counter grows and the charts fill in place.
         await page.wait_for_function(
-            "Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
+            "() => Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
         # The charts redraw a few times a second, so they fill a moment after the frames arrive.
         await page.wait_for_function(
-            "document.getElementById('chart-utilization').data[0].x.length > 0", timeout=RUN_TIMEOUT_MS)
+            "() => document.getElementById('chart-utilization').data[0].x.length > 0", timeout=RUN_TIMEOUT_MS)
         await expect(page.locator('[data-testid="grade-score"]')).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
     async def test_learner_builds_runs_and_is_graded_live(self) -> None:
@@ -105,10 +108,10 @@ class LearnerLoopTests(BrowserTestCase):
         async with self.page(width=1440, height=1000) as page:
             await self.log_in(page, "learner", PASSWORD)
             await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
-            await page.wait_for_function("window.KataEditor !== undefined")
+            await page.wait_for_function("() => window.KataEditor !== undefined")
             await page.evaluate(f"window.KataEditor.setDesign({design})")
             await page.click("#run")
-            await page.wait_for_function("Number(document.getElementById('run-panel').dataset.frames) >= 2",
+            await page.wait_for_function("() => Number(document.getElementById('run-panel').dataset.frames) >= 2",
                                          timeout=RUN_TIMEOUT_MS)
             run_id = await page.get_attribute("#run-panel", "data-run")
             await page.reload()

@@ -275,7 +275,7 @@ def test_the_run_socket_answers_any_message_with_an_error_frame_and_stays_open(c
     attempt = Attempt.objects.create(learner=learner, kata=clearpay, design={})
     run = Run.objects.create(attempt=attempt, seeds=[1], status="succeeded", passed=0, total=0, grade={})
     session = SessionStore()
-    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(learner.pk), "django.contrib.auth.backends.ModelBackend"
+    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(learner.pk), "kata.accounts.AccountBackend"
     session[HASH_SESSION_KEY] = learner.get_session_auth_hash()
     session.save()
     headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={session.session_key}".encode())]

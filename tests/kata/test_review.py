@@ -78,3 +78,17 @@ def test_feedback_and_override_reach_the_learner_with_an_audit_trail(client, gra
     assert "grader" in page and "scenario 2 failed → passed" in page and "Drops were in the last second" in page
     assert "overridden by a grader" in page
     assert Feedback.objects.get().grader.username == "grader"
+
+
+@pytest.mark.parametrize("username", ["@SUM(1+1)", "-2+3", "+cmd", "=cmd"])
+def test_csv_export_cells_never_start_a_formula(client, grader, clearpay, design_file, username):
+    from django.contrib.auth import get_user_model
+
+    # Django's username validator allows @ + - (not =); a name can also arrive through the admin or a command.
+    sly = get_user_model().objects.create_user(username=username, password="x")
+    _graded(sly, clearpay, design_file("reference"), [True] * 5)
+    client.force_login(grader)
+    rows = list(csv.reader(io.StringIO(client.get(reverse("review_list"), {"format": "csv"}).content.decode())))
+    learners = [r[2] for r in rows[1:]]
+    assert learners == ["'" + username]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

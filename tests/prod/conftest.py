@@ -7,6 +7,7 @@ Run with `make test-prod`; the settings module refuses to load without productio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -229,6 +230,9 @@ class Learner:
             if message.type == aiohttp.WSMsgType.TEXT:
                 data = json.loads(message.data)
                 self.messages.append(data)
+                if data.get("type") == "frame":  # as the page does: the server sends a bounded window ahead of acks
+                    with contextlib.suppress(ConnectionError, RuntimeError):  # dropped: the next receive says so
+                        await self.ws.send_json({"type": "ack", "seq": data["seq"]})
                 if done(data):
                     return data
                 continue

@@ -99,7 +99,7 @@ class Command(BaseCommand):
             await page.wait_for_selector('[data-testid="current-user"]')
             for index in range(runs + 1):  # the first run warms the seed pool up and is not counted
                 await page.goto(f"{url}/katas/clearpay/workspace/")
-                await page.wait_for_function("window.KataEditor !== undefined")
+                await page.wait_for_function("() => window.KataEditor !== undefined")
                 await page.evaluate("(d) => window.KataEditor.setDesign(d)", design)
                 await page.evaluate(INSTRUMENT)
                 await page.click("#run")

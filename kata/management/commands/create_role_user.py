@@ -21,9 +21,14 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        username = options["username"]
+        from kata.accounts import username_refusal
+        from kata.usernames import username_normalize
+
+        username = username_normalize(options["username"])
         if get_user_model().objects.filter(username=username).exists():
             raise CommandError(f"A user called '{username}' already exists.")
+        if refusal := username_refusal(username):
+            raise CommandError(refusal)
         password = os.environ.get("KATA_PASSWORD") or getpass.getpass(f"Password for {username}: ")
         try:
             validate_password(password)

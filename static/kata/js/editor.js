@@ -36,8 +36,10 @@
   var emptyInspector = inspectorEl ? inspectorEl.innerHTML : '';
 
   var palette = readJson('palette-data', []);
-  var parts = {};
-  palette.forEach(function (p) { parts[p.key] = p; });
+  // Everything keyed by a part key or a node id is a Map: a plain object would take an id such as 'constructor',
+  // 'toString' or '__proto__' for one it already has (and drop the node).
+  var parts = new Map();
+  palette.forEach(function (p) { parts.set(p.key, p); });
 
   // ---- state -------------------------------------------------------------------------------------------------
   var doc = normalise(readJson('design-data', { nodes: [], edges: [] }));
@@ -47,8 +49,8 @@
   var lastUndoKey = null;        // consecutive arrow-key moves of one node share one undo step
   var lastUndoAt = 0;
   var readOnly = svg.hasAttribute('data-readonly');
-  var utilization = null;        // {nodeId: 0..1} during a live run
-  var problemNodes = {};
+  var utilization = null;        // Map nodeId → 0..1 during a live run
+  var problemNodes = new Set();
   var connectFrom = null;        // node id while connecting with the keyboard
   var dragging = null;           // pointer gesture in progress
   var dirty = false;             // changes not yet confirmed saved by the server
@@ -81,10 +83,10 @@
     var nodes = Array.isArray(source.nodes) ? source.nodes : [];
     var edges = Array.isArray(source.edges) ? source.edges : [];
     var out = { nodes: [], edges: [] };
-    var seen = {};
+    var seen = new Set();
     nodes.forEach(function (n, i) {
-      if (!n || typeof n !== 'object' || typeof n.id !== 'string' || seen[n.id]) return;
-      seen[n.id] = true;
+      if (!n || typeof n !== 'object' || typeof n.id !== 'string' || seen.has(n.id)) return;
+      seen.add(n.id);
       out.nodes.push({
         id: n.id,
         part: String(n.part),
@@ -107,7 +109,7 @@
   }
 
   function partOf(node) {
-    return parts[node.part] || { key: node.part, name: node.part, role: 'unknown', defaults: {}, description: '' };
+    return parts.get(node.part) || { key: node.part, name: node.part, role: 'unknown', defaults: {}, description: '' };
   }
 
   function roleOf(node) { return partOf(node).role; }
@@ -178,7 +180,7 @@
   var nodeLayer = el('g', { class: 'nodes' }, svg);
   var overlayLayer = el('g', { class: 'overlay', 'pointer-events': 'none' }, svg);
   var tempLine = el('path', { class: 'edge edge--temp', 'marker-end': 'url(#kata-arrow-temp)' }, null);
-  var nodeEls = {};
+  var nodeEls = new Map();
 
   // ---- rendering ---------------------------------------------------------------------------------------------
   function edgePath(a, b) {
@@ -280,14 +282,14 @@
   function utilClass(u) { return u > 0.8 ? 'hot' : (u >= 0.6 ? 'warm' : 'ok'); }
 
   function updateNode(node) {
-    var g = nodeEls[node.id];
+    var g = nodeEls.get(node.id);
     var part = partOf(node);
     var role = part.role;
     var classes = ['node', 'node--' + role];
     if (selection && selection.kind === 'node' && selection.id === node.id) classes.push('node--selected');
-    if (problemNodes[node.id]) classes.push('node--problem');
+    if (problemNodes.has(node.id)) classes.push('node--problem');
     if (connectFrom === node.id) classes.push('node--connecting');
-    var u = utilization && Object.prototype.hasOwnProperty.call(utilization, node.id) ? Number(utilization[node.id]) : null;
+    var u = utilization && utilization.has(node.id) ? Number(utilization.get(node.id)) : null;
     if (u !== null && Number.isFinite(u)) classes.push('node--util', 'node--util-' + utilClass(u));
     g.setAttribute('class', classes.join(' '));
     g.setAttribute('transform', 'translate(' + node.x + ',' + node.y + ')');
@@ -314,22 +316,22 @@
   }
 
   function render() {
-    var alive = {};
+    var alive = new Set();
     doc.nodes.forEach(function (node, index) {
-      alive[node.id] = true;
-      if (!nodeEls[node.id]) nodeEls[node.id] = buildNode(node);
+      alive.add(node.id);
+      if (!nodeEls.has(node.id)) nodeEls.set(node.id, buildNode(node));
       // DOM order is document order (the tab order); only move what is out of place, since moving an
       // element takes its focus and pointer capture away.
-      var g = nodeEls[node.id];
+      var g = nodeEls.get(node.id);
       if (nodeLayer.children[index] !== g) nodeLayer.insertBefore(g, nodeLayer.children[index] || null);
       updateNode(node);
     });
-    Object.keys(nodeEls).forEach(function (id) {
-      if (!alive[id]) {
-        var g = nodeEls[id];
+    Array.from(nodeEls.keys()).forEach(function (id) {
+      if (!alive.has(id)) {
+        var g = nodeEls.get(id);
         var hadFocus = g.contains(document.activeElement);
         g.remove();
-        delete nodeEls[id];
+        nodeEls.delete(id);
         if (hadFocus) svg.focus({ preventScroll: true });
       }
     });
@@ -403,11 +405,11 @@
   }
 
   function renderProblems(problems) {
-    problemNodes = {};
+    problemNodes = new Set();
     if (!problemsEl) return;
     problemsEl.textContent = '';
     if (!problems || !problems.length) return;
-    problems.forEach(function (p) { if (p && p.node) problemNodes[p.node] = true; });
+    problems.forEach(function (p) { if (p && p.node) problemNodes.add(p.node); });
     var heading = document.createElement('p');
     heading.className = 'ws-problems__title';
     heading.textContent = problems.length === 1 ? '1 thing to fix before a run:' : problems.length + ' things to fix before a run:';
@@ -584,7 +586,7 @@
   }
 
   function addPart(key, at) {
-    var part = parts[key];
+    var part = parts.get(key);
     if (!part) return null;
     if (readOnly) { announce('The design is read-only right now.'); return null; }
     var count = doc.nodes.filter(function (n) { return n.part === key; }).length;
@@ -768,10 +770,10 @@
       var over = nodeAt(event.clientX, event.clientY);
       var overId = over && over !== dragging.source ? over : null;
       if (overId !== dragging.over) {
-        if (dragging.over && nodeEls[dragging.over]) nodeEls[dragging.over].classList.remove('node--drop-target', 'node--drop-refused');
+        if (dragging.over && nodeEls.has(dragging.over)) nodeEls.get(dragging.over).classList.remove('node--drop-target', 'node--drop-refused');
         dragging.over = overId;
-        if (overId && nodeEls[overId]) {
-          nodeEls[overId].classList.add(connectRefusal(dragging.source, overId) ? 'node--drop-refused' : 'node--drop-target');
+        if (overId && nodeEls.has(overId)) {
+          nodeEls.get(overId).classList.add(connectRefusal(dragging.source, overId) ? 'node--drop-refused' : 'node--drop-target');
         }
       }
     }
@@ -802,7 +804,7 @@
     } else if (gesture.kind === 'connect') {
       tempLine.remove();
       svg.classList.remove('is-connecting');
-      if (gesture.over && nodeEls[gesture.over]) nodeEls[gesture.over].classList.remove('node--drop-target', 'node--drop-refused');
+      if (gesture.over && nodeEls.has(gesture.over)) nodeEls.get(gesture.over).classList.remove('node--drop-target', 'node--drop-refused');
       var target = cancelled ? null : nodeAt(event.clientX, event.clientY);
       if (target && target !== gesture.source) connect(gesture.source, target);
       else if (target === gesture.source) announce('A part cannot connect to itself.');
@@ -828,7 +830,7 @@
       if (!item) return;
       var id = addPart(item.dataset.part, null);
       // A click from the keyboard (detail 0) hands focus to the new part, so arrows and Delete work next.
-      if (id && event.detail === 0 && nodeEls[id]) nodeEls[id].focus();
+      if (id && event.detail === 0 && nodeEls.has(id)) nodeEls.get(id).focus();
     });
   }
 
@@ -999,7 +1001,8 @@
       return true;
     },
     setUtilization: function (map) {
-      utilization = map && typeof map === 'object' ? Object.assign({}, map) : null;
+      // Own keys only, read without assignment: a '__proto__' key stays a key.
+      utilization = map && typeof map === 'object' ? new Map(Object.entries(map)) : null;
       render();
     },
     clearUtilization: function () { utilization = null; render(); },
@@ -1015,8 +1018,8 @@
   // Fonts can change text widths after first paint; measure once more when they are ready.
   if (document.fonts && document.fonts.ready) {
     document.fonts.ready.then(function () {
-      Object.keys(nodeEls).forEach(function (id) {
-        nodeEls[id].querySelectorAll('text').forEach(function (t) { delete t.dataset.full; });
+      nodeEls.forEach(function (g) {
+        g.querySelectorAll('text').forEach(function (t) { delete t.dataset.full; });
       });
       render();
     });

@@ -11,6 +11,7 @@
   var clockEl = document.getElementById("run-clock");
   var problemsEl = document.getElementById("problems");
   var FINISHED = { succeeded: true, failed: true, cancelled: true };
+  var CLOSE = { UNAUTHENTICATED: 4401, NOT_FOUND: 4404, REPLACED: 4409, TOO_MANY: 4429 };
   var CHART_REDRAW_MS = 300;
 
   function csrfToken() {
@@ -120,6 +121,22 @@
     htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
   }
 
+  // The page stops following the run (its socket will not come back): say why, and let the learner act.
+  function stopFollowing(run, message, logIn) {
+    run.finished = true;
+    panel.dataset.status = "disconnected";
+    cancelButton.hidden = true;
+    if (logIn) {
+      statusEl.textContent = message + " ";
+      var link = document.createElement("a");
+      link.href = root.dataset.loginUrl + "?next=" + encodeURIComponent(location.pathname);
+      link.textContent = "Log in";
+      statusEl.appendChild(link);
+    } else {
+      setStatus(message);
+    }
+  }
+
   function connect(run) {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + run.payload.socket);
@@ -127,7 +144,11 @@
     socket.onopen = function () { run.retries = 0; };
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
-      if (message.type === "frame") onFrame(run, message);
+      if (message.type === "frame") {
+        onFrame(run, message);
+        // The server keeps a bounded window of frames ahead of the last acknowledged one.
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", seq: message.seq }));
+      }
       else if (message.type === "status") {
         if (FINISHED[message.status]) finish(run, message.status, message.message);
         else setStatus(message.message || message.status);
@@ -137,12 +158,15 @@
     };
     socket.onclose = function (event) {
       if (run.finished || current !== run) return;
-      if (event.code === 4404 || event.code === 4401) { setStatus("This run is not yours to follow."); return; }
-      // Dropped: come back and let the server replay what was missed.
+      // Close codes of kata/messages.py: the first three mean that reconnecting cannot help.
+      if (event.code === CLOSE.UNAUTHENTICATED) { stopFollowing(run, "Your session has ended. Log in again to follow this run.", true); return; }
+      if (event.code === CLOSE.NOT_FOUND) { stopFollowing(run, "This run is not yours to follow."); return; }
+      if (event.code === CLOSE.REPLACED) { stopFollowing(run, "This run is open in another window or tab; reload to follow it here."); return; }
+      // Dropped: come back and let the server replay what was missed; slowly when told there were too many.
       run.retries += 1;
-      var delay = Math.min(5000, 250 * Math.pow(2, run.retries));
-      setStatus("Connection lost; reconnecting…");
-      setTimeout(function () { if (!run.finished) connect(run); }, delay);
+      var delay = event.code === CLOSE.TOO_MANY ? 15000 : Math.min(5000, 250 * Math.pow(2, run.retries));
+      setStatus(event.code === CLOSE.TOO_MANY ? "Too many connections; reconnecting in a moment…" : "Connection lost; reconnecting…");
+      setTimeout(function () { if (!run.finished && current === run) connect(run); }, delay);
     };
   }
 
