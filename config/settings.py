@@ -200,9 +200,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
-# The sign-in limits come first: a paused account or address is refused before any password is checked.
-# Django's model backend, which in production refuses the demo accounts (kata/accounts.py).
-AUTHENTICATION_BACKENDS = ["kata.throttle.ThrottleBackend", "kata.accounts.AccountBackend"]
+# Django's model backend, which refuses a paused sign-in before checking its password and, in production, the demo
+# accounts (kata/accounts.py, kata/throttle.py).
+AUTHENTICATION_BACKENDS = ["kata.accounts.AccountBackend"]
 # Counters of the limits (kata/throttle.py) and of checks in progress: shared by every process through Redis when
 # there is one, per process otherwise (the embedded default is one process).
 if REDIS_URL:

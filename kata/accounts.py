@@ -84,7 +84,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class AccountBackend(ModelBackend):
-    """Django's model backend, except that in production the demo accounts cannot log in, nor keep a session.
+    """Django's model backend, except that a sign-in the limits pause is refused before any password is checked
+    (kata/throttle.py), and that in production the demo accounts cannot log in, nor keep a session.
 
     Demo accounts are never created in production, but a database that once ran in development may hold them, with
     passwords printed in the README: the demo instructor would get the admin, the demo grader the overrides. An
@@ -95,6 +96,7 @@ class AccountBackend(ModelBackend):
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
                      **kwargs: Any) -> Any:
+        throttle.login_guard(request=request, username=username if username is not None else kwargs.get("username"))
         if settings.PRODUCTION and services.demo_credentials(username=username, password=password):
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

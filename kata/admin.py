@@ -45,7 +45,8 @@ class CountedDeletion:
         listed = [f"{capfirst(model._meta.verbose_name)}: {obj}" for obj in queryset[:self.LISTED]]
         others = [f"{capfirst(m._meta.verbose_name_plural)}: {n}" for m, n in counts.cascades.items() if m is not model]
         to_delete: list[Any] = [*listed, others] if others else listed
-        protected = [f"{capfirst(m._meta.verbose_name_plural)}: {n}" for m, n in counts.protected.items()]
+        _, refused = selectors.deletion_summary(model=model, objects=list(queryset[:self.LISTED]))
+        protected = refused + [f"{capfirst(m._meta.verbose_name_plural)}: {n}" for m, n in counts.protected.items()]
         return to_delete, summary, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:

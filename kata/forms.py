@@ -21,6 +21,33 @@ HELP = {
 }
 
 
+class _OnStep:
+    """A value on the parameter's steps from its minimum (100, 200, … for a capacity from 100 in steps of 100).
+
+    Django's own step validator computes in floats and raises OverflowError on a 300-digit integer; this one is
+    exact for integers, and the range validators answer such a value anyway."""
+
+    def __init__(self, minimum: float, step: float) -> None:
+        self.minimum, self.step = minimum, step
+
+    def __call__(self, value: float) -> None:
+        if self.step <= 0 or value is None:
+            return
+        try:
+            if isinstance(value, int) and float(self.step).is_integer() and float(self.minimum).is_integer():
+                ok = (value - int(self.minimum)) % int(self.step) == 0
+            else:
+                steps = (float(value) - self.minimum) / self.step
+                ok = abs(steps - round(steps)) < 1e-6
+        except (OverflowError, ValueError):
+            return  # out of any range: the range validators say so
+        if not ok:
+            start = f"{self.minimum:g}"
+            raise forms.ValidationError(
+                f"Choose a value on the steps of {self.step:g} from {start} ({start}, {self.minimum + self.step:g}, "
+                f"{self.minimum + 2 * self.step:g}, …).", code="step")
+
+
 class PartParamsForm(forms.Form):
     """The learner-editable parameters of one part, with the kata's ranges."""
 
@@ -33,13 +60,12 @@ class PartParamsForm(forms.Form):
             if spec.name == "acknowledges":
                 field: forms.Field = forms.BooleanField(required=False, label=spec.label)
             elif spec.step >= 1 and float(spec.step).is_integer() and float(spec.minimum).is_integer():
-                # step_size counts from min_value: 100, 200, ... for a capacity from 100 in steps of 100.
                 field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label,
-                                           step_size=int(spec.step) if spec.step > 1 else None)
+                                           validators=[_OnStep(spec.minimum, spec.step)])
                 field.widget.attrs.update(step=int(spec.step))
             else:
                 field = forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, label=spec.label,
-                                         step_size=spec.step or None)
+                                         validators=[_OnStep(spec.minimum, spec.step)])
                 field.widget.attrs.update(step=spec.step)
             field.help_text = HELP.get(spec.name, "")
             self.fields[spec.name] = field

@@ -123,6 +123,23 @@ class ScenarioSpec:
     source: str | None
     require_headroom: bool = False
 
+    def rule(self, budget_per_hour: float) -> str:
+        """How the scenario passes, in words: "passes when p99 accept latency ≤ 300 ms"."""
+        from kata.models import Scenario
+
+        words = {"accept_p99_ms": ("p99 accept latency", " ms"), "dropped": ("lost acknowledged requests", ""),
+                 "error_rate_pct": ("requests that met an error", " %"),
+                 "recovery": ("failed external calls sent back for another attempt", " %"),
+                 "peak_cost": ("peak cost", " $/h"), "settle_p99_ms": ("p99 completion latency", " ms"),
+                 "peak_utilization_pct": ("busiest part's peak utilization", " %")}
+        name, unit = words.get(self.metric, (self.metric, ""))
+        sign = dict(Scenario.Comparator.choices).get(self.comparator, self.comparator)
+        threshold = budget_per_hour if self.threshold is None else self.threshold
+        rule = f"passes when {name} {sign} {threshold:g}{unit}"
+        if self.require_headroom:
+            rule += ", and no part on the path runs above its error threshold"
+        return rule
+
 
 @dataclass(frozen=True)
 class Palette:

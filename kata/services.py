@@ -132,6 +132,11 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
     return kata, existing is None
 
 
+def kata_cheapest_record(*, kata: Kata, cost_per_hour: float) -> None:
+    """Record the cost of the cheapest passing design found (`manage.py cheapest --save`); grades compare with it."""
+    Kata.objects.filter(pk=kata.pk).update(cheapest_cost_per_hour=round(cost_per_hour, 2), updated_at=timezone.now())
+
+
 @dataclass(frozen=True)
 class KataCheck:
     ok: bool

@@ -97,16 +97,10 @@ def signup_count(*, address: str) -> None:
     throttle_count(limit=SIGNUP_PER_ADDRESS, who=address)
 
 
-class ThrottleBackend(ModelBackend):
-    """First in AUTHENTICATION_BACKENDS: refuses every sign-in the limits pause (the next backends are not asked),
-    and authenticates nobody itself. A ModelBackend otherwise, so sessions and `force_login` naming it still work."""
-
-    def authenticate(self, request: HttpRequest | None, username: Any = None, password: Any = None,
-                     **kwargs: Any) -> None:
-        if login_refusal(username=username if username is not None else kwargs.get("username"),
-                         address=address_of(request)):
-            raise PermissionDenied("sign-in paused")
-        return None
+def login_guard(*, request: HttpRequest | None, username: Any) -> None:
+    """Refuse a sign-in the limits pause, before any password is checked (kata.accounts.AccountBackend asks)."""
+    if login_refusal(username=username, address=address_of(request)):
+        raise PermissionDenied("sign-in paused")
 
 
 @receiver(user_login_failed, dispatch_uid="kata.throttle.failed")

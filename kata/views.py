@@ -82,7 +82,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
     palette = Palette.from_kata(kata)
-    return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette})
+    rules = [{"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)]
+    return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette, "scenario_rules": rules})
 
 
 @login_required

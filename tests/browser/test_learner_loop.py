@@ -3,6 +3,7 @@ then put the gateway on the synchronous path and see scenario 1 fail with its ex
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -34,13 +35,11 @@ class LearnerLoopTests(BrowserTestCase):
         # The previous run's frames and grade stay on the page until the new run is accepted: wait for the new one.
         previous = await page.get_attribute("#run-panel", "data-run") or ""
         await page.click("#run")
-        await page.wait_for_function(f"(document.getElementById('run-panel').dataset.run || '') !== '{previous}'",
-                                     timeout=RUN_TIMEOUT_MS)
+        await page.wait_for_function(
+            "(previous) => (document.getElementById('run-panel').dataset.run || '') !== previous",
+            arg=previous, timeout=RUN_TIMEOUT_MS)
         panel = page.locator("#run-panel")
         await expect(panel).to_be_visible()
-        # The panel still shows the previous run (its frames, its grade) until the server has answered this Run.
-        await page.wait_for_function("(previous) => document.getElementById('run-panel').dataset.run !== previous",
-                                     arg=previous, timeout=RUN_TIMEOUT_MS)
         # Frames arrive while the run goes: the counter grows and the charts fill in place.
         await page.wait_for_function(
             "() => Number(document.getElementById('run-panel').dataset.frames) >= 3", timeout=RUN_TIMEOUT_MS)
@@ -109,7 +108,7 @@ class LearnerLoopTests(BrowserTestCase):
             await self.log_in(page, "learner", PASSWORD)
             await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
             await page.wait_for_function("() => window.KataEditor !== undefined")
-            await page.evaluate(f"window.KataEditor.setDesign({design})")
+            await page.evaluate("(design) => window.KataEditor.setDesign(design)", json.loads(design))
             await page.click("#run")
             await page.wait_for_function("() => Number(document.getElementById('run-panel').dataset.frames) >= 2",
                                          timeout=RUN_TIMEOUT_MS)

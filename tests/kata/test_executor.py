@@ -22,6 +22,7 @@ from kata.models import Attempt, Run
 from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 DESIGN = Path("fixtures/status-cache/designs/reference.json").read_text()
 SPEC = {"arrival": {"rate": 5.0}, "stations": [{"name": "a", "service": {"dist": "exponential", "mean": 0.05}}],
         "duration": 20.0}
@@ -36,13 +37,15 @@ async def _learner(name: str) -> AsyncClient:
 
 async def _follow(client: AsyncClient, path: str) -> list[dict]:
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-    socket = WebsocketCommunicator(application, path, headers=[ORIGIN, cookie])
+    socket = WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, cookie])
     connected, _ = await socket.connect()
     assert connected
     messages = []
     while not messages or not (messages[-1]["type"] == "status"
                                and messages[-1]["status"] in {"succeeded", "failed", "cancelled"}):
         messages.append(await socket.receive_json_from(timeout=120))
+        if messages[-1]["type"] == "frame":  # acknowledged as the page does, so the replay goes on
+            await socket.send_json_to({"type": "ack", "seq": messages[-1]["seq"]})
     await socket.disconnect()
     return messages
 

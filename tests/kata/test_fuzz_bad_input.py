@@ -278,7 +278,8 @@ def test_the_run_socket_answers_any_message_with_an_error_frame_and_stays_open(c
     session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(learner.pk), "kata.accounts.AccountBackend"
     session[HASH_SESSION_KEY] = learner.get_session_auth_hash()
     session.save()
-    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={session.session_key}".encode())]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"),
+               (b"cookie", f"sessionid={session.session_key}".encode())]
     # Non-empty: the test communicator cannot send an empty text frame.
     texts = (any_value.map(body) | st.text(min_size=1, max_size=200)
              | deep_values.map(lambda d: "[" * min(d.depth, 2000)))
@@ -352,4 +353,4 @@ def test_the_bodies_the_issue_found_are_refused_and_never_lock_the_workspace(cli
     Draft.objects.create(learner=learner, kata=clearpay, design=document)  # as stored before drafts were checked
     page = client.get("/katas/clearpay/workspace/")
     assert page.status_code == 200 and b"Your saved draft cannot be opened" in page.content
-    assert {n["id"] for n in page.context["design"]["nodes"]} == {"checkout", "gateway"}, "the starter design"
+    assert {n["id"] for n in page.context["design"]["nodes"]} == {"checkout", "status_clients", "gateway", "ledger_db", "status_api"}, "the starter design"

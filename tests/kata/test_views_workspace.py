@@ -67,7 +67,7 @@ def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_i
     assert "HX-Trigger" not in bad
     off_step = logged_in.post(url, {"part": "queue", "node": "queue", "capacity": 30050, "acknowledges": "on",
                                     "max_attempts": 5, "backoff_ms": 500}, HTTP_HX_REQUEST="true")
-    assert off_step.status_code == 400 and "multiple of step size 100, starting from 100" in off_step.content.decode()
+    assert off_step.status_code == 400 and "on the steps of 100 from 100 (100, 200, 300, …)" in off_step.content.decode()
     no_cores = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 1, "cores": 2,
                                     "concurrency": 20}, HTTP_HX_REQUEST="true")
     assert no_cores.status_code == 400 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()

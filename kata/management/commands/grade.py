@@ -76,7 +76,8 @@ class Command(BaseCommand):
         result = graded.grade.to_dict()
         if options["json"]:
             scenarios = [
-                {key: s[key] for key in ("id", "title", "passed", "value", "threshold", "explanation", "next_step")}
+                {key: s[key] for key in ("id", "title", "passed", "value", "unit", "threshold", "worst_seed",
+                                         "values_by_seed", "explanation", "next_step")}
                 for s in result["scenarios"]
             ]
             payload = {"kata": result["kata"], "passed": result["passed"], "total": result["total"],
