@@ -73,7 +73,7 @@ test: test-deps
 	$(PY) -m pytest -m "not slow" --ignore=tests/prod
 
 validate: test-deps
-	$(PY) -m pytest -m slow tests/simulator
+	$(PY) -m pytest -m slow tests/simulator tests/kata
 
 # Speed is checked by benchmarks that print figures and ratios, never by timed tests.
 bench: test-deps

@@ -38,7 +38,12 @@ def test_json_output_has_the_documented_shape(katas):
     payload = json.loads(out)
     assert payload["kata"] == "status-cache" and payload["passed"] == payload["total"] == 4
     assert payload["seeds"] == [1, 2]
-    assert set(payload["scenarios"][0]) == {"id", "title", "passed", "value", "threshold", "explanation", "next_step"}
+    assert set(payload["scenarios"][0]) == {"id", "title", "passed", "value", "unit", "threshold", "worst_seed",
+                                            "values_by_seed", "explanation", "next_step"}
+    for scenario in payload["scenarios"]:
+        assert set(scenario["values_by_seed"]) == {"1", "2"}, "every seed's value"
+        assert scenario["value"] == scenario["values_by_seed"][str(scenario["worst_seed"])], "the worst seed's value"
+        assert scenario["explanation"].startswith(f"Seed {scenario['worst_seed']}, the worst of 2: ")
 
 
 def test_failing_design_is_still_graded_with_exit_zero(katas):
