@@ -4,7 +4,8 @@ Cost comes from instances and cores; every other parameter (slots, capacities, a
 whether a design passes. The search starts from a design that passes every scenario on the grading seeds and walks
 downhill: at each step it tries every one-step cut of a priced parameter (a part's cores or instances, and a
 worker's cores with its slots kept within what the cores hold, or spread over one instance fewer), most money saved
-first, grading each on the seeds, and keeps the first that still passes. It stops when no cut passes. That finds a
+first, grading each on the seeds, and keeps the first that still passes. It stops when no cut passes. A cut that
+failed once is not tried again from a cheaper design (cutting more elsewhere seldom makes it pass). That finds a
 local minimum, not a proof of the global one; the kata's budget is judged against it.
 """
 
@@ -60,7 +61,7 @@ def _params(document: dict[str, Any], node_id: str) -> dict[str, Any]:
     return node.setdefault("params", {})
 
 
-def _candidates(document: dict[str, Any], palette: Palette) -> Iterator[tuple[str, dict[str, Any]]]:
+def _candidates(document: dict[str, Any], palette: Palette) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Every one-step cut of a priced parameter, with the free parameters it forces kept valid."""
     design = design_validate(document, palette)
     for node in design.nodes:
@@ -91,7 +92,7 @@ def _candidates(document: dict[str, Any], palette: Palette) -> Iterator[tuple[st
                 if per_core and params["concurrency"] > params["cores"] * per_core:
                     params["concurrency"] = params["cores"] * per_core
                     change += f" (concurrency {params['concurrency']:g})"
-            yield change, candidate
+            yield f"{node.id}.{name}={lower:g}", change, candidate
 
 
 def cheapest_search(
@@ -109,11 +110,10 @@ def cheapest_search(
         raise SearchError(f"the starting design does not pass (scenarios {failing} fail on seeds "
                           f"{', '.join(map(str, seeds))}); start from one that passes")
     result = CheapestResult(start_cost=start_cost, cost=start_cost, document=copy.deepcopy(document), evaluations=1)
-    refused: set[str] = set()  # candidate documents already graded and failing
+    refused: set[str] = set()  # cuts already graded and failing ("workers.cores=7")
     while result.evaluations < max_evaluations:
         options = []
-        for change, candidate in _candidates(result.document, palette):
-            key = repr(sorted((n["id"], sorted(n.get("params", {}).items())) for n in candidate["nodes"]))
+        for key, change, candidate in _candidates(result.document, palette):
             cost = _cost(candidate, palette)
             if cost is not None and cost < result.cost - 1e-9 and key not in refused:
                 options.append((cost, change, candidate, key))

@@ -310,7 +310,6 @@ def test_the_run_socket_answers_any_message_with_an_error_frame_and_stays_open(c
 
 
 def test_grade_command_exits_2_on_anything_that_is_not_a_design(clearpay, tmp_path):
-    # json_values, not deep_values: the command (kata/management/commands/grade.py) does not catch RecursionError.
     @FUZZ
     @given(document=json_values, raw=st.binary(max_size=40))
     def check(document, raw):
@@ -324,6 +323,16 @@ def test_grade_command_exits_2_on_anything_that_is_not_a_design(clearpay, tmp_pa
             assert err.getvalue().startswith("grade: ") and "Traceback" not in err.getvalue()
 
     check()
+
+
+@pytest.mark.parametrize("depth", [100, 5000, 60000])
+def test_grade_command_exits_2_on_a_deeply_nested_body(clearpay, tmp_path, depth):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * depth + "]" * depth)
+    err = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("grade", str(path), "--kata", "clearpay", stdout=StringIO(), stderr=err)
+    assert exited.value.code == 2 and err.getvalue().startswith("grade: ") and "Traceback" not in err.getvalue()
 
 
 def test_nan_and_infinity_are_refused_with_400_not_stored(client, learner, clearpay):

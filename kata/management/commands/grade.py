@@ -55,6 +55,8 @@ class Command(BaseCommand):
             return json.loads(text)
         except json.JSONDecodeError as exc:
             self._fail(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        except RecursionError:
+            self._fail(f"{source} is nested too deeply to be a design")
 
     def handle(self, *args: Any, **options: Any) -> None:
         kata = selectors.kata_get_by_slug(slug=options["kata"])
@@ -72,6 +74,8 @@ class Command(BaseCommand):
             graded = design_grade(palette=palette, document=document, seeds=seeds)
         except DesignError as exc:
             self._fail(f"invalid design: {exc}")
+        except RecursionError:
+            self._fail("the design is nested too deeply to be a design")
         elapsed = time.perf_counter() - started
         result = graded.grade.to_dict()
         if options["json"]:
