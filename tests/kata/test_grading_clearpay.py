@@ -76,6 +76,7 @@ def test_passing_designs_pass_with_margin_on_every_seed(graded, name):
     assert max(by_id[3].values) < 0.3, "error rate sits well inside 0.5 %, retried errors counted"
     assert by_id[4].values == [100.0, 100.0, 100.0]
     assert by_id[5].value <= 2.5
+    assert "the cheapest passing design found costs $1.94/h" in by_id[5].explanation
 
 
 def test_every_explanation_names_its_seed_and_carries_every_seeds_value(graded):
