@@ -41,6 +41,16 @@ def kata_get_published(*, slug: str) -> Kata | None:
     return kata_list_published().filter(slug=slug).first()
 
 
+def kata_for_command(*, slug: str, seeds: int | None) -> tuple[Kata | None, str]:
+    """The kata a management command names, and what is wrong with its arguments ("" when nothing is)."""
+    kata = kata_get_by_slug(slug=slug)
+    if kata is None:
+        return None, f"no kata '{slug}' (known: {', '.join(kata_slugs()) or 'none'})"
+    if seeds is not None and not 1 <= seeds <= 20:
+        return kata, "--seeds must be from 1 to 20"
+    return kata, ""
+
+
 def kata_get_by_slug(*, slug: str) -> Kata | None:
     """Any kata, published or not (graders and instructors grade drafts too)."""
     return Kata.objects.filter(slug=slug).first()

@@ -39,11 +39,9 @@ class Command(BaseCommand):
         sys.exit(2)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        kata = selectors.kata_get_by_slug(slug=options["kata"])
-        if kata is None:
-            self._fail(f"no kata '{options['kata']}' (known: {', '.join(selectors.kata_slugs()) or 'none'})")
-        if options["seeds"] is not None and not 1 <= options["seeds"] <= 20:
-            self._fail("--seeds must be from 1 to 20")
+        kata, problem = selectors.kata_for_command(slug=options["kata"], seeds=options["seeds"])
+        if problem or kata is None:
+            self._fail(problem)
         if not 1 <= options["max_evaluations"] <= 2000:
             self._fail("--max-evaluations must be from 1 to 2000")
         if options["start"]:

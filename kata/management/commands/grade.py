@@ -59,11 +59,9 @@ class Command(BaseCommand):
             self._fail(f"{source} is nested too deeply to be a design")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        kata = selectors.kata_get_by_slug(slug=options["kata"])
-        if kata is None:
-            self._fail(f"no kata '{options['kata']}' (known: {', '.join(selectors.kata_slugs()) or 'none'})")
-        if options["seeds"] is not None and not 1 <= options["seeds"] <= 20:
-            self._fail("--seeds must be from 1 to 20")
+        kata, problem = selectors.kata_for_command(slug=options["kata"], seeds=options["seeds"])
+        if problem or kata is None:
+            self._fail(problem)
         if options["seed"] < 0:
             self._fail("--seed must be 0 or more")
         document = self._read(options["design"])
