@@ -135,7 +135,8 @@ class ScenarioSpec:
         name, unit = words.get(self.metric, (self.metric, ""))
         sign = dict(Scenario.Comparator.choices).get(self.comparator, self.comparator)
         threshold = budget_per_hour if self.threshold is None else self.threshold
-        rule = f"passes when {name} {sign} {threshold:g}{unit}"
+        amount = f"${threshold:.2f}/h" if unit == " $/h" else f"{threshold:g}{unit}"
+        rule = f"passes when {name} {sign} {amount}"
         if self.require_headroom:
             rule += ", and no part on the path runs above its error threshold"
         return rule

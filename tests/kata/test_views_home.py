@@ -62,3 +62,17 @@ def test_static_htmx_and_plotly_are_served_locally(client, db):
     from django.contrib.staticfiles import finders
 
     assert finders.find("plotly/plotly.min.js"), "plotly.js must be served from the plotly package"
+
+
+def test_the_brief_states_each_scenarios_rule_from_its_data(client, clearpay):
+    body = client.get(reverse("kata_detail", kwargs={"slug": "clearpay"})).content.decode()
+    assert "passes when p99 accept latency ≤ 300 ms" in body
+    assert ("passes when requests that met an error &lt; 0.5 %, and no part on the path runs above its error "
+            "threshold") in body
+    assert "passes when peak cost ≤ $2.50/h" in body
+    assert "$0.04/h an instance + $0.05/h a core" in body
+    scenario = clearpay.scenarios.get(order=1)
+    scenario.threshold = 250
+    scenario.save()
+    assert "passes when p99 accept latency ≤ 250 ms" in client.get(
+        reverse("kata_detail", kwargs={"slug": "clearpay"})).content.decode()
