@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod loadtest loadtest-prod
+.PHONY: run test lint validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod loadtest loadtest-prod
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ chromium:
 # pytest exits 5 when no test ran; make treats that as the failure it is.
 test: test-deps
 	$(PY) -m pytest -m "not slow" --ignore=tests/prod
+
+# ruff over the whole project, mypy over simulator/ (settings in pyproject.toml).
+lint: test-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 validate: test-deps
 	$(PY) -m pytest -m slow tests/simulator tests/kata
