@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView
@@ -28,8 +28,6 @@ def username_refusal(username: str) -> str | None:
     A mixed-alphabet name is refused whatever exists, so the answer tells nothing about other accounts; a
     look-alike of an existing account is answered as Django answers an exact duplicate, and no more.
     """
-    from django.contrib.auth import get_user_model
-
     if len(username_scripts(username)) > 1:
         return MIXED_ALPHABETS
     if selectors.user_lookalike_exists(username=username):

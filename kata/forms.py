@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from kata.palette import PartSpec
+from kata.selectors import attempt_list_for_learner
 
 HELP = {
     "instances": "Copies of this part. Each one adds its cost per hour.",
@@ -92,8 +93,6 @@ class CompareForm(forms.Form):
 
     def __init__(self, *args: Any, learner: Any, kata: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from kata.selectors import attempt_list_for_learner
-
         attempts = attempt_list_for_learner(learner=learner, kata=kata)
         for name in ("left", "right"):
             field = self.fields[name]

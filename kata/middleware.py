@@ -9,9 +9,13 @@ WhiteNoise does and hands every other request down the async chain.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.http.request import split_domain_port, validate_host
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
@@ -48,8 +52,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def _origin_key(scheme: str, netloc: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of an origin, the port filled in from the scheme; None when it is not one."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(f"{scheme}://{netloc}")
         port = parts.port
@@ -66,9 +68,6 @@ def websocket_origin_allowed(scope: dict[str, Any]) -> bool:
     As Django's CSRF check does for forms: the host must be an allowed one, and the scheme is the socket's own
     (wss → https), or https when the request came through a TLS proxy that SECURE_PROXY_SSL_HEADER names.
     """
-    from django.conf import settings
-    from django.http.request import split_domain_port, validate_host
-
     headers: dict[bytes, bytes] = {}
     for name, value in scope.get("headers", []):
         headers.setdefault(bytes(name).lower(), bytes(value))
@@ -111,8 +110,6 @@ class SameOriginValidator:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket" and not websocket_origin_allowed(scope):
-            from channels.security.websocket import WebsocketDenier
-
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
 
@@ -124,8 +121,6 @@ class ContentSecurityPolicyMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Any) -> None:
-        from django.conf import settings
-
         self.get_response = get_response
         self.policy = settings.CONTENT_SECURITY_POLICY
         self.is_async = iscoroutinefunction(get_response)

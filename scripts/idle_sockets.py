@@ -92,7 +92,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.2)
             time.sleep(3)  # the embedded pool's warm-up, so it is not measured
-            from kata.idlesockets import measure
+            from kata.idlesockets import measure  # from this checkout: HERE is put on sys.path above
 
             figures = measure(base_url=base, server_pid=server.pid, run_socket=f"/ws/runs/{data['run']}/",
                               attacker_cookie=data["cookies"]["attacker"], page="/katas/clearpay/",

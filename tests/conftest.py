@@ -1,7 +1,15 @@
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from django.core.cache import cache
+
+from kata.models import Kata
+from kata.palette import Palette
+from kata.services import kata_load_fixture
+from kata.sockets import socket_guard_reset
 from tests.personas import make_persona
 
 
@@ -28,9 +36,6 @@ def grader(db):
 @pytest.fixture
 def clearpay(db):
     """The ClearPay kata exactly as `make run` loads it."""
-    from pathlib import Path
-
-    from kata.services import kata_load_fixture
 
     kata, _ = kata_load_fixture(path=Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "kata.json")
     return kata
@@ -38,17 +43,12 @@ def clearpay(db):
 
 @pytest.fixture
 def clearpay_palette(clearpay):
-    from kata.palette import Palette
-
     return Palette.from_kata(clearpay)
 
 
 @pytest.fixture
 def design_file():
     """Reads a ClearPay design from fixtures/clearpay/designs/<name>.json."""
-    import json
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "designs"
     return lambda name: json.loads((root / f"{name}.json").read_text())
 
@@ -57,12 +57,6 @@ def design_file():
 def clearpay_module_palette(django_db_setup, django_db_blocker):
     """The ClearPay palette for a whole module of expensive grading tests; the kata is removed afterwards, so
     later tests see the database as they expect."""
-    from pathlib import Path
-
-    from kata.models import Kata
-    from kata.palette import Palette
-    from kata.services import kata_load_fixture
-
     path = Path(__file__).resolve().parents[1] / "fixtures" / "clearpay" / "kata.json"
     with django_db_blocker.unblock():
         existed = Kata.objects.filter(slug="clearpay").exists()
@@ -77,16 +71,12 @@ def clearpay_module_palette(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The sign-in limits and check locks live in the cache: every test starts with none counted."""
-    from django.core.cache import cache
-
     cache.clear()
     yield
     cache.clear()
 @pytest.fixture(autouse=True)
 def _fresh_socket_guard():
     """Each test starts with no sockets counted (the counts are per process, and user ids repeat across tests)."""
-    from kata.sockets import socket_guard_reset
-
     socket_guard_reset()
     yield
     socket_guard_reset()

@@ -4,14 +4,18 @@ refused (403), or told the object does not exist (404, so ids do not leak)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
 from config.asgi import application
 from kata.models import Attempt, Run
+from kata.services import kata_load_fixture
 from tests.personas import make_persona
 
 PERSONAS = ["anonymous", "learner", "other_learner", "instructor", "grader"]
@@ -88,12 +92,6 @@ def test_role_matrix(world, persona, method, url, body, expected):
 @pytest.mark.parametrize("persona, connects", [("anonymous", False), ("learner", True), ("other_learner", False),
                                                ("instructor", False), ("grader", False)])
 async def test_run_socket_matrix(persona, connects):
-    from pathlib import Path
-
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from kata.services import kata_load_fixture
 
     kata, _ = await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
     owner = await sync_to_async(make_persona)("learner")

@@ -8,6 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from kata.services import demo_accounts_ensure
+from tests.personas import PASSWORD
+
 
 def test_sign_up_makes_a_logged_in_learner(client, db):
     response = client.post(reverse("signup"), {"username": "ada", "email": "", "password1": "a-long-passphrase-9",
@@ -31,7 +34,6 @@ def test_password_change_needs_the_old_password(client, learner):
     url = reverse("password_change")
     bad = client.post(url, {"old_password": "wrong", "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
     assert bad.status_code == 200 and "Your old password was entered incorrectly" in bad.content.decode()
-    from tests.personas import PASSWORD
 
     good = client.post(url, {"old_password": PASSWORD, "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
     assert good.status_code == 302
@@ -104,8 +106,6 @@ def test_create_role_user_refuses_a_look_alike(db, monkeypatch, learner):
     ("learner", "learn-clearpay", "/accounts/login/"),
 ])
 def test_demo_accounts_cannot_log_in_in_production(client, db, settings, username, password, page):
-    from kata.services import demo_accounts_ensure
-
     demo_accounts_ensure()  # a database that once ran in development
     settings.PRODUCTION = True
     response = client.post(page, {"username": username, "password": password, "next": "/admin/"})
@@ -116,8 +116,6 @@ def test_demo_accounts_cannot_log_in_in_production(client, db, settings, usernam
 
 
 def test_a_demo_accounts_session_ends_in_production(client, db, settings):
-    from kata.services import demo_accounts_ensure
-
     demo_accounts_ensure()
     client.force_login(get_user_model().objects.get(username="instructor"))
     assert client.get("/admin/").status_code == 200

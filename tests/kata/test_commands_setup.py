@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from kata.models import Kata
+from kata.models import Attempt, Kata
 
 
 def test_load_katas_loads_clearpay_once_and_keeps_edits(db):
@@ -40,8 +40,6 @@ def test_demo_accounts_are_refused_in_production(db, settings):
 
 
 def test_replacing_a_kata_keeps_learners_attempts(learner):
-    from kata.models import Attempt
-
     call_command("load_katas", stdout=StringIO())
     kata = Kata.objects.get(slug="clearpay")
     attempt = Attempt.objects.create(learner=learner, kata=kata, design=kata.reference_design)

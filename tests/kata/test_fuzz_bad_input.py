@@ -12,19 +12,26 @@ import copy
 import json
 import os
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from config.asgi import application
+from kata import services
 from kata.design import DesignError, design_validate
 from kata.drafts import draft_shape_problems
 from kata.models import Attempt, Draft, Run
+from tests.personas import PASSWORD, make_persona
 
 # `KATA_FUZZ_EXAMPLES=2000 pytest tests/kata/test_fuzz_bad_input.py` for a longer search.
 EXAMPLES = int(os.environ.get("KATA_FUZZ_EXAMPLES", "250"))
@@ -120,8 +127,6 @@ def body(document: Any) -> str:
 
 @pytest.fixture(scope="module")
 def reference():
-    from pathlib import Path
-
     return json.loads(Path("fixtures/clearpay/designs/reference.json").read_text())
 
 
@@ -196,9 +201,6 @@ def test_design_endpoints_answer_4xx_with_a_message_never_5xx(client, learner, c
 @pytest.mark.django_db(transaction=True)
 def test_the_run_endpoint_refuses_every_malformed_design_with_its_problems(client, clearpay, reference):
     """Transactional: an accepted run really starts (and is cancelled at once, so the next may start)."""
-    from kata import services
-    from tests.personas import make_persona
-
     learner = make_persona("learner")
     client.force_login(learner)
 
@@ -265,11 +267,6 @@ def test_any_stored_draft_opens_the_workspace_and_an_unusable_one_can_be_discard
 
 @pytest.mark.django_db(transaction=True)
 def test_the_run_socket_answers_any_message_with_an_error_frame_and_stays_open(clearpay):
-    from config.asgi import application
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from tests.personas import make_persona
 
     learner = make_persona("learner")
     attempt = Attempt.objects.create(learner=learner, kata=clearpay, design={})
@@ -337,9 +334,6 @@ def test_grade_command_exits_2_on_a_deeply_nested_body(clearpay, tmp_path, depth
 
 def test_nan_and_infinity_are_refused_with_400_not_stored(client, learner, clearpay):
     """Python's json reads NaN and Infinity; the database's JSON columns do not (hypothesis found a 500 here)."""
-    from django.urls import reverse
-
-    from tests.personas import PASSWORD
 
     client.login(username=learner.username, password=PASSWORD)
     body_text = '{"nodes": [{"id": "a", "part": "checkout", "params": {}, "x": Infinity, "y": NaN}], "edges": []}'

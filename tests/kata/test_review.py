@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from kata.models import Attempt, Feedback, GradeOverride, Run
@@ -82,8 +83,6 @@ def test_feedback_and_override_reach_the_learner_with_an_audit_trail(client, gra
 
 @pytest.mark.parametrize("username", ["@SUM(1+1)", "-2+3", "+cmd", "=cmd"])
 def test_csv_export_cells_never_start_a_formula(client, grader, clearpay, design_file, username):
-    from django.contrib.auth import get_user_model
-
     # Django's username validator allows @ + - (not =); a name can also arrive through the admin or a command.
     sly = get_user_model().objects.create_user(username=username, password="x")
     _graded(sly, clearpay, design_file("reference"), [True] * 5)

@@ -27,6 +27,7 @@ import pytest
 from django.db import connection
 
 from kata.loadtest import _csrf_cookie, _log_in
+from kata.services import kata_load_fixture, learner_sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -129,8 +130,6 @@ class Stack:
 @pytest.fixture(scope="session")
 def prod_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """The test database, open to every test of the session, with the katas loaded."""
-    from kata.services import kata_load_fixture
-
     with django_db_blocker.unblock():
         kata_load_fixture(path=ROOT / "fixtures" / "clearpay" / "kata.json")
         yield
@@ -164,8 +163,6 @@ _learners = itertools.count(1)
 
 @pytest.fixture
 def learner(prod_db: None) -> Any:
-    from kata.services import learner_sign_up
-
     return learner_sign_up(username=f"prod-learner-{os.getpid()}-{next(_learners)}", email="", password=PASSWORD)
 
 

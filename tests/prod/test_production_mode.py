@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.conf import settings
+from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from kata import executor, services
-from kata.models import Attempt, Run, RunFrame
+from kata.models import Attempt, Kata, Run, RunFrame
 from kata.runs import MAX_EXECUTIONS, worker_lost_message
 from tests.prod.conftest import ROOT, Learner, Stack, finished, first_frame, prod_script, wait_until
 
@@ -27,8 +32,6 @@ def _frame_seqs(run_id: int) -> list[int]:
 
 
 def test_the_database_is_postgresql_and_runs_go_to_celery(stack: Stack) -> None:
-    from django.conf import settings
-
     assert connection.vendor == "postgresql"
     assert settings.KATA_RUN_EXECUTOR == "celery"
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
@@ -83,9 +86,6 @@ def test_a_killed_worker_s_run_is_taken_over_by_the_other_worker(two_workers: St
 def test_a_killed_pool_process_is_requeued_at_once(two_workers: Stack, learner: Any,
                                                    reference_design: dict[str, Any]) -> None:
     """Kill only the process executing the run: Celery puts the message back without waiting for the broker."""
-    import os
-    import signal
-
     async def scenario() -> int:
         async with Learner(two_workers.url, learner.username) as page:
             run_id = await page.run_to_first_frame(reference_design)
@@ -99,11 +99,7 @@ def test_a_killed_pool_process_is_requeued_at_once(two_workers: Stack, learner: 
 
 
 def test_a_run_whose_workers_keep_dying_fails_with_a_reason_the_learner_sees(stack: Stack, learner: Any) -> None:
-    from datetime import timedelta
 
-    from django.utils import timezone
-
-    from kata.models import Kata
 
     attempt = Attempt.objects.create(learner=learner, kata=Kata.objects.get(slug="clearpay"),
                                      design={"nodes": [], "edges": []})
@@ -179,9 +175,6 @@ def test_a_redis_restart_loses_no_run_and_streaming_resumes(two_workers: Stack, 
 
 def test_attempt_and_run_are_written_together_or_not_at_all(learner: Any, reference_design: dict[str, Any],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.db import IntegrityError
-
-    from kata.models import Kata
 
     kata = Kata.objects.get(slug="clearpay")
 
@@ -196,8 +189,6 @@ def test_attempt_and_run_are_written_together_or_not_at_all(learner: Any, refere
 
 def test_a_run_that_cannot_be_queued_fails_with_a_reason_and_keeps_the_attempt(stack: Stack, learner: Any,
                                                                                reference_design: dict[str, Any]) -> None:
-    from kata.models import Kata
-
     run = services.run_start(learner=learner, kata=Kata.objects.get(slug="clearpay"), document=reference_design)
     prod_script("stop-redis")
     try:

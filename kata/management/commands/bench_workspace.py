@@ -85,7 +85,7 @@ class Command(BaseCommand):
         self._report(results)
 
     async def _measure(self, url: str, design: dict[str, Any], runs: int) -> list[dict[str, float]]:
-        from playwright.async_api import async_playwright
+        from playwright.async_api import async_playwright  # a test extra: only this command needs it
 
         out = []
         async with async_playwright() as playwright:

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kata import services
+from kata.accounts import username_refusal
+from kata.usernames import username_normalize
 
 
 class Command(BaseCommand):
@@ -21,9 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from kata.accounts import username_refusal
-        from kata.usernames import username_normalize
-
         username = username_normalize(options["username"])
         if get_user_model().objects.filter(username=username).exists():
             raise CommandError(f"A user called '{username}' already exists.")
