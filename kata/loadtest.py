@@ -59,7 +59,7 @@ class LearnerResult:
     statuses: list[str] = field(default_factory=list)
 
 
-async def _log_in(session: aiohttp.ClientSession, base: str, username: str, password: str) -> None:
+async def log_in(session: aiohttp.ClientSession, base: str, username: str, password: str) -> None:
     async with session.get(f"{base}/accounts/login/") as page:
         html = await page.text()
     token = _CSRF_INPUT.search(html)
@@ -72,14 +72,14 @@ async def _log_in(session: aiohttp.ClientSession, base: str, username: str, pass
             raise LoadTestError(f"login refused for {username} (HTTP {answer.status})")
 
 
-def _csrf_cookie(session: aiohttp.ClientSession) -> str:
+def csrf_cookie(session: aiohttp.ClientSession) -> str:
     for cookie in session.cookie_jar:
         if cookie.key == "csrftoken":
             return cookie.value
     raise LoadTestError("no CSRF cookie after logging in")
 
 
-async def _follow(session: aiohttp.ClientSession, socket_url: str, origin: str, started: float,
+async def follow(session: aiohttp.ClientSession, socket_url: str, origin: str, started: float,
                   result: LearnerResult, deadline: float) -> None:
     """Read the run's socket to its final status, reconnecting (with back-off) when it drops."""
     seen: set[int] = set()
@@ -147,13 +147,13 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
     http_timeout = aiohttp.ClientTimeout(total=timeout)
     try:
         async with aiohttp.ClientSession(cookie_jar=jar, timeout=http_timeout) as session:
-            await _log_in(session, base, username, password)
+            await log_in(session, base, username, password)
             # As a learner does, open the workspace before pressing Run.
             async with session.get(f"{base}/katas/{kata}/workspace/") as page:
                 await page.read()
                 if page.status != 200:
                     raise LoadTestError(f"the workspace answered HTTP {page.status}")
-            token = _csrf_cookie(session)
+            token = csrf_cookie(session)
             if start is not None:  # logging in is not what is measured
                 await start.wait()
             started = time.monotonic()
@@ -165,7 +165,7 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
             result.run_id, result.accepted_s = body["run"], time.monotonic() - started
             scheme = "wss" if base.startswith("https") else "ws"
             socket_url = f"{scheme}://{urlsplit(base).netloc}{body['socket']}"
-            await _follow(session, socket_url, base, started, result, deadline)
+            await follow(session, socket_url, base, started, result, deadline)
     except (LoadTestError, aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
         result.error = str(exc) or type(exc).__name__
     return result

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kata.loadtest import LearnerResult, _csrf_cookie, _follow, _log_in
+from kata.loadtest import LearnerResult, csrf_cookie, follow, log_in
 
 ROOT = Path(__file__).resolve().parents[2]
 DAPHNE = Path(sys.executable).parent / "daphne"
@@ -107,8 +107,8 @@ def server(tmp_path):
 
 async def _session(server: EmbeddedServer, username: str) -> tuple[aiohttp.ClientSession, str]:
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=60))
-    await _log_in(session, server.url, username, PASSWORD)
-    return session, _csrf_cookie(session)
+    await log_in(session, server.url, username, PASSWORD)
+    return session, csrf_cookie(session)
 
 
 async def _press_run(session: aiohttp.ClientSession, token: str, server: EmbeddedServer) -> tuple[int, dict]:
@@ -126,7 +126,7 @@ async def _until(condition, timeout: float = 60.0) -> None:
 
 async def _follow_to_end(session: aiohttp.ClientSession, server: EmbeddedServer, run_id: int) -> LearnerResult:
     result = LearnerResult(username="", run_id=run_id)
-    await _follow(session, f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/", server.url, time.monotonic(), result,
+    await follow(session, f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}/", server.url, time.monotonic(), result,
                   time.monotonic() + 120)
     return result
 

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 from django.db import connection
 
-from kata.loadtest import _csrf_cookie, _log_in
+from kata.loadtest import csrf_cookie, log_in
 from kata.services import kata_load_fixture, learner_sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +185,7 @@ class Learner:
     async def __aenter__(self) -> Learner:
         self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                              timeout=aiohttp.ClientTimeout(total=120))
-        await _log_in(self.session, self.base, self.username, PASSWORD)
+        await log_in(self.session, self.base, self.username, PASSWORD)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -197,7 +197,7 @@ class Learner:
     async def run(self, design: dict[str, Any]) -> dict[str, Any]:
         assert self.session is not None
         async with self.session.post(f"{self.base}/katas/clearpay/runs/", json=design,
-                                     headers={"X-CSRFToken": _csrf_cookie(self.session)}) as answer:
+                                     headers={"X-CSRFToken": csrf_cookie(self.session)}) as answer:
             body = await answer.json(content_type=None)
             assert answer.status == 201, body
             return body
