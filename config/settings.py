@@ -183,7 +183,8 @@ if KATA_RUN_EXECUTOR == "celery" and not CELERY_BROKER_URL:
 if KATA_RUN_EXECUTOR == "celery" and not REDIS_URL:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("KATA_RUN_EXECUTOR=celery needs REDIS_URL: workers reach the sockets through channels-redis.")
+    raise ImproperlyConfigured("KATA_RUN_EXECUTOR=celery needs REDIS_URL: workers reach the sockets through "
+                               "channels-redis.")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -218,6 +219,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Password-reset mail: printed to the console unless an SMTP host is set (production sets one).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kata <no-reply@localhost>")
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -59,6 +60,20 @@ class ThrottledLoginView(LoginView):
         if form.has_error(NON_FIELD_ERRORS, "throttled"):
             response.status_code = 429
         return response
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset view (it answers the same whether or not the address has an account), with a limit on how
+    many mails one network can ask for."""
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        address = throttle.address_of(self.request)
+        refusal = throttle.reset_refusal(address=address)
+        if refusal:
+            form.add_error(None, refusal)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        throttle.reset_count(address=address)
+        return super().form_valid(form)
 
 
 @require_http_methods(["GET", "POST"])

@@ -41,6 +41,8 @@ class Limit:
 LOGIN_PER_ACCOUNT = Limit("login-account", 5, 15 * 60)
 LOGIN_PER_ADDRESS = Limit("login-address", 20, 15 * 60)
 SIGNUP_PER_ADDRESS = Limit("signup-address", 5, 60 * 60)
+# Each reset request may send a mail: a network cannot turn the form into a mailer.
+RESET_PER_ADDRESS = Limit("reset-address", 5, 60 * 60)
 
 
 def _key(limit: Limit, who: str) -> str:
@@ -88,12 +90,23 @@ def login_refusal(*, username: Any, address: str) -> str | None:
 
 def signup_refusal(*, address: str) -> str | None:
     if throttle_reached(limit=SIGNUP_PER_ADDRESS, who=address):
-        return (f"Too many accounts were made from your network lately: try again in up to {SIGNUP_PER_ADDRESS.window}.")
+        return f"Too many accounts were made from your network lately: try again in up to {SIGNUP_PER_ADDRESS.window}."
     return None
 
 
 def signup_count(*, address: str) -> None:
     throttle_count(limit=SIGNUP_PER_ADDRESS, who=address)
+
+
+def reset_refusal(*, address: str) -> str | None:
+    if throttle_reached(limit=RESET_PER_ADDRESS, who=address):
+        return ("Too many password resets were asked for from your network lately: "
+                f"try again in up to {RESET_PER_ADDRESS.window}.")
+    return None
+
+
+def reset_count(*, address: str) -> None:
+    throttle_count(limit=RESET_PER_ADDRESS, who=address)
 
 
 def login_guard(*, request: HttpRequest | None, username: Any) -> None:
