@@ -113,7 +113,10 @@ class ReviewFilterForm(forms.Form):
     failed_scenario = forms.IntegerField(required=False, min_value=1, max_value=20, label="Failed scenario")
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    review = forms.ChoiceField(required=False, label="Review", choices=[
+        ("", "Reviewed or not"), ("needs", "Needs review"), ("reviewed", "Reviewed")])
     order = forms.ChoiceField(required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
+                                                       ("queue", "Review queue (oldest first)"),
                                                        ("learner", "Learner"), ("score", "Score")])
 
     def __init__(self, *args: Any, katas: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -129,6 +132,14 @@ class ReviewFilterForm(forms.Form):
 
 class FeedbackForm(forms.Form):
     text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 4}), label="Feedback for the learner")
+
+
+class FeedbackEditForm(FeedbackForm):
+    feedback_id = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class FeedbackDeleteForm(forms.Form):
+    feedback_id = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class OverrideForm(forms.Form):

@@ -348,6 +348,10 @@ class Attempt(models.Model):
     design = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A grader's "done with this one": the attempt needs review again once a later run finishes.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     class Meta:
         ordering = ["-created_at"]
@@ -429,6 +433,26 @@ class Feedback(models.Model):
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="feedback")
     grader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class FeedbackChange(models.Model):
+    """The audit trail of a grader editing or deleting their feedback: what it said before, who, when."""
+
+    class Action(models.TextChoices):
+        EDITED = "edited", "Edited"
+        DELETED = "deleted", "Deleted"
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="feedback_changes")
+    feedback = models.ForeignKey(Feedback, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    grader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    text_before = models.TextField(max_length=4000)
+    text_after = models.TextField(max_length=4000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kata import selectors, services
-from kata.forms import FeedbackForm, OverrideForm, ReviewFilterForm
+from kata.forms import FeedbackDeleteForm, FeedbackEditForm, FeedbackForm, OverrideForm, ReviewFilterForm
 from kata.models import Attempt, Kata
 from kata.palette import Palette
 
@@ -56,17 +56,33 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+_CSV_HEADER = ["attempt", "kata", "learner", "saved", "run status", "passed", "total", "failed scenarios",
+               "needs review", "reviewed at", "reviewed by", "feedback", "overrides"]
+
+
+def _csv_row(row: dict[str, Any]) -> list[Any]:
+    attempt, run = row["attempt"], row["run"]
+    grade = selectors.grade_effective(run=run) if run and run.grade else None
+    failed = [str(s["id"]) for s in grade["scenarios"] if not s["passed"]] if grade else []
+    feedback = " | ".join(f"{f.grader.get_username()}: {f.text}" for f in attempt.feedback.select_related("grader"))
+    overrides = " | ".join(
+        f"scenario {o.scenario_id} {'pass' if o.from_passed else 'fail'} → {'pass' if o.to_passed else 'fail'} "
+        f"by {o.grader.get_username()}: {o.reason}" for o in (run.overrides.select_related("grader") if run else []))
+    return [
+        attempt.pk, attempt.kata.slug, attempt.learner.username, attempt.created_at.isoformat(),
+        run.status if run else "", run.passed if run else "", run.total if run else "", " ".join(failed),
+        "yes" if row["needs_review"] else "no", attempt.reviewed_at.isoformat() if attempt.reviewed_at else "",
+        attempt.reviewed_by.get_username() if attempt.reviewed_by else "", feedback, overrides,
+    ]
+
+
 def _csv(rows: list[dict[str, Any]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="attempts.csv"'
     writer = csv.writer(response)
-    writer.writerow(["attempt", "kata", "learner", "saved", "run status", "passed", "total", "failed scenarios"])
+    writer.writerow(_CSV_HEADER)
     for row in rows:
-        attempt, run = row["attempt"], row["run"]
-        failed = [str(s["id"]) for s in selectors.grade_effective(run=run)["scenarios"] if not s["passed"]] if run and run.grade else []
-        writer.writerow([csv_cell(cell) for cell in (
-            attempt.pk, attempt.kata.slug, attempt.learner.username, attempt.created_at.isoformat(),
-            run.status if run else "", run.passed if run else "", run.total if run else "", " ".join(failed))])
+        writer.writerow([csv_cell(cell) for cell in _csv_row(row)])
     return response
 
 
@@ -77,6 +93,69 @@ def _get_attempt_for_reviewer(request: HttpRequest, attempt_id: int) -> Attempt:
     return attempt
 
 
+class _Forms:
+    """The forms of a grader's attempt page, bound to what was posted when they were."""
+
+    def __init__(self, scenarios: list[dict[str, Any]]) -> None:
+        self.scenarios = scenarios
+        self.feedback = FeedbackForm()
+        self.override = OverrideForm(scenarios=scenarios)
+        self.feedback_edit: FeedbackEditForm | None = None
+        self.error = ""
+
+
+def _post_feedback(request: HttpRequest, attempt: Attempt, forms: _Forms) -> bool:
+    forms.feedback = FeedbackForm(request.POST)
+    if not forms.feedback.is_valid():
+        return False
+    services.feedback_add(grader=request.user, attempt=attempt, text=forms.feedback.cleaned_data["text"])
+    return True
+
+
+def _post_feedback_edit(request: HttpRequest, attempt: Attempt, forms: _Forms) -> bool:
+    forms.feedback_edit = FeedbackEditForm(request.POST)
+    if not forms.feedback_edit.is_valid():
+        return False
+    data = forms.feedback_edit.cleaned_data
+    services.feedback_edit(grader=request.user, attempt=attempt, feedback_id=data["feedback_id"], text=data["text"])
+    return True
+
+
+def _post_feedback_delete(request: HttpRequest, attempt: Attempt, forms: _Forms) -> bool:
+    form = FeedbackDeleteForm(request.POST)
+    if not form.is_valid():
+        forms.error = "Choose the feedback to delete."
+        return False
+    services.feedback_delete(grader=request.user, attempt=attempt, feedback_id=form.cleaned_data["feedback_id"])
+    return True
+
+
+def _post_reviewed(request: HttpRequest, attempt: Attempt, forms: _Forms) -> bool:
+    services.attempt_mark_reviewed(grader=request.user, attempt=attempt, reviewed=request.POST.get("reviewed") != "0")
+    return True
+
+
+def _post_override(request: HttpRequest, attempt: Attempt, forms: _Forms, run: Any) -> bool:
+    if run is None:
+        forms.error = "This attempt has no run to override."
+        return False
+    if not request.user.has_perm("kata.override_grade"):
+        raise PermissionDenied("You may not override grades.")
+    forms.override = OverrideForm(request.POST, scenarios=forms.scenarios)
+    if not forms.override.is_valid():
+        return False
+    try:
+        services.grade_override(grader=request.user, run=run, **forms.override.cleaned_data)
+    except services.OverrideRefused as exc:
+        forms.override.add_error(None, str(exc))
+        return False
+    return True
+
+
+_ACTIONS = {"feedback": _post_feedback, "feedback_edit": _post_feedback_edit, "feedback_delete": _post_feedback_delete,
+            "reviewed": _post_reviewed}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def review_attempt(request: HttpRequest, attempt_id: int) -> HttpResponse:
@@ -84,32 +163,27 @@ def review_attempt(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _get_attempt_for_reviewer(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
-    feedback_form = FeedbackForm()
-    override_form = OverrideForm(scenarios=(grade or {}).get("scenarios", []))
+    forms = _Forms((grade or {}).get("scenarios", []))
     status = 200
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "feedback":
-            feedback_form = FeedbackForm(request.POST)
-            if feedback_form.is_valid():
-                services.feedback_add(grader=request.user, attempt=attempt, text=feedback_form.cleaned_data["text"])
-                return redirect("review_attempt", attempt_id=attempt.pk)
-        elif action == "override" and run is not None:
-            if not request.user.has_perm("kata.override_grade"):
-                raise PermissionDenied("You may not override grades.")
-            override_form = OverrideForm(request.POST, scenarios=(grade or {}).get("scenarios", []))
-            if override_form.is_valid():
-                try:
-                    services.grade_override(grader=request.user, run=run, **override_form.cleaned_data)
-                except services.OverrideRefused as exc:
-                    override_form.add_error(None, str(exc))
-                else:
-                    return redirect("review_attempt", attempt_id=attempt.pk)
-        else:
-            feedback_form.add_error(None, "Unknown action.")
+        action = request.POST.get("action", "")
+        try:
+            if action == "override":
+                done = _post_override(request, attempt, forms, run)
+            elif action in _ACTIONS:
+                done = _ACTIONS[action](request, attempt, forms)
+            else:
+                forms.error, done = "Unknown action.", False
+        except services.FeedbackRefused as exc:
+            forms.error, done = str(exc), False
+        if done:
+            return redirect("review_attempt", attempt_id=attempt.pk)
         status = 400
     context = attempt_context(attempt, run, grade)
-    context.update(feedback_form=feedback_form, override_form=override_form, reviewing=True)
+    context.update(feedback_form=forms.feedback, override_form=forms.override, feedback_edit_form=forms.feedback_edit,
+                   review_error=forms.error, reviewing=True,
+                   needs_review=selectors.attempt_needs_review(attempt=attempt, run=run),
+                   feedback_changes=attempt.feedback_changes.select_related("grader"))
     return render(request, "kata/attempt.html", context, status=status)
 
 

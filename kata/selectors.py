@@ -172,12 +172,14 @@ def run_figures(*, run: Run) -> dict[str, Any]:
 def grade_effective(*, run: Run) -> dict[str, Any]:
     """The run's grade with graders' overrides applied (the latest one per scenario wins)."""
     grade = dict(run.grade or {})
-    latest = {o.scenario_id: o for o in run.overrides.order_by("created_at")}
+    latest = {o.scenario_id: o for o in run.overrides.select_related("grader").order_by("created_at")}
     scenarios = []
     for scenario in grade.get("scenarios", []):
         override = latest.get(scenario["id"])
         if override is not None:
-            scenario = {**scenario, "passed": override.to_passed, "overridden": True, "machine_passed": scenario["passed"]}
+            scenario = {**scenario, "passed": override.to_passed, "overridden": True, "machine_passed": scenario["passed"],
+                        "override_reason": override.reason, "override_by": override.grader.get_username(),
+                        "override_at": override.created_at}
         scenarios.append(scenario)
     grade["scenarios"] = scenarios
     grade["passed"] = sum(1 for s in scenarios if s["passed"])
@@ -238,9 +240,18 @@ def attempt_get_visible(*, user: AbstractBaseUser, attempt_id: int) -> Attempt |
     return attempt_get_for_learner(learner=user, attempt_id=attempt_id) or attempt_get_for_reviewer(reviewer=user, attempt_id=attempt_id)
 
 
-def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = "", result: str = "", failed_scenario: int | None = None,
-                date_from: Any = None, date_to: Any = None, order: str = "newest") -> list[dict[str, Any]]:
-    """Attempts with their latest run, filtered and sorted, for graders."""
+def attempt_needs_review(*, attempt: Attempt, run: Run | None) -> bool:
+    """A graded run that no grader has looked at since it finished."""
+    if run is None or run.status != Run.Status.SUCCEEDED or not run.total:
+        return False
+    return attempt.reviewed_at is None or (run.finished_at is not None and run.finished_at > attempt.reviewed_at)
+
+
+def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = "", result: str = "",
+                failed_scenario: int | None = None, date_from: Any = None, date_to: Any = None, review: str = "",
+                order: str = "newest") -> list[dict[str, Any]]:
+    """Attempts with their latest run, filtered and sorted, for graders. `order="queue"` is the needs-review
+    queue: oldest graded run first."""
     if not can_review(reviewer):
         return []
     attempts = Attempt.objects.select_related("kata", "learner").prefetch_related("runs")
@@ -264,8 +275,13 @@ def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = ""
             verdicts = {s["id"]: s["passed"] for s in grade_effective(run=run)["scenarios"]} if graded else {}
             if verdicts.get(failed_scenario, True):
                 continue
-        rows.append({"attempt": attempt, "run": run})
+        needs = attempt_needs_review(attempt=attempt, run=run)
+        if (review == "needs" and not needs) or (review == "reviewed" and attempt.reviewed_at is None):
+            continue
+        rows.append({"attempt": attempt, "run": run, "needs_review": needs})
     keys = {
+        "queue": (lambda r: (not r["needs_review"], r["run"].finished_at if r["run"] and r["run"].finished_at
+                             else r["attempt"].created_at), False),
         "newest": (lambda r: r["attempt"].created_at, True),
         "oldest": (lambda r: r["attempt"].created_at, False),
         "learner": (lambda r: (r["attempt"].learner.username, r["attempt"].created_at), False),

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, RunFrame,
-                         Scenario, TrafficSource)
+from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, PartParameter, PartType, Run,
+                         RunFrame, Scenario, TrafficSource)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -381,8 +381,58 @@ def staff_user_create(*, username: str, password: str, role: str, email: str = "
     return user
 
 
+class FeedbackRefused(ValueError):
+    pass
+
+
+@transaction.atomic
 def feedback_add(*, grader: AbstractUser, attempt: Attempt, text: str) -> Feedback:
-    return Feedback.objects.create(attempt=attempt, grader=grader, text=text.strip())
+    """A grader's note on an attempt; writing one is reviewing it."""
+    feedback = Feedback.objects.create(attempt=attempt, grader=grader, text=text.strip())
+    attempt_mark_reviewed(grader=grader, attempt=attempt, reviewed=True)
+    return feedback
+
+
+def _own_feedback(*, grader: AbstractUser, feedback_id: int, attempt: Attempt) -> Feedback:
+    feedback = Feedback.objects.select_for_update().filter(pk=feedback_id, attempt=attempt).first()
+    if feedback is None:
+        raise FeedbackRefused("This attempt has no such feedback.")
+    if feedback.grader_id != grader.pk:
+        raise FeedbackRefused("Only the grader who wrote this feedback may change it.")
+    return feedback
+
+
+@transaction.atomic
+def feedback_edit(*, grader: AbstractUser, attempt: Attempt, feedback_id: int, text: str) -> Feedback:
+    """Change one's own feedback; the text it had is kept in the audit trail."""
+    feedback = _own_feedback(grader=grader, feedback_id=feedback_id, attempt=attempt)
+    text = text.strip()
+    if not text:
+        raise FeedbackRefused("Feedback cannot be empty: delete it instead.")
+    if text == feedback.text:
+        return feedback
+    FeedbackChange.objects.create(attempt=attempt, feedback=feedback, grader=grader,
+                                  action=FeedbackChange.Action.EDITED, text_before=feedback.text, text_after=text)
+    feedback.text = text
+    feedback.edited_at = timezone.now()
+    feedback.save(update_fields=["text", "edited_at"])
+    return feedback
+
+
+@transaction.atomic
+def feedback_delete(*, grader: AbstractUser, attempt: Attempt, feedback_id: int) -> None:
+    """Delete one's own feedback; the audit trail keeps what it said."""
+    feedback = _own_feedback(grader=grader, feedback_id=feedback_id, attempt=attempt)
+    FeedbackChange.objects.create(attempt=attempt, feedback=None, grader=grader,
+                                  action=FeedbackChange.Action.DELETED, text_before=feedback.text)
+    feedback.delete()
+
+
+def attempt_mark_reviewed(*, grader: AbstractUser, attempt: Attempt, reviewed: bool) -> None:
+    """Take an attempt off the needs-review queue (or put it back). A later run puts it back by itself."""
+    attempt.reviewed_at = timezone.now() if reviewed else None
+    attempt.reviewed_by = grader if reviewed else None
+    attempt.save(update_fields=["reviewed_at", "reviewed_by"])
 
 
 class OverrideRefused(ValueError):
