@@ -15,9 +15,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from kata.design import DesignError, design_validate
+from kata.drafts import draft_shape_problems
 from kata.models import (Attempt, Draft, Feedback, GradeOverride, Kata, PartParameter, PartType, Run, RunFrame,
                          Scenario, TrafficSource)
-from kata.design import DesignError, design_validate
 from kata.palette import Palette
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
 
@@ -248,8 +249,6 @@ class DraftRejected(ValueError):
 def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
     """Autosave work in progress. Incomplete designs are kept; a document of another shape is refused, so every
     stored draft can be read back and drawn (see `kata.drafts`)."""
-    from kata.drafts import draft_shape_problems
-
     problems = draft_shape_problems(document)
     if problems:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
