@@ -106,10 +106,6 @@ class _LocalHolds:
         with self._lock:
             self._held.discard(run_id)
 
-    def holds(self, run_id: int) -> bool:
-        with self._lock:
-            return run_id in self._held
-
     def held(self) -> set[int]:
         with self._lock:
             return set(self._held)

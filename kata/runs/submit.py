@@ -176,15 +176,6 @@ async def run_submit(run_id: int) -> None:
         _embedded.submit(run_id, asyncio.get_running_loop())
 
 
-def run_is_held(run_id: int) -> bool:
-    """Whether this process's embedded executor has the run, queued or executing (so it will end, whenever)."""
-    return held_here().holds(run_id)
-
-
-def runs_held() -> set[int]:
-    return held_here().held()
-
-
 def runs_recover(loop: asyncio.AbstractEventLoop) -> list[int]:
     """Take on every active run that no executor of this process holds: the runs a previous process left.
 
@@ -193,7 +184,7 @@ def runs_recover(loop: asyncio.AbstractEventLoop) -> list[int]:
     running one is taken over at once (presumed dead: the process that wrote its heartbeat is gone), which starts it
     again, up to the executions a run may use. The ids taken on, oldest first.
     """
-    held = runs_held()
+    held = held_here().held()
     orphans = [pk for pk in Run.objects.filter(status__in=Run.ACTIVE_STATUSES).order_by("created_at")
                .values_list("pk", flat=True) if pk not in held]
     runs_presume_dead(orphans)
