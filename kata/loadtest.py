@@ -158,8 +158,8 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
             if start is not None:  # logging in is not what is measured
                 await start.wait()
             started = time.monotonic()
-            async with session.post(f"{base}/katas/{kata}/runs/", json=design,
-                                    headers={"X-CSRFToken": token, "Referer": f"{base}/katas/{kata}/workspace/"}) as answer:
+            headers = {"X-CSRFToken": token, "Referer": f"{base}/katas/{kata}/workspace/"}
+            async with session.post(f"{base}/katas/{kata}/runs/", json=design, headers=headers) as answer:
                 body = await answer.json(content_type=None)
                 if answer.status != 201:
                     raise LoadTestError(f"Run refused (HTTP {answer.status}): {body.get('error', body)}")
