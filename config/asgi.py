@@ -16,15 +16,15 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings  # noqa: E402
 
-from kata import executor, seed_pool
 from kata.middleware import SameOriginValidator
 from kata.routing import websocket_urlpatterns
+from kata.runs import pool, submit
 
 # In the embedded default the server runs simulations: start their worker processes in the background while it
 # boots. In production mode the Celery workers simulate, and the web server never needs the pool.
 if settings.KATA_RUN_EXECUTOR == "inprocess":
-    seed_pool.configure(workers=settings.KATA_SIMULATORS)
-    threading.Thread(target=seed_pool.warm, name="kata-warm-pool", daemon=True).start()
+    pool.configure(workers=settings.KATA_SIMULATORS)
+    threading.Thread(target=pool.warm, name="kata-warm-pool", daemon=True).start()
 
 router = ProtocolTypeRouter(
     {
@@ -37,5 +37,5 @@ router = ProtocolTypeRouter(
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     # The embedded default takes on the runs its previous process left before it answers anyone (Daphne has no
     # start-up hook, and the runs need this server's event loop to publish on): nobody sees a run stuck.
-    await executor.runs_recover_once()
+    await submit.runs_recover_once()
     await router(scope, receive, send)

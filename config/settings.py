@@ -170,7 +170,7 @@ KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, (os.cpu_count() or 1) - 1), 
 # The embedded server takes on, when it starts, the runs its previous process left queued or running.
 KATA_RECOVER_RUNS = env_bool("KATA_RECOVER_RUNS", True)
 # An executing run writes a heartbeat every few seconds; one silent for longer than the lease has lost its executor
-# and may be taken over by another worker (see kata/runs.py).
+# and may be taken over by another worker (see kata/runs/lease.py).
 KATA_RUN_LEASE_SECONDS = env_int("KATA_RUN_LEASE_SECONDS", 15, minimum=3)
 
 # Celery (production mode): Redis as broker; a message is acknowledged only after its run has finished, and one
@@ -195,7 +195,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # An unacknowledged message is delivered again after this many seconds, so it must outlast the longest run (or
     # every long run would be delivered twice). A worker killed whole does not wait for it: workers queue runs whose
-    # heartbeat went silent again themselves (kata.runs.runs_requeue_stale), after two leases.
+    # heartbeat went silent again themselves (kata.runs.lease.runs_requeue_stale), after two leases.
     "visibility_timeout": env_int("KATA_VISIBILITY_TIMEOUT", 1800, minimum=5),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,

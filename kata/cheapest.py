@@ -20,7 +20,7 @@ from typing import Any
 from kata.compiler import compile_design
 from kata.design import DesignError, design_validate
 from kata.palette import Palette
-from kata.simulation import design_grade
+from kata.runs.seeds import design_grade
 
 PRICED = ("instances", "cores")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kata.design import Design, Node
+from kata.design import Design, Node, design_validate
 from kata.palette import Palette, PartSpec
 
 UTILIZATION_WINDOW_SECONDS = 5.0
@@ -222,3 +222,8 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
         "drain": float(palette.drain_seconds),
     }
     return CompiledDesign(spec=spec, stations=infos, sources=sources, cost_per_hour=round(total_cost, 6))
+
+
+def compile_document(document: Any, palette: Palette) -> CompiledDesign:
+    """A saved design document, validated and compiled: the one way from what a learner drew to a network."""
+    return compile_design(design_validate(document, palette), palette)

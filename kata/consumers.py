@@ -16,11 +16,11 @@ from kata.asyncdb import db
 from kata.messages import (CLOSE_NOT_FOUND, CLOSE_NOT_READING, CLOSE_REPLACED, CLOSE_TOO_MANY, CLOSE_UNAUTHENTICATED,
                            ErrorMessage, GradeMessage, HelloMessage, PongMessage, StatusMessage)
 from kata.models import Run
-from kata.runs import run_group
+from kata.runs.lease import runs_expire_stale
+from kata.runs.publish import run_group
 from kata.sockets import socket_guard
 
 MAX_MESSAGE_BYTES = 4096
-FINISHED_STATUSES = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CANCELLED)
 
 
 class _JsonConsumer(AsyncJsonWebsocketConsumer):
@@ -42,7 +42,8 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
         """Count this socket as the user's, closing the older ones it replaces; False (and closed) when refused."""
         admission = socket_guard().admit(user_id=user.pk, channel=self.channel_name, run_id=run_id)
         if not admission.allowed:
-            await self.refuse(CLOSE_TOO_MANY, f"Too many connections at once; try again in {admission.retry_after:.0f} s.")
+            await self.refuse(CLOSE_TOO_MANY,
+                              f"Too many connections at once; try again in {admission.retry_after:.0f} s.")
             return False
         self.guarded_user = user.pk
         for channel in admission.evict:
@@ -68,7 +69,8 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
-            await self.send_json(ErrorMessage(type="error", message=f"Send JSON text messages of at most {MAX_MESSAGE_BYTES} bytes."))
+            await self.send_json(ErrorMessage(
+                type="error", message=f"Send JSON text messages of at most {MAX_MESSAGE_BYTES} bytes."))
             return
         try:
             content = json.loads(text_data)
@@ -178,8 +180,9 @@ class RunConsumer(_JsonConsumer):
                 return  # the state follows the frames, once the page has taken them
             run = await db(Run.objects.get)(pk=self.run.pk)
             if run.status == Run.Status.SUCCEEDED and self.status_sent[0] != run.status:
-                await self.send_json(GradeMessage(type="grade", passed=run.passed or 0, total=run.total or 0, grade=run.grade))
-            self.finished = run.status in FINISHED_STATUSES
+                await self.send_json(GradeMessage(type="grade", passed=run.passed or 0, total=run.total or 0,
+                                                  grade=run.grade))
+            self.finished = run.status in Run.FINISHED_STATUSES
             message = run.error_message
             if run.status == Run.Status.QUEUED:
                 message = await db(selectors.run_waiting_message)(run=run)
@@ -196,7 +199,7 @@ class RunConsumer(_JsonConsumer):
             if self.heard or self.behind:  # live frames are coming, or the page has yet to take what it was sent
                 self.heard = False
                 continue
-            await db(services.runs_expire_stale)(run_id=self.run.pk)
+            await db(runs_expire_stale)(run_id=self.run.pk)
             await self._catch_up()
 
     async def disconnect(self, code: int) -> None:
@@ -218,7 +221,8 @@ class RunConsumer(_JsonConsumer):
             if not cancelled:
                 await self.send_json(ErrorMessage(type="error", message="This run is not running any more."))
             return
-        await self.send_json(ErrorMessage(type="error", message='A run accepts {"type": "cancel"} and {"type": "ack", "seq": <integer>}.'))
+        await self.send_json(ErrorMessage(
+            type="error", message='A run accepts {"type": "cancel"} and {"type": "ack", "seq": <integer>}.'))
 
     async def _acknowledged(self, seq: int) -> None:
         while self.in_flight and self.in_flight[0][0] <= seq:
@@ -245,5 +249,5 @@ class RunConsumer(_JsonConsumer):
             return  # the run's state goes after its frames (`_catch_up` reads it from the database)
         if message.get("type") == "status":
             self.status_sent = (message.get("status", ""), message.get("message", ""))
-            self.finished = self.status_sent[0] in FINISHED_STATUSES
+            self.finished = self.status_sent[0] in Run.FINISHED_STATUSES
         await self.send_json(message)

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-FINISHED = {"succeeded", "failed", "cancelled"}
+from kata.models import Run
+
 MAX_RECONNECTS = 20
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -107,12 +108,12 @@ async def follow(session: aiohttp.ClientSession, socket_url: str, origin: str, s
                         last = now
                     elif data.get("type") == "status":
                         result.statuses.append(data["status"])
-                        if data["status"] in FINISHED:
+                        if data["status"] in Run.FINISHED_STATUSES:
                             result.status, result.final_s = data["status"], now - started
                             break
             if result.status:
                 break
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             if time.monotonic() >= deadline:
                 raise LoadTestError(f"socket: {exc!r}") from exc
         if result.reconnects >= MAX_RECONNECTS:
@@ -157,8 +158,8 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
             if start is not None:  # logging in is not what is measured
                 await start.wait()
             started = time.monotonic()
-            async with session.post(f"{base}/katas/{kata}/runs/", json=design,
-                                    headers={"X-CSRFToken": token, "Referer": f"{base}/katas/{kata}/workspace/"}) as answer:
+            headers = {"X-CSRFToken": token, "Referer": f"{base}/katas/{kata}/workspace/"}
+            async with session.post(f"{base}/katas/{kata}/runs/", json=design, headers=headers) as answer:
                 body = await answer.json(content_type=None)
                 if answer.status != 201:
                     raise LoadTestError(f"Run refused (HTTP {answer.status}): {body.get('error', body)}")
@@ -166,7 +167,7 @@ async def learner_session(base: str, username: str, password: str, *, kata: str,
             scheme = "wss" if base.startswith("https") else "ws"
             socket_url = f"{scheme}://{urlsplit(base).netloc}{body['socket']}"
             await follow(session, socket_url, base, started, result, deadline)
-    except (LoadTestError, aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+    except (TimeoutError, LoadTestError, aiohttp.ClientError, ValueError, KeyError) as exc:
         result.error = str(exc) or type(exc).__name__
     return result
 

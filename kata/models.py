@@ -375,6 +375,10 @@ class Run(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    # A run is active (an executor may yet simulate it) until it has finished in one of three ways.
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="runs")
     seeds = models.JSONField(default=list)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
@@ -388,7 +392,7 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Who is executing it and since when they last said so (see kata/runs.py: the lease).
+    # Who is executing it and since when they last said so (see kata/runs/lease.py).
     executions = models.PositiveSmallIntegerField(default=0, help_text="How many times an executor took this run on.")
     worker = models.CharField(max_length=200, blank=True, help_text="The executor of the latest execution.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)

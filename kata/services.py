@@ -11,12 +11,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kata.design import DesignError, design_validate
+from kata.drafts import draft_shape_problems
 from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, PartParameter, PartType, Run,
                          RunFrame, Scenario, TrafficSource)
+from kata.palette import Palette
+from kata.runs.lease import runs_expire_stale, runs_still_stopping
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -80,10 +84,31 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
     existing = Kata.objects.filter(slug=data["slug"]).first()
     if existing is not None and not replace:
         return existing, False
-    nested = {"parts", "traffic", "scenarios", "reference_design"}
+    kata = _fixture_kata(data, path, existing)
+    parts = {}
+    for order, raw in enumerate(data.get("parts", [])):
+        part = _fixture_part(kata, order, raw)
+        parts[part.key] = part
+    for raw in data.get("traffic", []):
+        traffic = TrafficSource(kata=kata, **{**raw, "part": parts[raw["part"]]})
+        traffic.full_clean()
+        traffic.save()
+    for raw in data.get("scenarios", []):
+        source = parts[raw["source"]] if raw.get("source") else None
+        scenario = Scenario(kata=kata, **{**raw, "source": source})
+        scenario.full_clean()
+        scenario.save()
+    return kata, existing is None
+
+
+_FIXTURE_NESTED = {"parts", "traffic", "scenarios", "reference_design"}
+
+
+def _fixture_kata(data: dict[str, Any], path: Path, existing: Kata | None) -> Kata:
+    """The kata row of a fixture, saved; an existing one keeps its row (and so every learner's attempt on it)."""
     kata = existing or Kata()
     for key, value in data.items():
-        if key not in nested:
+        if key not in _FIXTURE_NESTED:
             setattr(kata, key, value)
     if existing is not None:
         # Rebuild the palette in place: the kata row, and so every learner's attempt on it, stays.
@@ -96,40 +121,33 @@ def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]
     kata.reference_design = reference or {}
     kata.full_clean()
     kata.save()
-    parts = {}
-    for order, raw in enumerate(data.get("parts", [])):
-        service, errors = raw.get("service", {}), raw.get("errors", {})
-        part = PartType(
-            kata=kata, key=raw["key"], name=raw["name"], role=raw["role"], description=raw.get("description", ""),
-            order=order, required=raw.get("required", False), max_per_design=raw.get("max_per_design", 8),
-            fixed_servers=raw.get("fixed_servers"), unit_cost_per_hour=raw.get("unit_cost_per_hour", 0),
-            service_distribution=service.get("distribution", "exponential"),
-            service_mean_ms=service.get("mean_ms", 10), service_scv=service.get("scv"), service_k=service.get("k"),
-            jitter_mean_ms=service.get("jitter_mean_ms"), base_error=errors.get("base", 0),
-            error_threshold=errors.get("threshold"), error_max=errors.get("max", 0.5),
-            error_power=errors.get("power", 2), slowdown_factor=raw.get("slowdown_factor"),
-            timeout_ms=raw.get("timeout_ms"), core_cost_per_hour=raw.get("core_cost_per_hour", 0),
-            concurrency_per_core=raw.get("concurrency_per_core"), fanout=raw.get("fanout", "split"),
-            feeds=raw.get("feeds"), feeds_reason=raw.get("feeds_reason", ""), cache_keys=raw.get("cache_keys"),
-            cache_zipf=raw.get("cache_zipf"),
-        )
-        part.full_clean(exclude=["kata"])
-        part.save()
-        parts[part.key] = part
-        for parameter in raw.get("parameters", []):
-            row = PartParameter(part=part, **parameter)
-            row.full_clean(exclude=["part"])
-            row.save()
-    for raw in data.get("traffic", []):
-        traffic = TrafficSource(kata=kata, **{**raw, "part": parts[raw["part"]]})
-        traffic.full_clean()
-        traffic.save()
-    for raw in data.get("scenarios", []):
-        source = parts[raw["source"]] if raw.get("source") else None
-        scenario = Scenario(kata=kata, **{**raw, "source": source})
-        scenario.full_clean()
-        scenario.save()
-    return kata, existing is None
+    return kata
+
+
+def _fixture_part(kata: Kata, order: int, raw: dict[str, Any]) -> PartType:
+    """One part of a fixture's palette, saved with its parameters."""
+    service, errors = raw.get("service", {}), raw.get("errors", {})
+    part = PartType(
+        kata=kata, key=raw["key"], name=raw["name"], role=raw["role"], description=raw.get("description", ""),
+        order=order, required=raw.get("required", False), max_per_design=raw.get("max_per_design", 8),
+        fixed_servers=raw.get("fixed_servers"), unit_cost_per_hour=raw.get("unit_cost_per_hour", 0),
+        service_distribution=service.get("distribution", "exponential"),
+        service_mean_ms=service.get("mean_ms", 10), service_scv=service.get("scv"), service_k=service.get("k"),
+        jitter_mean_ms=service.get("jitter_mean_ms"), base_error=errors.get("base", 0),
+        error_threshold=errors.get("threshold"), error_max=errors.get("max", 0.5),
+        error_power=errors.get("power", 2), slowdown_factor=raw.get("slowdown_factor"),
+        timeout_ms=raw.get("timeout_ms"), core_cost_per_hour=raw.get("core_cost_per_hour", 0),
+        concurrency_per_core=raw.get("concurrency_per_core"), fanout=raw.get("fanout", "split"),
+        feeds=raw.get("feeds"), feeds_reason=raw.get("feeds_reason", ""), cache_keys=raw.get("cache_keys"),
+        cache_zipf=raw.get("cache_zipf"),
+    )
+    part.full_clean(exclude=["kata"])
+    part.save()
+    for parameter in raw.get("parameters", []):
+        row = PartParameter(part=part, **parameter)
+        row.full_clean(exclude=["part"])
+        row.save()
+    return part
 
 
 def kata_cheapest_record(*, kata: Kata, cost_per_hour: float) -> None:
@@ -145,9 +163,9 @@ class KataCheck:
 
 def kata_check(*, kata: Kata, parallel: bool = True) -> KataCheck:
     """Grade a kata's reference design on its grading seeds: an instructor's proof that the kata is solvable."""
-    from kata.design import DesignError
-    from kata.palette import Palette
-    from kata.simulation import design_grade, grading_seeds
+    # Local: the execution stack (the seed pool, grading) stays off the import path of the consumer, which calls
+    # these services.
+    from kata.runs.seeds import design_grade, grading_seeds
 
     if not kata.reference_design:
         return KataCheck(False, f"{kata.title}: no reference design to check.")
@@ -190,9 +208,8 @@ def _check_lock(user_id: int) -> str:
 
 def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
     """Queue a check of the kata in the background (see `kata_check`); refused while the person has one going."""
-    from django.core.cache import cache
-
-    from kata import executor
+    # Local: as in `kata_check`, the execution stack stays off the consumer's import path.
+    from kata.runs import submit
 
     if not cache.add(_check_lock(requested_by.pk), kata.pk, timeout=CHECK_LOCK_SECONDS):
         raise CheckRefused("You have a kata check going already: its result shows in the “Last check” column; "
@@ -200,7 +217,8 @@ def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
     cache.set(f"kata-check:{kata.pk}", {"ok": None, "message": "Checking…", "at": timezone.now().isoformat()},
               timeout=CHECK_RESULT_SECONDS)
     try:
-        executor.kata_check_submit(kata_id=kata.pk, user_id=requested_by.pk)
+        submit.kata_check_submit(kata_id=kata.pk, user_id=requested_by.pk, finish=lambda: kata_check_finish(
+            kata_id=kata.pk, user_id=requested_by.pk))
     except Exception:
         cache.delete(_check_lock(requested_by.pk))
         raise
@@ -208,8 +226,6 @@ def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
 
 def kata_check_finish(*, kata_id: int, user_id: int, parallel: bool = True) -> KataCheck:
     """The background half of `kata_check_request`: check, keep the result for the admin, free the person's lock."""
-    from django.core.cache import cache
-
     try:
         kata = Kata.objects.get(pk=kata_id)
         report = kata_check(kata=kata, parallel=parallel)
@@ -233,11 +249,10 @@ class DraftRejected(ValueError):
 def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
     """Autosave work in progress. Incomplete designs are kept; a document of another shape is refused, so every
     stored draft can be read back and drawn (see `kata.drafts`)."""
-    from kata.drafts import draft_shape_problems
-
     problems = draft_shape_problems(document)
     if problems:
-        shown = "; ".join(str(p) for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        shown = "; ".join(str(p) for p in problems[:3]) + more
         raise DraftRejected(f"Not saved: this is not the shape of a design ({shown}).",
                             [{"path": p.path, "message": p.message, "node": p.node} for p in problems[:20]])
     draft, _ = Draft.objects.update_or_create(
@@ -260,49 +275,12 @@ class RunRefused(ValueError):
         self.problems = problems or []
 
 
-ACTIVE_RUN_STATUSES = ("queued", "running")
-# An executing run writes a heartbeat every few seconds (kata/runs.py); this much silence means it has no executor.
-RUN_SILENT_AFTER = timedelta(minutes=2)
-STALE_RUN_MESSAGE = ("This run stopped when the server restarted or its worker went away; nothing was graded. "
-                     "Your attempt is saved: run the design again.")
-
-
-def _stale_runs() -> QuerySet[Run]:
-    """Runs no executor will finish: running, with a heartbeat (or, never having beaten, a start) silent for long.
-
-    A queued run is never stale only for waiting: the embedded default holds its queued runs in the server process,
-    which takes them on again after a restart (`executor.runs_recover`), and production mode's broker keeps a run's
-    message until a worker has executed it. Runs the embedded executor of this process holds are alive by definition.
-    """
-    from kata import executor
-
-    silent_since = timezone.now() - RUN_SILENT_AFTER
-    beat_long_ago = Q(heartbeat_at__lt=silent_since)
-    never_beat = Q(heartbeat_at__isnull=True) & (Q(started_at__lt=silent_since)
-                                                 | Q(started_at__isnull=True, created_at__lt=silent_since))
-    return (Run.objects.filter(Q(status=Run.Status.RUNNING) & (beat_long_ago | never_beat))
-            .exclude(pk__in=executor.runs_held()))
-
-
-def runs_expire_stale(*, learner: AbstractUser | None = None, run_id: int | None = None) -> int:
-    """Mark orphaned runs failed, with a reason their learner sees, so they never block a new run or hang a page."""
-    runs = _stale_runs()
-    if learner is not None:
-        runs = runs.filter(attempt__learner=learner)
-    if run_id is not None:
-        runs = runs.filter(pk=run_id)
-    return runs.update(status=Run.Status.FAILED, error_message=STALE_RUN_MESSAGE, finished_at=timezone.now())
-
-
 @transaction.atomic
 def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
 
     One active run per learner: a second Run while one is going is refused with a clear message.
     """
-    from kata.design import DesignError, design_validate
-    from kata.palette import Palette
-
     palette = Palette.from_kata(kata)
     try:
         design = design_validate(document, palette)
@@ -313,15 +291,14 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
     runs_expire_stale(learner=learner)
     mine = Run.objects.filter(attempt__learner=learner)
-    if mine.filter(status__in=ACTIVE_RUN_STATUSES).exists():
-        raise RunRefused("You already have a run in progress. Wait for it to finish, or cancel it, before starting another.")
+    if mine.filter(status__in=Run.ACTIVE_STATUSES).exists():
+        raise RunRefused("You already have a run in progress. Wait for it to finish, or cancel it, before starting "
+                         "another.")
     # A cancelled run counts as active until its executor has stopped every seed (it says so with finished_at),
     # or Run → Cancel repeated would keep the shared pool busy with runs nobody waits for.
-    now = timezone.now()
-    lease = timedelta(seconds=settings.KATA_RUN_LEASE_SECONDS)
-    if mine.filter(status=Run.Status.CANCELLED, finished_at__isnull=True, heartbeat_at__gt=now - 2 * lease).exists():
+    if runs_still_stopping(mine).exists():
         raise RunRefused("Your cancelled run is still stopping; start the next one in a moment.")
-    hour_ago = now - timedelta(hours=1)
+    hour_ago = timezone.now() - timedelta(hours=1)
     recent = mine.filter(created_at__gte=hour_ago)
     if recent.count() >= settings.KATA_RUNS_PER_HOUR:
         raise RunRefused(f"You have started {settings.KATA_RUNS_PER_HOUR} runs in the last hour, the most one learner "
@@ -334,31 +311,17 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     return Run.objects.create(attempt=attempt, seeds=seeds)
 
 
-def run_cancel(*, run: Run) -> bool:
+def run_cancel(*, run: Run, reason: str = "Cancelled by the learner.") -> bool:
     """Ask an active run to stop; the executor notices within a frame. Returns whether anything was cancelled.
 
     A queued run has no executor yet and is finished at once; a running one is finished by its executor when every
     seed has stopped (until then the learner's next run waits, see `run_start`).
     """
-    cancelled = dict(status=Run.Status.CANCELLED, error_message="Cancelled by the learner.")
+    cancelled = dict(status=Run.Status.CANCELLED, error_message=reason)
     runs = Run.objects.filter(pk=run.pk)
     if runs.filter(status=Run.Status.QUEUED).update(**cancelled, finished_at=timezone.now()):
         return True
     return bool(runs.filter(status=Run.Status.RUNNING).update(**cancelled))
-
-
-def run_frames_prune(*, now: Any = None, limit: int = 100) -> int:
-    """Delete the saved frames of runs finished longer ago than KATA_FRAME_RETENTION_DAYS; how many runs were thinned.
-
-    Frames are what a socket replays while a run goes on; a finished run keeps its grade, results and downsampled
-    series (what history, attempt and review pages show), so its frames are only bulk after a while.
-    """
-    cutoff = (now or timezone.now()) - timedelta(days=settings.KATA_FRAME_RETENTION_DAYS)
-    run_ids = list(Run.objects.filter(finished_at__lt=cutoff, frames__isnull=False).values_list("pk", flat=True)
-                   .distinct()[:limit])
-    if run_ids:
-        RunFrame.objects.filter(run_id__in=run_ids).delete()
-    return len(run_ids)
 
 
 @transaction.atomic
@@ -441,7 +404,7 @@ class OverrideRefused(ValueError):
 
 @transaction.atomic
 def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: bool, reason: str) -> GradeOverride:
-    """Flip one scenario's verdict with a reason; the run's passed count follows, the machine's grade stays as it was."""
+    """Flip one scenario's verdict with a reason; the run's passed count follows, the machine's grade stays as is."""
     from kata.selectors import grade_effective
 
     run = Run.objects.select_for_update().get(pk=run.pk)

@@ -1,154 +1,21 @@
-"""Celery tasks of production mode. Thin: the work is `kata.runs.run_execute`, as in the embedded default."""
+"""Celery tasks of production mode, where Celery looks for them. Thin: the work is in `kata.runs.worker`, whose
+import also sets the worker process up (its warm-up and the sweep for silent runs)."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
 import os
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
 
-from celery import shared_task, signals
-from channels.layers import get_channel_layer
+from celery import shared_task
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connection, connections
+from django.db import InterfaceError, OperationalError
 
-from kata.executor import publisher, publishing_loop
-from kata.runs import Outcome, frames_prune_now_and_then, lease_seconds, run_execute, runs_requeue_stale
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# Once a learner has their first frame, the rest of their run is background work: its thread steps down to the idle
-# scheduling class (nice 19 where that is refused), so that in a burst of Runs every learner's start, and the web
-# server, come before anyone's bulk simulation. Only that thread steps down: on Linux priority is per thread, and a
-# process could not raise its own again, so each run executes on a thread of its own and the worker process stays
-# as it was, warm (imports, database and Redis connections) for the next run.
-BACKGROUND_NICENESS = 19
-# A delivery finding its run held by a live executor looks again this many times (half a lease apart), then leaves it.
-BUSY_RETRIES = 3
+from kata.runs import worker
+from kata.runs.lease import Outcome
+from kata.runs.submit import CHECK_TASK, RUN_TASK
+from kata.services import kata_check_finish
 
 
-def _background() -> None:
-    """Lower the calling thread's CPU priority (Linux: per thread)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-    except (AttributeError, OSError):  # not allowed here: the run simply keeps its priority
-        log.debug("could not lower the priority of a run's thread")
-
-
-def _on_a_thread_of_its_own(name: str, work: Callable[[], T]) -> T:
-    """`work()` on a new thread that uses this thread's database connection, which stays open for the next task."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    connection.inc_thread_sharing()
-    box: dict[str, Any] = {}
-
-    def body() -> None:
-        connections[DEFAULT_DB_ALIAS] = connection  # as Django's LiveServerThread shares its connection
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the task's thread as it is
-            box["error"] = exc
-
-    thread = threading.Thread(target=body, name=name)
-    try:
-        thread.start()
-        thread.join()
-    finally:
-        connection.dec_thread_sharing()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def _warm_up(**kwargs: Any) -> None:
-    """A new pool process gets ready for its first run before one arrives: a learner's first frame waits on none of it.
-
-    It stops the collector from walking the objects inherited from the parent (each walk writes to their pages, which
-    the fork had shared), rehearses a run's start, and opens its database and Redis connections, kept for the runs
-    to come.
-    """
-    gc.freeze()
-    try:
-        connection.ensure_connection()
-    except DatabaseError as exc:
-        log.warning("pool process %s: no database connection yet (%s)", os.getpid(), exc)
-    try:
-        _rehearse_a_start()
-    except Exception as exc:  # noqa: BLE001 - a rehearsal only: the first run simply starts colder
-        log.warning("pool process %s: could not rehearse a run's start (%s)", os.getpid(), exc)
-    try:
-        layer = get_channel_layer()
-        asyncio.run_coroutine_threadsafe(layer.group_discard("kata.warm-up", "kata.warm-up"),
-                                         publishing_loop()).result(timeout=5)
-    except Exception as exc:  # noqa: BLE001 - the first run connects then
-        log.warning("pool process %s: no Redis connection yet (%s)", os.getpid(), exc)
-
-
-def _sweep_forever(stop: threading.Event) -> None:
-    """Every half lease, queue again the runs whose executor went silent (see `runs_requeue_stale`)."""
-    from django.db import close_old_connections
-
-    def enqueue(run_id: int) -> None:
-        run_simulate.apply_async((run_id,))
-        log.warning("run %s: its executor went silent; queued again", run_id)
-
-    while not stop.wait(lease_seconds() / 2):
-        try:
-            close_old_connections()
-            runs_requeue_stale(enqueue)
-        except Exception:  # the database or the broker is away for a moment: the next sweep tries again
-            log.exception("the sweep for silent runs failed")
-
-
-_sweeper_stop = threading.Event()
-
-
-@signals.worker_ready.connect
-def _start_sweeper(**kwargs: Any) -> None:
-    threading.Thread(target=_sweep_forever, args=(_sweeper_stop,), name="kata-sweeper", daemon=True).start()
-
-
-@signals.worker_shutdown.connect
-def _stop_sweeper(**kwargs: Any) -> None:
-    _sweeper_stop.set()
-
-
-def _rehearse_a_start() -> None:
-    """What a run does before its first frame, on a published kata's reference design, writing nothing.
-
-    A forked process shares its parent's memory until it writes to it, and Python writes to every object it touches
-    (reference counts): the first run in a new process would pay for copying those pages, in the middle of a burst.
-    """
-    from kata.compiler import compile_design
-    from kata.design import design_validate
-    from kata.models import Kata
-    from kata.palette import Palette
-    from kata.seed_pool import stream_seed
-
-    kata = Kata.objects.filter(published=True).exclude(reference_design={}).order_by("pk").first()
-    if kata is None:
-        return
-    palette = Palette.from_kata(kata)
-    compiled = compile_design(design_validate(kata.reference_design, palette), palette)
-    stream_seed(compiled.spec, 1, lambda points, t, progress: True)  # stops at the first frame
-
-
-@signals.worker_init.connect
-def _after_celery_s_django_fixup(**kwargs: Any) -> None:
-    # Connected now, the warm-up runs after the Django fixup's own handler, which closes a new process's connections.
-    signals.worker_process_init.connect(_warm_up, weak=False, dispatch_uid="kata.tasks.warm_up")
-
-
-@shared_task(bind=True, name="kata.run_simulate", acks_late=True, reject_on_worker_lost=True, max_retries=40)
+@shared_task(bind=True, name=RUN_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=40)
 def run_simulate(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     """Execute one run in this worker process; its message is acknowledged only when the run has ended.
 
@@ -156,29 +23,19 @@ def run_simulate(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     process of a worker died, after the broker's visibility timeout when the whole worker did), and the run's lease
     lets the new execution take over once the old heartbeat is silent.
     """
-    worker = f"{self.request.hostname} pid {os.getpid()}"
-
-    def execute() -> Outcome:
-        outcome = run_execute(run_id, publish=publisher(run_id, publishing_loop()), worker=worker,
-                              in_process_pool=False, after_first_frame=_background)
-        frames_prune_now_and_then()  # on the run's thread, at idle priority by now
-        return outcome
-
     try:
-        outcome = _on_a_thread_of_its_own(f"kata-run-{run_id}", execute)
+        outcome = worker.run_here(run_id, worker=f"{self.request.hostname} pid {os.getpid()}")
     except (OperationalError, InterfaceError) as exc:  # the database is away for a moment
         raise self.retry(exc=exc, countdown=3) from exc
-    if outcome is Outcome.BUSY and self.request.retries < BUSY_RETRIES:
+    if outcome is Outcome.BUSY and self.request.retries < worker.BUSY_RETRIES:
         # The process that executed it may have just died (Celery puts its message back at once): look again when
         # its heartbeat has had time to go silent. A live executor keeps the run; the sweep covers any later death.
         raise self.retry(countdown=settings.KATA_RUN_LEASE_SECONDS / 2)
     return outcome.value
 
 
-@shared_task(name="kata.check", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True)
 def kata_check(kata_id: int, user_id: int) -> bool:
     """An instructor's "Check kata", in a worker: every seed here, one after another (see services.kata_check)."""
-    from kata.services import kata_check_finish
-
-    return _on_a_thread_of_its_own(f"kata-check-{kata_id}", lambda: kata_check_finish(
+    return worker.on_a_thread_of_its_own(f"kata-check-{kata_id}", lambda: kata_check_finish(
         kata_id=kata_id, user_id=user_id, parallel=False)).ok

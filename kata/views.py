@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from kata import compare, executor, review, selectors, services
+from kata import compare, review, selectors, services
 from kata import estimate as estimate_module
 from kata.asyncdb import db
 from kata.design import DesignError, design_validate
@@ -25,6 +25,7 @@ from kata.drafts import draft_shape_problems
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
+from kata.runs import submit
 
 
 def _get_kata(slug: str) -> Kata:
@@ -216,7 +217,7 @@ async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
     figures = await db(selectors.run_figures)(run=run)
     # Queued only now the attempt and run are committed; a queue that cannot be reached fails the run with a reason,
     # which the socket then tells (the attempt and its design stay saved).
-    await executor.run_submit(run.pk)
+    await submit.run_submit(run.pk)
     return JsonResponse(_run_payload(run, figures), status=201)
 
 

@@ -34,7 +34,7 @@ from kata.estimate.network import NetworkModel, fluid_backlog
 from kata.estimate.records import HEADROOM, Estimate, PartEstimate
 from kata.grading import PEAK_WINDOW_STEPS
 from kata.palette import Palette, TrafficSpec
-from kata.seed_pool import STEP_SECONDS
+from kata.runs.pool import STEP_SECONDS
 from simulator.model import ServiceTime
 
 __all__ = ["Estimate", "PartEstimate", "design_estimate"]

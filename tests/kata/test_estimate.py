@@ -25,7 +25,7 @@ from kata.design import DesignError, design_validate
 from kata.estimate import design_estimate
 from kata.grading import _Seed
 from kata.palette import Palette
-from kata.simulation import design_grade
+from kata.runs.seeds import design_grade
 
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "designs"
 

@@ -11,7 +11,7 @@ import pytest
 
 from kata.design import DesignError, design_validate
 from kata.palette import Palette
-from kata.simulation import design_grade
+from kata.runs.seeds import design_grade
 
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "designs"
 EXPECTED = json.loads((DESIGNS / "expected.json").read_text())

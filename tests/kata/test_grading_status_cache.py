@@ -10,7 +10,7 @@ import pytest
 from kata.design import design_validate
 from kata.models import Kata, PartParameter, PartType, Scenario, TrafficSource
 from kata.palette import Palette
-from kata.simulation import design_grade
+from kata.runs.seeds import design_grade
 
 ROOT = Path("fixtures/status-cache")
 

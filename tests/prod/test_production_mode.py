@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from kata import executor, services
+from kata import services
 from kata.models import Attempt, Kata, Run, RunFrame
-from kata.runs import MAX_EXECUTIONS, worker_lost_message
+from kata.runs import submit
+from kata.runs.lease import MAX_EXECUTIONS, worker_lost_message
 from tests.prod.conftest import ROOT, Learner, Stack, finished, first_frame, prod_script, wait_until
 
 
@@ -105,7 +106,7 @@ def test_a_run_whose_workers_keep_dying_fails_with_a_reason_the_learner_sees(sta
                                      design={"nodes": [], "edges": []})
     run = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="running", executions=MAX_EXECUTIONS,
                              heartbeat_at=timezone.now() - timedelta(minutes=1), worker="gone@host pid 1")
-    assert executor._enqueue(run.pk)
+    assert submit.run_enqueue(run.pk)
 
     async def scenario() -> dict[str, Any]:
         async with Learner(stack.url, learner.username) as page:
@@ -192,11 +193,11 @@ def test_a_run_that_cannot_be_queued_fails_with_a_reason_and_keeps_the_attempt(s
     run = services.run_start(learner=learner, kata=Kata.objects.get(slug="clearpay"), document=reference_design)
     prod_script("stop-redis")
     try:
-        assert executor._enqueue(run.pk) is False
+        assert submit.run_enqueue(run.pk) is False
     finally:
         prod_script("start-redis")
     run.refresh_from_db()
-    assert run.status == "failed" and run.error_message == executor.QUEUE_UNREACHABLE_MESSAGE
+    assert run.status == "failed" and run.error_message == submit.QUEUE_UNREACHABLE_MESSAGE
     assert Attempt.objects.get(pk=run.attempt_id).design["nodes"], "the attempt and its design are kept"
 
 

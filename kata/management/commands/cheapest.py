@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from kata import selectors, services
 from kata.cheapest import SearchError, Step, cheapest_search
 from kata.palette import Palette
-from kata.simulation import grading_seeds
+from kata.runs.seeds import grading_seeds
 
 
 class Command(BaseCommand):

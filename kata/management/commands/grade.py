@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from kata import selectors
 from kata.design import DesignError
 from kata.palette import Palette
-from kata.simulation import design_grade, grading_seeds
+from kata.runs.seeds import design_grade, grading_seeds
 
 MAX_DESIGN_BYTES = 256 * 1024
 

@@ -27,7 +27,6 @@ from kata.models import Kata, Run
 MAX_LEARNERS = 100
 MAX_TIMEOUT_S = 900
 TARGETS = {"errors": 0, "lost": 0, "first_frame_p95_s": 1.0}
-FINISHED = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CANCELLED)
 
 
 class Command(BaseCommand):
@@ -86,8 +85,8 @@ class Command(BaseCommand):
             else:
                 user.set_password(password)
                 user.save(update_fields=["password"])
-            Run.objects.filter(attempt__learner=user, status__in=services.ACTIVE_RUN_STATUSES).update(
-                status=Run.Status.CANCELLED, error_message="Cancelled by a new load test.")
+            for run in Run.objects.filter(attempt__learner=user, status__in=Run.ACTIVE_STATUSES):
+                services.run_cancel(run=run, reason="Cancelled by a new load test.")
             accounts.append((username, password))
         return accounts
 
@@ -95,7 +94,7 @@ class Command(BaseCommand):
         """Runs that were accepted but have not been saved as succeeded (after a short wait for stragglers)."""
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if Run.objects.filter(pk__in=run_ids).exclude(status__in=FINISHED).count() == 0:
+            if Run.objects.filter(pk__in=run_ids).exclude(status__in=Run.FINISHED_STATUSES).count() == 0:
                 break
             time.sleep(0.5)
         return len(run_ids) - Run.objects.filter(pk__in=run_ids, status=Run.Status.SUCCEEDED).exclude(grade={}).count()

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kata import services
+from kata.runs.frames import run_frames_prune
 
 
 class Command(BaseCommand):
@@ -13,6 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = 0
-        while (thinned := services.run_frames_prune(limit=100)):
+        while (thinned := run_frames_prune(limit=100)):
             total += thinned
         self.stdout.write(f"Frames of {total} runs finished over {settings.KATA_FRAME_RETENTION_DAYS} days ago deleted.")

@@ -9,9 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from kata import seed_pool, services
+from kata import services
 from kata.models import Run, RunFrame
-from kata.runs import run_execute
+from kata.runs import pool
+from kata.runs.execute import Simulate, run_execute
+from kata.runs.frames import run_frames_prune
+from kata.runs.seeds import simulate_here, simulate_in_pool
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLEEP = 1.5  # seconds each probe job sleeps in the pool
@@ -29,15 +32,15 @@ def heavy_clearpay(clearpay):
 
 def _pool_is_free(timeout: float) -> bool:
     """Every process of the pool takes a job at once: as many sleeps as processes end together."""
-    pool = seed_pool.pool()
+    processes = pool.pool()
     started = time.monotonic()
-    futures = [pool.submit(time.sleep, SLEEP) for _ in range(pool._max_workers)]
+    futures = [processes.submit(time.sleep, SLEEP) for _ in range(processes._max_workers)]
     for future in futures:
         future.result(timeout=60)
     return time.monotonic() - started < timeout
 
 
-def _execute_in_thread(run: Run, *, in_process_pool: bool, cancel_on) -> tuple[threading.Thread, dict]:
+def _execute_in_thread(run: Run, *, simulate: Simulate, cancel_on) -> tuple[threading.Thread, dict]:
     """Executes the run on a thread (as the server does), cancelling it the moment `cancel_on(message)` holds."""
     box: dict = {"messages": []}
     wanted = threading.Event()
@@ -53,7 +56,7 @@ def _execute_in_thread(run: Run, *, in_process_pool: bool, cancel_on) -> tuple[t
         from django.db import connection
 
         try:
-            box["outcome"] = run_execute(run.pk, publish=publish, in_process_pool=in_process_pool)
+            box["outcome"] = run_execute(run.pk, publish=publish, simulate=simulate)
             box["returned_at"] = time.monotonic()
         finally:
             connection.close()
@@ -64,9 +67,9 @@ def _execute_in_thread(run: Run, *, in_process_pool: bool, cancel_on) -> tuple[t
 
 
 def test_cancel_stops_every_seed_in_the_pool_not_only_the_streamed_one(learner, heavy_clearpay, design_file):
-    seed_pool.warm()
+    pool.warm()
     run = services.run_start(learner=learner, kata=heavy_clearpay, document=design_file("reference"))
-    thread, box = _execute_in_thread(run, in_process_pool=True, cancel_on=lambda m: m["type"] == "frame")
+    thread, box = _execute_in_thread(run, simulate=simulate_in_pool, cancel_on=lambda m: m["type"] == "frame")
     thread.join(timeout=60)
     assert box["messages"][-1] == {"type": "status", "status": "cancelled", "message": "Run cancelled."}
     # Each seed simulates for several seconds here: only a pool whose every process stopped is free at once.
@@ -78,7 +81,7 @@ def test_cancel_stops_every_seed_in_the_pool_not_only_the_streamed_one(learner, 
 def test_cancel_while_grading_stops_the_other_seeds_on_a_worker(learner, heavy_clearpay, design_file):
     run = services.run_start(learner=learner, kata=heavy_clearpay, document=design_file("reference"))
     grading = lambda m: m["type"] == "status" and m["message"].startswith("Grading on")  # noqa: E731
-    thread, box = _execute_in_thread(run, in_process_pool=False, cancel_on=grading)
+    thread, box = _execute_in_thread(run, simulate=simulate_here, cancel_on=grading)
     thread.join(timeout=120)
     assert "cancelled_at" in box, "the streamed seed ended and grading began"
     # Two more seeds of several seconds each would follow; a cancelled run stops within a fraction of a second.
@@ -135,7 +138,7 @@ def test_frames_are_pruned_after_the_retention_the_settings_name(settings, learn
     Run.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=15), series={"points": [1]})
     young = Run.objects.create(attempt=old.attempt, seeds=[1])
     _finish(young, frames=2)
-    assert services.run_frames_prune() == 1
+    assert run_frames_prune() == 1
     assert not RunFrame.objects.filter(run=old).exists()
     assert RunFrame.objects.filter(run=young).count() == 2
     old.refresh_from_db()

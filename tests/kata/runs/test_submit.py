@@ -17,8 +17,8 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from config.asgi import application
-from kata import executor, seed_pool, services
 from kata.models import Attempt, Run
+from kata.runs import lease, pool, submit
 from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -61,7 +61,7 @@ async def test_a_class_queueing_more_runs_than_the_simulators_take_loses_none():
     answers = await asyncio.gather(*[c.post("/katas/status-cache/runs/", DESIGN, content_type="application/json")
                                      for c in clients])
     assert [a.status_code for a in answers] == [201] * count
-    followed = await asyncio.gather(*[_follow(c, a.json()["socket"]) for c, a in zip(clients, answers)])
+    followed = await asyncio.gather(*[_follow(c, a.json()["socket"]) for c, a in zip(clients, answers, strict=True)])
     assert [m[-1]["status"] for m in followed] == ["succeeded"] * count, [m[-1] for m in followed]
     waited = [m for m in followed if any(x["type"] == "status" and x["status"] == "queued" for x in m)]
     assert waited, "some runs waited in the queue"
@@ -72,7 +72,7 @@ async def test_a_class_queueing_more_runs_than_the_simulators_take_loses_none():
 
 
 def test_streamed_seeds_are_simulated_before_grading_seeds_and_in_order():
-    scheduler = seed_pool._Scheduler(1)  # one at a time through the real pool, so the order is the scheduler's
+    scheduler = pool.Scheduler(1)  # one at a time through the real pool, so the order is the scheduler's
     finished: list[str] = []
     lock = threading.Lock()
 
@@ -83,14 +83,14 @@ def test_streamed_seeds_are_simulated_before_grading_seeds_and_in_order():
         return done
 
     # Holds the one worker while the others are submitted.
-    blocker = scheduler.submit(seed_pool.GRADING, seed_pool.simulate, {**SPEC, "duration": 4000.0}, 1)
+    blocker = scheduler.submit(pool.GRADING, pool.simulate, {**SPEC, "duration": 4000.0}, 1)
     futures = [blocker]
-    for name, priority in [("grading-1", seed_pool.GRADING), ("grading-2", seed_pool.GRADING),
-                           ("streamed-1", seed_pool.STREAMED), ("streamed-2", seed_pool.STREAMED)]:
-        future = scheduler.submit(priority, seed_pool.simulate, SPEC, 2)
+    for name, priority in [("grading-1", pool.GRADING), ("grading-2", pool.GRADING),
+                           ("streamed-1", pool.STREAMED), ("streamed-2", pool.STREAMED)]:
+        future = scheduler.submit(priority, pool.simulate, SPEC, 2)
         future.add_done_callback(note(name))
         futures.append(future)
-    cancelled = scheduler.submit(seed_pool.GRADING, seed_pool.simulate, SPEC, 3)
+    cancelled = scheduler.submit(pool.GRADING, pool.simulate, SPEC, 3)
     assert cancelled.cancel(), "a seed still waiting can be cancelled"
     for future in futures:
         future.result(timeout=120)
@@ -106,7 +106,7 @@ def test_queued_is_not_dead_but_a_silent_running_run_nobody_holds_is(learner, cl
     silent = Run.objects.create(attempt=attempt, seeds=[1], status="running", heartbeat_at=long_ago)
     beating = Run.objects.create(attempt=attempt, seeds=[1], status="running", heartbeat_at=timezone.now())
     Run.objects.filter(pk__in=[queued.pk, silent.pk, beating.pk]).update(created_at=long_ago)
-    assert services.runs_expire_stale(learner=learner) == 1
+    assert lease.runs_expire_stale(learner=learner) == 1
     statuses = dict(Run.objects.values_list("pk", "status"))
     assert statuses == {queued.pk: "queued", silent.pk: "failed", beating.pk: "running"}
 
@@ -120,14 +120,14 @@ async def test_runs_left_by_a_previous_process_are_taken_on_and_finish():
     owners = [await sync_to_async(make_persona)("learner", username=f"owner-{i}") for i in range(2)]
     design = json.loads(DESIGN)
     # As a killed server leaves them: one running with a fresh heartbeat of a process that is gone, one queued.
-    running = await Run.objects.acreate(attempt=await Attempt.objects.acreate(learner=owners[0], kata=kata, design=design),
+    attempts = [await Attempt.objects.acreate(learner=owner, kata=kata, design=design) for owner in owners[:2]]
+    running = await Run.objects.acreate(attempt=attempts[0],
                                         seeds=[1, 2, 3], status="running", executions=1, heartbeat_at=timezone.now(),
                                         worker="web pid 1 (gone)")
-    queued = await Run.objects.acreate(attempt=await Attempt.objects.acreate(learner=owners[1], kata=kata, design=design),
-                                       seeds=[1, 2, 3])
-    taken = await sync_to_async(executor.runs_recover)(asyncio.get_running_loop())
+    queued = await Run.objects.acreate(attempt=attempts[1], seeds=[1, 2, 3])
+    taken = await sync_to_async(submit.runs_recover)(asyncio.get_running_loop())
     assert taken == [running.pk, queued.pk]
-    assert await sync_to_async(executor.runs_recover)(asyncio.get_running_loop()) == [], "held now: taken on once"
+    assert await sync_to_async(submit.runs_recover)(asyncio.get_running_loop()) == [], "held now: taken on once"
     for _ in range(600):
         statuses = [r.status async for r in Run.objects.filter(pk__in=taken).order_by("pk")]
         if statuses == ["succeeded", "succeeded"]:

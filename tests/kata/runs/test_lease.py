@@ -1,4 +1,5 @@
-"""The run lease: who may execute a run, and the sweep that queues again the runs whose executor went silent."""
+"""The run lease: who may execute a run, the sweep that queues again the runs whose executor went silent, and the one
+rule (how long a heartbeat has been silent) that decides every one of them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from kata.models import Attempt, Run
-from kata.runs import MAX_EXECUTIONS, Outcome, lease_seconds, run_claim, runs_requeue_stale
+from kata.runs.lease import (EXPIRE_AFTER, MAX_EXECUTIONS, Outcome, Silence, lease_seconds, run_claim,
+                             runs_expire_stale, runs_requeue_stale, silence, silence_limit)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +58,40 @@ def test_the_sweep_queues_a_silent_run_once_and_leaves_live_ones(make_run):
     # The requeued delivery takes the run over at once: the sweep left it stale by exactly one lease.
     claim = run_claim(silent.pk, worker="w2@host pid 2")
     assert claim.outcome is Outcome.DONE and claim.taken_over
+
+
+def test_silence_climbs_one_ladder_of_leases():
+    now = timezone.now()
+    lease = timedelta(seconds=lease_seconds())
+    assert silence(now - lease + timedelta(milliseconds=1), now=now) is Silence.ALIVE
+    assert silence(now - lease, now=now) is Silence.PRESUMED_DEAD
+    assert silence(now - 2 * lease, now=now) is Silence.ORPHANED
+    assert silence(now - silence_limit(Silence.EXPIRED), now=now) is Silence.EXPIRED
+    assert silence(None, now=now) is Silence.EXPIRED, "a heartbeat never written is silent forever"
+
+
+def test_expiry_comes_after_the_requeue_and_its_takeover_whatever_the_lease(settings):
+    assert silence_limit(Silence.EXPIRED) == EXPIRE_AFTER == timedelta(minutes=2), "two minutes at the default lease"
+    settings.KATA_RUN_LEASE_SECONDS = 60
+    assert silence_limit(Silence.ORPHANED) == timedelta(minutes=2)
+    assert silence_limit(Silence.EXPIRED) == timedelta(minutes=4), "never before the sweep's requeue has had its turn"
+
+
+@pytest.mark.parametrize("level", list(Silence))
+def test_claim_sweep_and_expiry_all_follow_the_silence_rule(make_run, level):
+    """One run, silent just past each level's limit: what every part of the machinery does with it follows."""
+    past = silence_limit(level).total_seconds() + 1 if level is not Silence.ALIVE else 1
+    run = make_run(silent_for=past)
+    assert silence(run.heartbeat_at) is level
+
+    expired = runs_expire_stale(run_id=run.pk)
+    assert expired == (1 if level is Silence.EXPIRED else 0), "failed only once expired"
+    if expired:
+        run.refresh_from_db()
+        assert run.status == "failed" and "worker went away" in run.error_message
+        return
+    requeued: list[int] = []
+    runs_requeue_stale(requeued.append)
+    assert (requeued == [run.pk]) is (level >= Silence.ORPHANED), "queued again once orphaned"
+    claim = run_claim(run.pk, worker="w2@host pid 2")
+    assert (claim.outcome is Outcome.BUSY) is (level is Silence.ALIVE), "taken over once its holder is presumed dead"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from simulator import SpecError
 
-from kata import seed_pool
+from kata.runs import pool
 
 SPEC = {"arrival": {"rate": 5.0}, "stations": [{"name": "a", "service": {"dist": "exponential", "mean": 0.05}}],
         "duration": 20.0}
@@ -16,26 +17,28 @@ SPEC = {"arrival": {"rate": 5.0}, "stations": [{"name": "a", "service": {"dist":
 
 def test_a_bad_spec_raises_its_own_error_and_the_pool_keeps_working():
     with pytest.raises(SpecError, match=r"stations\[0\]\.servers"):
-        seed_pool.submit({**SPEC, "stations": [{"name": "a", "servers": 0}]}, 1).result(timeout=60)
-    assert seed_pool.submit(SPEC, 1).result(timeout=60)["end_time"] >= 20.0
+        pool.submit({**SPEC, "stations": [{"name": "a", "servers": 0}]}, 1).result(timeout=60)
+    assert pool.submit(SPEC, 1).result(timeout=60)["end_time"] >= 20.0
 
 
 def test_a_killed_worker_is_replaced_for_the_next_run():
-    seed_pool.submit(SPEC, 1).result(timeout=60)
-    for pid in list(seed_pool.pool()._processes):
+    pool.submit(SPEC, 1).result(timeout=60)
+    for pid in list(pool.pool()._processes):
         os.kill(pid, signal.SIGKILL)
-    with pytest.raises(Exception):
-        seed_pool.submit({**SPEC, "duration": 5000.0}, 2).result(timeout=60)
-    result = seed_pool.submit(SPEC, 3).result(timeout=60)
+    with pytest.raises(BrokenProcessPool):
+        pool.submit({**SPEC, "duration": 5000.0}, 2).result(timeout=60)
+    result = pool.submit(SPEC, 3).result(timeout=60)
     assert result["seed"] == 3
 
 
 OWNER = """
 import os, sys
-from kata import seed_pool
-seed_pool.warm()
-seed_pool.submit_streamed({"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}], "duration": 1.0}, 1)[0].result()
-print(" ".join(str(pid) for pid in [*seed_pool.pool()._processes, seed_pool._channels()._process.pid]), flush=True)
+from kata.runs import pool
+pool.warm()
+tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
+        "duration": 1.0}
+pool.submit_streamed(tiny, 1)[0].result()
+print(" ".join(str(pid) for pid in [*pool.pool()._processes, pool.channels()._process.pid]), flush=True)
 sys.stdin.read()
 """
 
@@ -56,7 +59,7 @@ def test_workers_exit_when_the_process_that_owns_the_pool_is_killed():
     from pathlib import Path
 
     owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parents[2])
+                             cwd=Path(__file__).resolve().parents[3])
     try:
         pids = [int(p) for p in owner.stdout.readline().split()]
         assert len(pids) >= 2 and all(_alive(pid) for pid in pids), "the pool's workers and its frame channel run"

@@ -39,7 +39,7 @@ GRADING = 1
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _manager: SyncManager | None = None
-_scheduler: _Scheduler | None = None
+_scheduler: Scheduler | None = None
 _workers: int | None = None
 
 
@@ -70,7 +70,8 @@ def snapshot_point(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def stream_seed(spec: dict[str, Any], seed: int, emit: Callable[[list[dict[str, Any]], float, float], bool]) -> dict[str, Any] | None:
+def stream_seed(spec: dict[str, Any], seed: int,
+                emit: Callable[[list[dict[str, Any]], float, float], bool]) -> dict[str, Any] | None:
     """Run one seed, calling `emit(points, t, progress)` every FRAME_INTERVAL of wall time (and first at once).
 
     `emit` returns True to stop: then the answer is None. Otherwise it is `Results.to_dict()`.
@@ -169,7 +170,7 @@ def _pool_submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
         return pool().submit(fn, *args)
 
 
-class _Scheduler:
+class Scheduler:
     """Seeds waiting for a free pool worker, streamed ones first; one feeder thread per worker."""
 
     def __init__(self, feeders: int) -> None:
@@ -206,15 +207,15 @@ class _Scheduler:
                 future.set_result(result)
 
 
-def scheduler() -> _Scheduler:
+def scheduler() -> Scheduler:
     global _scheduler
     with _lock:
         if _scheduler is None:
-            _scheduler = _Scheduler(workers())
+            _scheduler = Scheduler(workers())
         return _scheduler
 
 
-def _channels() -> SyncManager:
+def channels() -> SyncManager:
     global _manager
     with _lock:
         if _manager is None:
@@ -230,7 +231,7 @@ def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
 
 def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any]:
     """Start a seed; set the returned event to stop it (its answer is then None)."""
-    stop = _channels().Event()
+    stop = channels().Event()
     try:
         return pool().submit(simulate, spec, seed, stop), stop
     except BrokenProcessPool:
@@ -240,7 +241,7 @@ def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
     """Start a seed whose frames come back on the returned queue, before any grading seed; set the returned event
     to stop it."""
-    manager = _channels()
+    manager = channels()
     channel, stop = manager.Queue(), manager.Event()
     return scheduler().submit(STREAMED, simulate_streamed, spec, seed, channel, stop), channel, stop
 
@@ -249,7 +250,7 @@ def warm() -> None:
     """Start the pool's workers and the frame channel now, so the first learner's Run does not pay for it."""
     tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
             "duration": 1.0}
-    _channels()
+    channels()
     scheduler()
     for future in [pool().submit(simulate, tiny, seed) for seed in range(workers())]:
         future.result()

@@ -25,7 +25,7 @@ import pytest
 
 from kata.loadtest import LearnerResult, csrf_cookie, follow, log_in
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAPHNE = Path(sys.executable).parent / "daphne"
 PASSWORD = "restart-test-password-1"
 DESIGN = json.loads((ROOT / "fixtures/clearpay/designs/reference.json").read_text())
@@ -156,7 +156,7 @@ def test_a_killed_embedded_server_takes_its_runs_on_again_when_it_starts(server)
                 "A's run is going again, not stuck and not lost"
 
             followed = await asyncio.gather(*[_follow_to_end(session, server, run_id)
-                                              for (session, _), run_id in zip(sessions, run_ids)])
+                                              for (session, _), run_id in zip(sessions, run_ids, strict=True)])
             graded = time.monotonic()
             assert [f.status for f in followed] == ["succeeded"] * 3, [server.run(run_id) for run_id in run_ids]
             again_status, _ = await _press_run(a, token_a, server)

@@ -1,14 +1,15 @@
-"""Where runs execute.
+"""Where runs execute, chosen by KATA_RUN_EXECUTOR.
 
 - The embedded default ("inprocess"): runs of the web process itself, seeds in its warm process pool. Queued runs
   wait in this process, first come first served; as many start at once as the pool has workers, and the next one
   starts as soon as a started one has its first frame, so every learner's first seed is simulated before anyone's
-  grading seeds (see `kata.seed_pool`). A run waits as long as it must and is never failed for waiting. Frames are
+  grading seeds (see `kata.runs.pool`). A run waits as long as it must and is never failed for waiting. Frames are
   published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer belongs to
   that loop and is not safe to touch from another thread. When the server starts, it takes on again the runs its
   previous process left queued or running (`runs_recover`).
 - Production mode ("celery"): the run is a Celery task (kata/tasks.py) on a Redis broker; a worker executes it and
-  publishes frames through channels-redis.
+  publishes frames through channels-redis. Tasks are sent by name, so this module never imports the tasks (which
+  import the services, which submit kata checks here).
 """
 
 from __future__ import annotations
@@ -21,25 +22,30 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from typing import Any
 
-from channels.layers import get_channel_layer
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from kata import seed_pool
+from kata.asyncdb import db
 from kata.models import Run
-from kata.runs import Outcome, Publish, frames_prune_now_and_then, lease_seconds, run_execute, run_group
+from kata.runs import pool
+from kata.runs.execute import run_execute
+from kata.runs.frames import frames_prune_now_and_then
+from kata.runs.lease import Outcome, held_here, lease_seconds, runs_presume_dead
+from kata.runs.publish import publisher
+from kata.runs.seeds import simulate_in_pool
 
 log = logging.getLogger(__name__)
-PUBLISH_TIMEOUT_SECONDS = 2
+
+# The Celery tasks' names (kata/tasks.py defines them under these).
+RUN_TASK = "kata.run_simulate"
+CHECK_TASK = "kata.check"
 QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
                              "are saved: run it again in a moment.")
 # A run found held by a live executor is looked at again this many times, half a lease apart.
 BUSY_RETRIES = 3
-ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
 
 
 class _Once:
@@ -57,29 +63,22 @@ class _Once:
 
 
 class _Embedded:
-    """The runs of this web process: a FIFO of queued runs and at most `starting` runs before their first frame."""
+    """The runs of this web process: a FIFO of queued runs and at most `starting` runs before their first frame.
+
+    Which runs it holds is the lease's business (`lease.held_here`): a run held here is alive whatever its heartbeat.
+    """
 
     def __init__(self, starting: int) -> None:
         self.name = f"web pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
         self._slots = threading.Semaphore(starting)
         self._queue: queue.Queue[tuple[int, asyncio.AbstractEventLoop, int]] = queue.Queue()
-        self._held: set[int] = set()
         self._lock = threading.Lock()
         self._dispatcher: threading.Thread | None = None
 
-    def holds(self, run_id: int) -> bool:
-        with self._lock:
-            return run_id in self._held
-
-    def held(self) -> set[int]:
-        with self._lock:
-            return set(self._held)
-
     def submit(self, run_id: int, loop: asyncio.AbstractEventLoop, *, attempt: int = 0) -> bool:
+        if not held_here().take(run_id, again=attempt > 0):
+            return False  # queued or executing here already
         with self._lock:
-            if run_id in self._held and attempt == 0:
-                return False  # queued or executing here already
-            self._held.add(run_id)
             if self._dispatcher is None:
                 self._dispatcher = threading.Thread(target=self._dispatch, name="kata-run-dispatch", daemon=True)
                 self._dispatcher.start()
@@ -97,22 +96,23 @@ class _Embedded:
     def _execute(self, run_id: int, loop: asyncio.AbstractEventLoop, attempt: int, release: _Once) -> None:
         outcome = Outcome.SKIPPED
         try:
-            outcome = run_execute(run_id, publish=publisher(run_id, loop), worker=self.name, after_first_frame=release)
+            outcome = run_execute(run_id, publish=publisher(run_id, loop), simulate=simulate_in_pool,
+                                  worker=self.name, after_first_frame=release)
             frames_prune_now_and_then()
-        except Exception:  # the database away, say: the run is left as it is, for the liveness rules to judge
+        except Exception:  # the database away, say: the run is left as it is, for the lease to judge
             log.exception("run %s: its execution broke off", run_id)
         finally:
             release()
             close_old_connections()
             if outcome is Outcome.BUSY and attempt < BUSY_RETRIES:
-                threading.Timer(lease_seconds() / 2, self.submit, args=(run_id, loop), kwargs={"attempt": attempt + 1}).start()
+                threading.Timer(lease_seconds() / 2, self.submit, args=(run_id, loop),
+                                kwargs={"attempt": attempt + 1}).start()
             else:
-                with self._lock:
-                    self._held.discard(run_id)
+                held_here().drop(run_id)
 
 
 def _new_embedded() -> _Embedded:
-    seed_pool.configure(workers=settings.KATA_SIMULATORS)
+    pool.configure(workers=settings.KATA_SIMULATORS)
     return _Embedded(settings.KATA_SIMULATORS)
 
 
@@ -122,59 +122,27 @@ def _new_enqueuers() -> ThreadPoolExecutor:
 
 _embedded = _new_embedded()
 _enqueuers = _new_enqueuers()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
 _recovered = False
 _recovering = threading.Lock()
 
 
 def _forget_after_fork() -> None:
-    # A forked copy (a test's live server, a Celery worker's child) inherits the executor's bookkeeping and the
-    # publishing loop, but not their threads: submitted work would wait for them forever.
-    global _embedded, _enqueuers, _loop, _loop_lock, _recovered, _recovering
-    _embedded, _enqueuers, _loop, _loop_lock = _new_embedded(), _new_enqueuers(), None, threading.Lock()
+    # A forked copy (a test's live server, a Celery worker's child) inherits the executor's bookkeeping, but not its
+    # threads: submitted work would wait for them forever.
+    global _embedded, _enqueuers, _recovered, _recovering
+    _embedded, _enqueuers = _new_embedded(), _new_enqueuers()
     _recovered, _recovering = False, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def publisher(run_id: int, loop: asyncio.AbstractEventLoop) -> Publish:
-    """Publish a run's messages to its group, on `loop`; a failure is logged, never raised.
-
-    The frames are saved before they are published, so a socket that missed one (a slow client, a Redis restart)
-    gets it on its next replay.
-    """
-    layer = get_channel_layer()
-    group = run_group(run_id)
-
-    def publish(message: dict[str, Any]) -> None:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, {"type": "run.message", "message": message}), loop)
-        try:
-            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-        except Exception as exc:
-            future.cancel()
-            log.warning("run %s: could not publish a %s message (%s)", run_id, message.get("type"), exc)
-
-    return publish
-
-
-def publishing_loop() -> asyncio.AbstractEventLoop:
-    """An event loop of this process's own, on a daemon thread: the channel layer's connections live on it."""
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="kata-publish", daemon=True).start()
-        return _loop
-
-
-def _enqueue(run_id: int) -> bool:
+def run_enqueue(run_id: int) -> bool:
+    """Hand a queued run to the broker; a run that cannot be queued is failed with a reason the socket tells."""
     try:
-        from kata.tasks import run_simulate
-
-        run_simulate.apply_async((run_id,), retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
-                                                                      "interval_step": 0.5, "interval_max": 1.0})
+        current_app.send_task(RUN_TASK, (run_id,), ignore_result=True, retry=True,
+                              retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
+                                            "interval_max": 1.0})
     except Exception:
         log.exception("run %s: could not be queued", run_id)
         Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
@@ -183,9 +151,15 @@ def _enqueue(run_id: int) -> bool:
     return True
 
 
+def run_enqueue_again(run_id: int) -> None:
+    """Queue a run whose executor went silent (the sweep of `lease.runs_requeue_stale`)."""
+    current_app.send_task(RUN_TASK, (run_id,), ignore_result=True)
+    log.warning("run %s: its executor went silent; queued again", run_id)
+
+
 def _enqueue_in_background(run_id: int) -> None:
     try:
-        _enqueue(run_id)
+        run_enqueue(run_id)
     finally:
         close_old_connections()
 
@@ -202,28 +176,18 @@ async def run_submit(run_id: int) -> None:
         _embedded.submit(run_id, asyncio.get_running_loop())
 
 
-def run_is_held(run_id: int) -> bool:
-    """Whether this process's embedded executor has the run, queued or executing (so it will end, whenever)."""
-    return _embedded.holds(run_id)
-
-
-def runs_held() -> set[int]:
-    return _embedded.held()
-
-
 def runs_recover(loop: asyncio.AbstractEventLoop) -> list[int]:
     """Take on every active run that no executor of this process holds: the runs a previous process left.
 
     The embedded default has one server process per database, so a run it does not hold was orphaned when the
     server stopped (killed, restarted). A queued one is queued again here, in the order the learners pressed Run; a
-    running one is taken over at once (its heartbeat set back past the lease: the process that wrote it is gone),
-    which starts it again, up to the executions a run may use. The ids taken on, oldest first.
+    running one is taken over at once (presumed dead: the process that wrote its heartbeat is gone), which starts it
+    again, up to the executions a run may use. The ids taken on, oldest first.
     """
-    stale_heartbeat = timezone.now() - timedelta(seconds=2 * lease_seconds())
-    held = _embedded.held()
-    orphans = [pk for pk in Run.objects.filter(status__in=ACTIVE).order_by("created_at").values_list("pk", flat=True)
-               if pk not in held]
-    Run.objects.filter(pk__in=orphans, status=Run.Status.RUNNING).update(heartbeat_at=stale_heartbeat)
+    held = held_here().held()
+    orphans = [pk for pk in Run.objects.filter(status__in=Run.ACTIVE_STATUSES).order_by("created_at")
+               .values_list("pk", flat=True) if pk not in held]
+    runs_presume_dead(orphans)
     for run_id in orphans:
         _embedded.submit(run_id, loop)
     if orphans:
@@ -236,8 +200,6 @@ async def runs_recover_once() -> None:
     global _recovered
     if _recovered or settings.KATA_RUN_EXECUTOR != "inprocess" or not settings.KATA_RECOVER_RUNS:
         return
-    from kata.asyncdb import db
-
     loop = asyncio.get_running_loop()
 
     def recover() -> None:
@@ -250,22 +212,18 @@ async def runs_recover_once() -> None:
     await db(recover)()
 
 
-def _check_in_background(kata_id: int, user_id: int) -> None:
-    from kata import services
-
+def _check_in_background(finish: Callable[[], object], kata_id: int) -> None:
     try:
-        services.kata_check_finish(kata_id=kata_id, user_id=user_id)
+        finish()
     finally:
         close_old_connections()
 
 
-def kata_check_submit(*, kata_id: int, user_id: int) -> None:
-    """Check a kata off the request: a Celery task in production mode, a thread of the server otherwise (its seeds
-    wait behind every learner's first seed in the pool)."""
+def kata_check_submit(*, kata_id: int, user_id: int, finish: Callable[[], object]) -> None:
+    """Check a kata off the request: a Celery task in production mode (which calls the check's `finish` there), a
+    thread of the server running `finish` otherwise (its seeds wait behind every learner's first seed in the pool)."""
     if settings.KATA_RUN_EXECUTOR == "celery":
-        from kata.tasks import kata_check
-
-        kata_check.apply_async((kata_id, user_id))
+        current_app.send_task(CHECK_TASK, (kata_id, user_id), ignore_result=True)
     else:
-        threading.Thread(target=_check_in_background, args=(kata_id, user_id), name=f"kata-check-{kata_id}",
+        threading.Thread(target=_check_in_background, args=(finish, kata_id), name=f"kata-check-{kata_id}",
                          daemon=True).start()

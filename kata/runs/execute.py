@@ -1,0 +1,132 @@
+"""One execution of a run: claim it under its lease, simulate every seed, stream the first one live, grade, save.
+
+`run_execute` is a plain function of a run id, a `publish` callable and a `simulate` strategy (see `kata.runs.seeds`:
+the warm process pool of the web server, or right here in a task-queue worker), so the same code runs in a thread of
+the web process (the embedded default) or in a worker. It is safe to call more than once for one run: a second
+delivery takes the run over only once its holder is presumed dead (see `kata.runs.lease`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from kata.compiler import CompiledDesign, compile_design
+from kata.design import design_validate
+from kata.grading import Grade, grade
+from kata.messages import GradeMessage
+from kata.models import Kata, Run
+from kata.palette import Palette
+from kata.runs.frames import FrameStream, downsample
+from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
+from kata.runs.publish import Publish, status_publish
+
+log = logging.getLogger(__name__)
+
+# A strategy: the results of every seed of a run, the first one streamed through the frame stream.
+Simulate = Callable[[dict[str, Any], list[int], FrameStream], dict[int, dict[str, Any]]]
+
+
+class RunCancelled(Exception):
+    """The caller asked a run in progress to stop (or another execution took it over)."""
+
+
+@dataclass(frozen=True)
+class _Graded:
+    compiled: CompiledDesign
+    results: dict[int, dict[str, Any]]
+    grade: Grade
+
+
+def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: str = "",
+                after_first_frame: Callable[[], None] | None = None) -> Outcome:
+    """Execute a run to the end, or say why not (see `lease.run_claim`). Safe to call more than once for one run.
+
+    `simulate`: how the seeds are simulated (`seeds.simulate_in_pool` in the web server, `seeds.simulate_here` in a
+    worker). `after_first_frame`: called once the learner has their first frame (a worker lowers its priority).
+    """
+    claim = run_claim(run_id, worker=worker or f"pid {os.getpid()}")
+    run = claim.run
+    if claim.outcome is not Outcome.DONE or run is None:
+        return claim.outcome
+    if run.status == Run.Status.FAILED:  # its executors kept dying: failed in the claim
+        status_publish(publish, Run.Status.FAILED, run.error_message)
+        return Outcome.DONE
+    _announce(claim, publish)
+    stream = FrameStream(run, publish, execution=claim.execution, seq_start=claim.seq_start,
+                         after_first_frame=after_first_frame)
+    try:
+        with Heartbeat(run.pk, claim.execution):
+            graded = _simulate_and_grade(run, stream, simulate)
+    except RunCancelled:
+        _stopped(run, claim.execution, publish)
+    except Exception as exc:  # a run that breaks must say so, not hang in "running"
+        log.exception("run %s failed", run_id)
+        _failed(run, stream, f"The simulation failed: {exc}")
+    else:
+        _succeeded(run, stream, graded)
+    return Outcome.DONE
+
+
+def _announce(claim: Claim, publish: Publish) -> None:
+    if claim.taken_over:
+        status_publish(publish, Run.Status.RUNNING, "The worker simulating this run stopped; starting again "
+                                                    f"(try {claim.execution} of {MAX_EXECUTIONS})…")
+    else:
+        status_publish(publish, Run.Status.RUNNING, "Simulating…")
+
+
+def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _Graded:
+    kata = Kata.objects.get(pk=run.attempt.kata_id)
+    palette = Palette.from_kata(kata)
+    # Validated and compiled once each: grading needs the design as well as its network.
+    design = design_validate(run.attempt.design, palette)
+    compiled = compile_design(design, palette)
+    results = simulate(compiled.spec, list(run.seeds), stream)
+    return _Graded(compiled, results, grade(palette=palette, design=design, compiled=compiled, results_by_seed=results))
+
+
+def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in results.items() if key != "time_series"}
+
+
+def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
+    grade_dict = graded.grade.to_dict()
+    updated = stream.current().update(
+        status=Run.Status.SUCCEEDED,
+        progress=1.0,
+        results={str(seed): _strip_series(r) for seed, r in graded.results.items()},
+        series={"seed": run.seeds[0], "stations": list(graded.compiled.stations), "points": downsample(stream.points)},
+        grade=grade_dict,
+        passed=graded.grade.passed,
+        total=graded.grade.total,
+        finished_at=timezone.now(),
+    )
+    if not updated:  # cancelled (or taken over) between the last frame and now
+        _stopped(run, stream.execution, stream.publish)
+        return
+    passed, total = graded.grade.passed, graded.grade.total
+    stream.publish(dict(GradeMessage(type="grade", passed=passed, total=total, grade=grade_dict)))
+    status_publish(stream.publish, Run.Status.SUCCEEDED, f"{passed}/{total} scenarios passed.")
+
+
+def _failed(run: Run, stream: FrameStream, message: str) -> None:
+    if stream.current().update(status=Run.Status.FAILED, error_message=message, finished_at=timezone.now()):
+        status_publish(stream.publish, Run.Status.FAILED, message)
+    else:
+        _stopped(run, stream.execution, stream.publish)
+
+
+def _stopped(run: Run, execution: int, publish: Publish) -> None:
+    """This execution stopped early: say "cancelled" if it was; a takeover's new executor speaks for itself."""
+    Run.objects.filter(pk=run.pk, status=Run.Status.CANCELLED).update(finished_at=timezone.now())
+    now = Run.objects.filter(pk=run.pk).values_list("status", "executions").first()
+    if now is not None and now[0] == Run.Status.CANCELLED:
+        status_publish(publish, Run.Status.CANCELLED, "Run cancelled.")
+    else:
+        log.warning("run %s: execution %s was superseded (now %s)", run.pk, execution, now)
