@@ -11,66 +11,68 @@ function failureReason(response, data) {
 
 /* `design()` gives the document to send, `onSaved(data)` hears the server's answer (its problems), `status` is the
  * status line (see status.js). */
-export function createAutosave({ url, design, onSaved, status }) {
-  let dirty = false;             // changes not yet confirmed saved by the server
-  let timer = null;
-  let saving = false;
-  let again = false;
-  const failed = () => status.saveState().indexOf('Not saved') === 0;
-
-  // A failed save keeps the document marked unsaved, so the next change (or leaving the page) tries again.
-  function fail(reason) {
-    dirty = true;
-    status.setSaveState('Not saved: ' + reason);
+export class Autosave {
+  constructor({ url, design, onSaved, status }) {
+    Object.assign(this, { url, design, onSaved, status });
+    this.dirty = false;          // changes not yet confirmed saved by the server
+    this.timer = null;
+    this.saving = false;
+    this.again = false;
   }
 
-  function answered(response) {
+  failed() { return this.status.saveState().indexOf('Not saved') === 0; }
+
+  // A failed save keeps the document marked unsaved, so the next change (or leaving the page) tries again.
+  fail(reason) {
+    this.dirty = true;
+    this.status.setSaveState('Not saved: ' + reason);
+  }
+
+  answered(response) {
     return response.json().catch(() => null).then((data) => {
-      if (!(response.ok && data && data.saved)) { fail(failureReason(response, data)); return; }
-      onSaved(data);
-      status.setSaveState(dirty ? 'Saving…' : 'Saved');
+      if (!(response.ok && data && data.saved)) { this.fail(failureReason(response, data)); return; }
+      this.onSaved(data);
+      this.status.setSaveState(this.dirty ? 'Saving…' : 'Saved');
     });
   }
 
-  function save() {
-    timer = null;
-    if (!dirty || !url) return;
-    if (saving) { again = true; return; }
-    saving = true;
-    dirty = false;
-    if (!failed()) status.setSaveState('Saving…');
-    postJson(url, design(), { headers: { Accept: 'application/json' } })
-      .then(answered, () => fail('the server cannot be reached'))
+  save() {
+    this.timer = null;
+    if (!this.dirty || !this.url) return;
+    if (this.saving) { this.again = true; return; }
+    this.saving = true;
+    this.dirty = false;
+    if (!this.failed()) this.status.setSaveState('Saving…');
+    postJson(this.url, this.design(), { headers: { Accept: 'application/json' } })
+      .then((response) => this.answered(response), () => this.fail('the server cannot be reached'))
       .then(() => {
-        saving = false;
+        this.saving = false;
         // A change made while this save was in flight is saved now. A failed save is not retried in a loop:
         // the document stays dirty and the next change (or leaving the page) sends it again.
-        if (again) { again = false; if (!timer) save(); }
+        if (this.again) { this.again = false; if (!this.timer) this.save(); }
       });
   }
 
-  function schedule() {
-    if (!url) return;
-    dirty = true;
+  schedule() {
+    if (!this.url) return;
+    this.dirty = true;
     // "Saved" must never show while a change waits for its save; a failure stays visible until a save succeeds.
-    if (!failed()) status.setSaveState('Saving…');
-    clearTimeout(timer);
-    timer = setTimeout(save, SAVE_DELAY_MS);
+    if (!this.failed()) this.status.setSaveState('Saving…');
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.save(), SAVE_DELAY_MS);
   }
 
   // Saves now what waits (the design is about to be frozen).
-  function flush() {
-    clearTimeout(timer);
-    if (dirty) save();
+  flush() {
+    clearTimeout(this.timer);
+    if (this.dirty) this.save();
   }
 
   // Last chance for unsaved work when the learner leaves the page.
-  function onLeave() {
-    if (!dirty || !url) return;
+  onLeave() {
+    if (!this.dirty || !this.url) return;
     try {
-      postJson(url, design(), { keepalive: true });
+      postJson(this.url, this.design(), { keepalive: true });
     } catch (e) { /* nothing more can be done while unloading */ }
   }
-
-  return { schedule, flush, onLeave };
 }

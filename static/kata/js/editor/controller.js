@@ -5,175 +5,184 @@ import { renderProblems } from './status.js';
 
 const READ_ONLY = 'The design is read-only right now.';
 const DEFAULT_BOX = { x: 0, y: 0, width: 900, height: 460 };
+// Handed to event listeners and to window.KataEditor as they are, so bound to the editor once.
+const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly'];
 
-export function createController({ model, state, view, status, inspector, autosave, buttons, problemsEl }) {
-  const ctl = {};
+/* `parts`: {model, state, view, status, inspector, autosave, buttons, problemsEl}; the autosave may come later
+ * (it reports back to the editor). */
+export class Editor {
+  constructor(parts) {
+    Object.assign(this, parts);
+    BOUND.forEach((name) => { this[name] = this[name].bind(this); });
+  }
 
-  function updateButtons() {
+  updateButtons() {
+    const { buttons, state, model } = this;
     if (buttons.undo) buttons.undo.disabled = state.readOnly || !model.canUndo();
     if (buttons.redo) buttons.redo.disabled = state.readOnly || !model.canRedo();
     if (buttons.remove) buttons.remove.disabled = state.readOnly || !state.selection;
   }
 
-  ctl.render = function render() {
-    view.render();
-    updateButtons();
-  };
+  render() {
+    this.view.render();
+    this.updateButtons();
+  }
 
-  ctl.announce = (text) => status.announce(text);
+  announce(text) { this.status.announce(text); }
 
-  function pruneSelection() {
+  pruneSelection() {
+    const { state, model, inspector } = this;
     const s = state.selection;
     if (s && s.kind === 'node' && !model.findNode(s.id)) { state.selection = null; inspector.reset(); }
-    if (s && s.kind === 'edge' && !model.edges.some(view.isSelectedEdge)) { state.selection = null; inspector.reset(); }
+    if (s && s.kind === 'edge' && !model.edges.some(this.view.isSelectedEdge)) { state.selection = null; inspector.reset(); }
     if (state.connectFrom && !model.findNode(state.connectFrom)) state.connectFrom = null;
   }
 
-  function designChanged() {
-    document.dispatchEvent(new CustomEvent('kata:design-changed', { detail: clone(model.doc) }));
-    if (!state.readOnly) autosave.schedule();
+  designChanged() {
+    document.dispatchEvent(new CustomEvent('kata:design-changed', { detail: clone(this.model.doc) }));
+    if (!this.state.readOnly) this.autosave.schedule();
   }
 
   // After any change to the document: redraw, refit when a part left the view, tell the page, save.
-  ctl.changed = function changed() {
-    pruneSelection();
-    ctl.render();
-    const box = view.viewBox();
-    if (!state.dragging && (!box || model.outOfView(box))) view.fit();
-    designChanged();
-  };
+  changed() {
+    this.pruneSelection();
+    this.render();
+    const box = this.view.viewBox();
+    if (!this.state.dragging && (!box || this.model.outOfView(box))) this.view.fit();
+    this.designChanged();
+  }
 
-  // Runs a document operation unless read-only; `changedIt` says whether it changed the document.
-  function edit(operation) {
-    if (state.readOnly) { ctl.announce(READ_ONLY); return false; }
+  // Runs a document operation unless read-only; the operation answers whether it changed the document.
+  edit(operation) {
+    if (this.state.readOnly) { this.announce(READ_ONLY); return false; }
     const changedIt = operation();
-    if (changedIt) ctl.changed(); else updateButtons();
+    if (changedIt) this.changed(); else this.updateButtons();
     return changedIt;
   }
 
-  ctl.undo = function undo() {
-    if (state.readOnly || !model.undo()) return;
-    ctl.changed();
-    ctl.announce('Undone.');
-  };
+  undo() {
+    if (this.state.readOnly || !this.model.undo()) return;
+    this.changed();
+    this.announce('Undone.');
+  }
 
-  ctl.redo = function redo() {
-    if (state.readOnly || !model.redo()) return;
-    ctl.changed();
-    ctl.announce('Redone.');
-  };
+  redo() {
+    if (this.state.readOnly || !this.model.redo()) return;
+    this.changed();
+    this.announce('Redone.');
+  }
 
-  ctl.select = function select(next) {
-    const previous = state.selection;
-    state.selection = next;
-    ctl.render();
+  select(next) {
+    const previous = this.state.selection;
+    this.state.selection = next;
+    this.render();
     if (!next) {
-      if (previous) inspector.reset();
+      if (previous) this.inspector.reset();
       return;
     }
     if (next.kind === 'node') {
-      const node = model.findNode(next.id);
-      const open = previous && previous.kind === 'node' && previous.id === next.id && inspector.shows(next.id);
-      if (node && !open) inspector.load(node);
+      const node = this.model.findNode(next.id);
+      const open = previous && previous.kind === 'node' && previous.id === next.id && this.inspector.shows(next.id);
+      if (node && !open) this.inspector.load(node);
     } else {
-      inspector.reset('Connection ' + next.source + ' → ' + next.target + '. Press Delete to remove it.');
+      this.inspector.reset('Connection ' + next.source + ' → ' + next.target + '. Press Delete to remove it.');
     }
-  };
+  }
 
-  ctl.addPart = function addPart(key, at) {
-    const part = model.parts.get(key);
+  addPart(key, at) {
+    const part = this.model.parts.get(key);
     if (!part) return null;
-    if (state.readOnly) { ctl.announce(READ_ONLY); return null; }
-    const added = model.addPart(key, at || model.freeSpot(view.viewBox() || DEFAULT_BOX));
-    if (added.refusal) { ctl.announce(added.refusal); return null; }
-    ctl.changed();
-    ctl.announce('Added ' + part.name + '.');
-    ctl.select({ kind: 'node', id: added.id });
+    if (this.state.readOnly) { this.announce(READ_ONLY); return null; }
+    const added = this.model.addPart(key, at || this.model.freeSpot(this.view.viewBox() || DEFAULT_BOX));
+    if (added.refusal) { this.announce(added.refusal); return null; }
+    this.changed();
+    this.announce('Added ' + part.name + '.');
+    this.select({ kind: 'node', id: added.id });
     return added.id;
-  };
+  }
 
-  ctl.moveNode = (id, dx, dy) => edit(() => model.moveNode(id, dx, dy));
+  moveNode(id, dx, dy) { return this.edit(() => this.model.moveNode(id, dx, dy)); }
 
-  ctl.connect = function connect(source, target) {
+  connect(source, target) {
+    const model = this.model;
     const refusal = model.connectRefusal(source, target);
-    if (refusal) { ctl.announce(refusal); return false; }
-    if (!edit(() => model.connect(source, target).ok)) return false;
-    ctl.announce('Connected ' + model.partOf(model.findNode(source)).name + ' → ' +
+    if (refusal) { this.announce(refusal); return false; }
+    if (!this.edit(() => model.connect(source, target).ok)) return false;
+    this.announce('Connected ' + model.partOf(model.findNode(source)).name + ' → ' +
       model.partOf(model.findNode(target)).name + '.');
     return true;
-  };
+  }
 
-  ctl.removeSelection = function removeSelection() {
-    const s = state.selection;
+  removeSelection() {
+    const s = this.state.selection, model = this.model;
     if (!s) return;
     if (s.kind === 'node') {
       const node = model.findNode(s.id);
-      if (node && edit(() => model.removeNode(s.id))) ctl.announce('Removed ' + model.partOf(node).name + '.');
-    } else if (edit(() => model.removeEdge(s.source, s.target))) {
-      ctl.announce('Removed the connection.');
+      if (node && this.edit(() => model.removeNode(s.id))) this.announce('Removed ' + model.partOf(node).name + '.');
+    } else if (this.edit(() => model.removeEdge(s.source, s.target))) {
+      this.announce('Removed the connection.');
     }
-  };
+  }
 
-  ctl.applyParams = function applyParams(id, params) {
-    const node = model.findNode(id);
+  applyParams(id, params) {
+    const node = this.model.findNode(id);
     if (!node || !params || typeof params !== 'object') return;
-    if (state.readOnly) { ctl.announce('The design is read-only right now; parameters were not applied.'); return; }
-    if (edit(() => model.applyParams(id, params))) ctl.announce('Applied to ' + model.partOf(node).name + '.');
-  };
+    if (this.state.readOnly) { this.announce('The design is read-only right now; parameters were not applied.'); return; }
+    if (this.edit(() => this.model.applyParams(id, params))) this.announce('Applied to ' + this.model.partOf(node).name + '.');
+  }
 
   // ---- gestures that span several events ---------------------------------------------------------------------
-  ctl.startConnect = function startConnect(id) {
-    if (state.readOnly) { ctl.announce(READ_ONLY); return; }
-    state.connectFrom = id;
-    ctl.render();
-    ctl.announce('Connecting from ' + model.partOf(model.findNode(id)).name +
+  startConnect(id) {
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.state.connectFrom = id;
+    this.render();
+    this.announce('Connecting from ' + this.model.partOf(this.model.findNode(id)).name +
       ': Tab to the part it hands requests to and press Enter; Escape cancels.');
-  };
+  }
 
-  ctl.cancelConnect = function cancelConnect() {
-    state.connectFrom = null;
-    ctl.render();
-    ctl.announce('Connection cancelled.');
-  };
+  cancelConnect() {
+    this.state.connectFrom = null;
+    this.render();
+    this.announce('Connection cancelled.');
+  }
 
-  ctl.endMove = function endMove() {
-    if (model.endGesture()) ctl.changed(); else ctl.render();
-  };
+  endMove() {
+    if (this.model.endGesture()) this.changed(); else this.render();
+  }
 
-  // ---- the page's API ----------------------------------------------------------------------------------------
-  ctl.setDesign = function setDesign(next) {
-    if (!model.replace(next)) { view.fit(); return; }
-    state.connectFrom = null;
-    pruneSelection();
-    ctl.render();
-    view.fit();
-    designChanged();
-  };
+  // ---- the page's API and the server's answers ---------------------------------------------------------------
+  setDesign(next) {
+    if (!this.model.replace(next)) { this.view.fit(); return; }
+    this.state.connectFrom = null;
+    this.pruneSelection();
+    this.render();
+    this.view.fit();
+    this.designChanged();
+  }
 
-  ctl.setReadOnly = function setReadOnly(value) {
+  setReadOnly(value) {
+    const state = this.state, svg = this.view.svg;
     state.readOnly = !!value;
     if (state.readOnly) {
-      view.svg.setAttribute('data-readonly', '');
+      svg.setAttribute('data-readonly', '');
       state.connectFrom = null;
-      autosave.flush();
+      this.autosave.flush();
     } else {
-      view.svg.removeAttribute('data-readonly');
+      svg.removeAttribute('data-readonly');
     }
-    view.svg.classList.toggle('is-readonly', state.readOnly);
-    if (buttons.palette) {
-      buttons.palette.querySelectorAll('.palette-item').forEach((item) => {
+    svg.classList.toggle('is-readonly', state.readOnly);
+    if (this.buttons.palette) {
+      this.buttons.palette.querySelectorAll('.palette-item').forEach((item) => {
         item.disabled = state.readOnly;
         item.draggable = !state.readOnly;
       });
     }
-    ctl.render();
-  };
+    this.render();
+  }
 
   // The server's answer to a save: its problems are listed and their parts marked.
-  ctl.showProblems = function showProblems(problems) {
-    state.problemNodes = renderProblems(problemsEl, problems);
-    ctl.render();
-  };
-
-  return ctl;
+  showProblems(problems) {
+    this.state.problemNodes = renderProblems(this.problemsEl, problems);
+    this.render();
+  }
 }

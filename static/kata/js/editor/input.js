@@ -14,108 +14,114 @@ function isFormField(target) {
 function edgeOf(group) { return { kind: 'edge', source: group.dataset.source, target: group.dataset.target }; }
 
 // ---- pointer gestures ------------------------------------------------------------------------------------------
-function bindPointer({ svg, model, state, view, ctl }) {
-  function startConnect(event, g, port, point) {
-    event.preventDefault();
-    const from = model.findNode(g.dataset.nodeId);
-    if (!from) return;
-    state.dragging = { kind: 'connect', source: from.id, pointerId: event.pointerId, captured: port, over: null };
-    port.setPointerCapture(event.pointerId);
-    view.showTempLine(from, point);
-    svg.classList.add('is-connecting');
+// One gesture at a time (state.dragging): moving a part, connecting from its output port, or a click on the canvas.
+class PointerGestures {
+  constructor({ svg, model, state, view, ctl }) {
+    Object.assign(this, { svg, model, state, view, ctl });
+    svg.addEventListener('pointerdown', (event) => this.down(event));
+    svg.addEventListener('pointermove', (event) => this.move(event));
+    svg.addEventListener('pointerup', (event) => { this.end(event, false); });
+    svg.addEventListener('pointercancel', (event) => { this.end(event, true); });
   }
 
-  function startMove(event, g, point) {
-    const node = model.findNode(g.dataset.nodeId);
+  down(event) {
+    if (event.button !== 0 || this.state.dragging) return;
+    const port = event.target.closest('.port--out');
+    const g = event.target.closest('.node');
+    const edgeGroup = event.target.closest('.edge-group');
+    const point = this.view.toSvgPoint(event.clientX, event.clientY);
+    if (port && g && !this.state.readOnly) this.startConnect(event, g, port, point);
+    else if (g) this.startMove(event, g, point);
+    else if (edgeGroup) this.ctl.select(edgeOf(edgeGroup));
+    else this.state.dragging = { kind: 'background', pointerId: event.pointerId };
+  }
+
+  startConnect(event, g, port, point) {
+    event.preventDefault();
+    const from = this.model.findNode(g.dataset.nodeId);
+    if (!from) return;
+    this.state.dragging = { kind: 'connect', source: from.id, pointerId: event.pointerId, captured: port, over: null };
+    port.setPointerCapture(event.pointerId);
+    this.view.showTempLine(from, point);
+    this.svg.classList.add('is-connecting');
+  }
+
+  startMove(event, g, point) {
+    const node = this.model.findNode(g.dataset.nodeId);
     if (!node) return;
-    state.dragging = {
+    this.state.dragging = {
       kind: 'move', id: node.id, pointerId: event.pointerId, captured: g, start: point,
       origin: { x: node.x, y: node.y }, moved: false,
     };
     g.setPointerCapture(event.pointerId);
   }
 
-  svg.addEventListener('pointerdown', (event) => {
-    if (event.button !== 0 || state.dragging) return;
-    const port = event.target.closest('.port--out');
-    const g = event.target.closest('.node');
-    const edgeGroup = event.target.closest('.edge-group');
-    const point = view.toSvgPoint(event.clientX, event.clientY);
-    if (port && g && !state.readOnly) startConnect(event, g, port, point);
-    else if (g) startMove(event, g, point);
-    else if (edgeGroup) ctl.select(edgeOf(edgeGroup));
-    else state.dragging = { kind: 'background', pointerId: event.pointerId };
-  });
+  move(event) {
+    const gesture = this.state.dragging;
+    if (!gesture || event.pointerId !== gesture.pointerId) return;
+    const point = this.view.toSvgPoint(event.clientX, event.clientY);
+    if (gesture.kind === 'move') this.dragMove(gesture, point);
+    else if (gesture.kind === 'connect') this.dragConnect(gesture, point, event);
+  }
 
-  function dragMove(gesture, point) {
+  dragMove(gesture, point) {
     const dx = point.x - gesture.start.x, dy = point.y - gesture.start.y;
     if (!gesture.moved && Math.hypot(dx, dy) < DRAG_SLOP) return;
-    if (state.readOnly || !model.findNode(gesture.id)) return;
+    if (this.state.readOnly || !this.model.findNode(gesture.id)) return;
     if (!gesture.moved) {
       gesture.moved = true;
-      model.beginGesture();
+      this.model.beginGesture();
       gesture.captured.classList.add('node--dragging');
     }
-    view.moveNodeElement(model.placeNode(gesture.id, gesture.origin.x + dx, gesture.origin.y + dy));
+    this.view.moveNodeElement(this.model.placeNode(gesture.id, gesture.origin.x + dx, gesture.origin.y + dy));
   }
 
-  function markDropTarget(id, on) {
-    if (!id || !view.nodeEls.has(id)) return;
-    const classes = view.nodeEls.get(id).classList;
+  markDropTarget(gesture, id, on) {
+    if (!id || !this.view.nodeEls.has(id)) return;
+    const classes = this.view.nodeEls.get(id).classList;
     if (!on) classes.remove('node--drop-target', 'node--drop-refused');
-    else classes.add(model.connectRefusal(state.dragging.source, id) ? 'node--drop-refused' : 'node--drop-target');
+    else classes.add(this.model.connectRefusal(gesture.source, id) ? 'node--drop-refused' : 'node--drop-target');
   }
 
-  function dragConnect(gesture, point, event) {
-    const from = model.findNode(gesture.source);
+  dragConnect(gesture, point, event) {
+    const from = this.model.findNode(gesture.source);
     if (!from) return;
-    view.showTempLine(from, point);
-    const over = view.nodeAt(event.clientX, event.clientY);
+    this.view.showTempLine(from, point);
+    const over = this.view.nodeAt(event.clientX, event.clientY);
     const overId = over && over !== gesture.source ? over : null;
     if (overId === gesture.over) return;
-    markDropTarget(gesture.over, false);
+    this.markDropTarget(gesture, gesture.over, false);
     gesture.over = overId;
-    markDropTarget(overId, true);
+    this.markDropTarget(gesture, overId, true);
   }
 
-  svg.addEventListener('pointermove', (event) => {
-    const gesture = state.dragging;
-    if (!gesture || event.pointerId !== gesture.pointerId) return;
-    const point = view.toSvgPoint(event.clientX, event.clientY);
-    if (gesture.kind === 'move') dragMove(gesture, point);
-    else if (gesture.kind === 'connect') dragConnect(gesture, point, event);
-  });
-
-  function endConnect(gesture, event, cancelled) {
-    view.hideTempLine();
-    svg.classList.remove('is-connecting');
-    markDropTarget(gesture.over, false);
-    const target = cancelled ? null : view.nodeAt(event.clientX, event.clientY);
-    if (target && target !== gesture.source) ctl.connect(gesture.source, target);
-    else if (target === gesture.source) ctl.announce('A part cannot connect to itself.');
+  endConnect(gesture, event, cancelled) {
+    this.view.hideTempLine();
+    this.svg.classList.remove('is-connecting');
+    this.markDropTarget(gesture, gesture.over, false);
+    const target = cancelled ? null : this.view.nodeAt(event.clientX, event.clientY);
+    if (target && target !== gesture.source) this.ctl.connect(gesture.source, target);
+    else if (target === gesture.source) this.ctl.announce('A part cannot connect to itself.');
   }
 
-  function endGesture(event, cancelled) {
-    const gesture = state.dragging;
+  end(event, cancelled) {
+    const gesture = this.state.dragging;
     if (!gesture || event.pointerId !== gesture.pointerId) return;
-    state.dragging = null;
+    this.state.dragging = null;
     const captured = gesture.captured;
     if (captured && captured.hasPointerCapture && captured.hasPointerCapture(event.pointerId)) {
       captured.releasePointerCapture(event.pointerId);
     }
     if (gesture.kind === 'move') {
       captured.classList.remove('node--dragging');
-      if (gesture.moved) ctl.endMove();
-      else if (!cancelled) ctl.select({ kind: 'node', id: gesture.id });
+      if (gesture.moved) this.ctl.endMove();
+      else if (!cancelled) this.ctl.select({ kind: 'node', id: gesture.id });
     } else if (gesture.kind === 'connect') {
-      endConnect(gesture, event, cancelled);
+      this.endConnect(gesture, event, cancelled);
     } else if (gesture.kind === 'background' && !cancelled) {
-      if (event.target === svg || event.target.closest('.overlay')) ctl.select(null);
+      if (event.target === this.svg || event.target.closest('.overlay')) this.ctl.select(null);
     }
   }
-
-  svg.addEventListener('pointerup', (event) => { endGesture(event, false); });
-  svg.addEventListener('pointercancel', (event) => { endGesture(event, true); });
 }
 
 // ---- palette: HTML5 drag and drop, click and keyboard -----------------------------------------------------------
@@ -268,7 +274,7 @@ function bindPage({ inspectorEl, buttons, state, view, ctl }) {
 
 /* `ctx`: {svg, paletteEl, inspectorEl, buttons, model, state, view, ctl}. */
 export function bindInput(ctx) {
-  bindPointer(ctx);
+  new PointerGestures(ctx);  // it lives on in its listeners
   bindPalette(ctx);
   bindCanvasKeys(ctx);
   bindPageKeys(ctx);

@@ -2,14 +2,15 @@
  * library; htmx (already on the page) loads the inspector.
  *
  * document.js holds the design and its undo; view.js draws it; input.js takes the learner's pointer and keys;
- * controller.js turns both into edits; autosave.js saves them. The page's API is window.KataEditor (below).
+ * controller.js turns both into edits; autosave.js saves them; status.js speaks to the learner. The page's API
+ * is window.KataEditor (below).
  */
-import { createAutosave } from './autosave.js';
-import { createController } from './controller.js';
+import { Autosave } from './autosave.js';
+import { Editor } from './controller.js';
 import { DesignDocument } from './document.js';
 import { bindInput } from './input.js';
-import { createInspector, createStatus } from './status.js';
-import { createView } from './view.js';
+import { Inspector, StatusLine } from './status.js';
+import { SvgView } from './view.js';
 
 function readJson(id, fallback) {
   const el = document.getElementById(id);
@@ -17,7 +18,7 @@ function readJson(id, fallback) {
   try { return JSON.parse(el.textContent); } catch (e) { return fallback; }
 }
 
-function publish(model, state, view, ctl) {
+function publish(model, state, ctl) {
   window.KataEditor = {
     getDesign: () => model.toJSON(),
     // Replaces the design (undoable) and saves it unless read-only; the view box refits.
@@ -52,26 +53,26 @@ function start(svg) {
     connectFrom: null,         // node id while connecting with the keyboard
     dragging: null,            // pointer gesture in progress
   };
-  const view = createView(svg, model, state);
-  const status = createStatus(document.getElementById('save-status'));
+  const view = new SvgView(svg, model, state);
+  const status = new StatusLine(document.getElementById('save-status'));
   const inspectorEl = document.getElementById('inspector');
-  const inspector = createInspector(inspectorEl, workspace ? workspace.dataset.inspectorUrl : null);
+  const inspector = new Inspector(inspectorEl, workspace ? workspace.dataset.inspectorUrl : null);
   const paletteEl = document.getElementById('palette');
   const buttons = {
     undo: document.getElementById('undo'), redo: document.getElementById('redo'),
     remove: document.getElementById('delete'), palette: paletteEl,
   };
-  let ctl = null;
-  const autosave = createAutosave({
+  const ctl = new Editor({
+    model, state, view, status, inspector, buttons, problemsEl: document.getElementById('problems'),
+  });
+  const autosave = new Autosave({
     url: workspace ? workspace.dataset.draftUrl : null, design: () => model.doc, status,
     onSaved: (data) => ctl.showProblems(data.problems || []),
   });
-  ctl = createController({
-    model, state, view, status, inspector, autosave, buttons, problemsEl: document.getElementById('problems'),
-  });
+  ctl.autosave = autosave;
   window.addEventListener('pagehide', () => { if (!state.readOnly) autosave.onLeave(); });
   bindInput({ svg, paletteEl, inspectorEl, buttons, model, state, view, ctl });
-  publish(model, state, view, ctl);
+  publish(model, state, ctl);
   return { view, ctl, state };
 }
 

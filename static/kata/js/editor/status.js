@@ -6,38 +6,39 @@ const PROBLEMS_SHOWN = 12;
 
 // #save-status holds the last announcement and the save state side by side, so an announcement never hides
 // a "Not saved" warning.
-export function createStatus(statusEl) {
-  let note = '';
-  let saveState = '';
-  let noteTimer = null;
-  let noteEl = null, saveEl = null;
-  if (statusEl) {
-    statusEl.textContent = '';
-    noteEl = document.createElement('span');
-    noteEl.className = 'ws-status__note';
-    saveEl = document.createElement('span');
-    saveEl.className = 'ws-status__save';
-    statusEl.appendChild(noteEl);
-    statusEl.appendChild(saveEl);
-  }
-
-  function show() {
+export class StatusLine {
+  constructor(statusEl) {
+    this.statusEl = statusEl;
+    this.note = '';
+    this.save = '';
+    this.noteTimer = null;
     if (!statusEl) return;
-    noteEl.textContent = note;
-    saveEl.textContent = saveState;
-    statusEl.classList.toggle('ws-status--bad', saveState.indexOf('Not saved') === 0);
+    statusEl.textContent = '';
+    this.noteEl = document.createElement('span');
+    this.noteEl.className = 'ws-status__note';
+    this.saveEl = document.createElement('span');
+    this.saveEl.className = 'ws-status__save';
+    statusEl.appendChild(this.noteEl);
+    statusEl.appendChild(this.saveEl);
   }
 
-  return {
-    announce(text) {
-      note = text;
-      show();
-      clearTimeout(noteTimer);
-      noteTimer = setTimeout(() => { note = ''; show(); }, NOTE_MS);
-    },
-    setSaveState(text) { saveState = text; show(); },
-    saveState() { return saveState; },
-  };
+  show() {
+    if (!this.statusEl) return;
+    this.noteEl.textContent = this.note;
+    this.saveEl.textContent = this.save;
+    this.statusEl.classList.toggle('ws-status--bad', this.save.indexOf('Not saved') === 0);
+  }
+
+  announce(text) {
+    this.note = text;
+    this.show();
+    clearTimeout(this.noteTimer);
+    this.noteTimer = setTimeout(() => { this.note = ''; this.show(); }, NOTE_MS);
+  }
+
+  setSaveState(text) { this.save = text; this.show(); }
+
+  saveState() { return this.save; }
 }
 
 // Lists the server's problems under the canvas; answers the ids of the parts they name, to be marked.
@@ -68,25 +69,25 @@ export function renderProblems(problemsEl, problems) {
 }
 
 // The inspector is server-rendered (htmx loads it); the editor only asks for a part's form or empties it.
-export function createInspector(inspectorEl, inspectorUrl) {
-  const empty = inspectorEl ? inspectorEl.innerHTML : '';
-  return {
-    el: inspectorEl,
-    reset(message) {
-      if (!inspectorEl) return;
-      inspectorEl.innerHTML = empty;
-      if (message) {
-        const p = inspectorEl.querySelector('p');
-        if (p) p.textContent = message;
-      }
-    },
-    load(node) {
-      if (!inspectorEl || !inspectorUrl || !window.htmx) return;
-      const query = new URLSearchParams({ part: node.part, node: node.id, params: JSON.stringify(node.params || {}) });
-      window.htmx.ajax('GET', inspectorUrl + '?' + query, { target: '#inspector', swap: 'innerHTML' });
-    },
-    shows(id) {
-      return !!inspectorEl && !!inspectorEl.querySelector('[data-node="' + CSS.escape(id) + '"]');
-    },
-  };
+export class Inspector {
+  constructor(inspectorEl, inspectorUrl) {
+    this.el = inspectorEl;
+    this.url = inspectorUrl;
+    this.empty = inspectorEl ? inspectorEl.innerHTML : '';
+  }
+
+  reset(message) {
+    if (!this.el) return;
+    this.el.innerHTML = this.empty;
+    const p = message ? this.el.querySelector('p') : null;
+    if (p) p.textContent = message;
+  }
+
+  load(node) {
+    if (!this.el || !this.url || !window.htmx) return;
+    const query = new URLSearchParams({ part: node.part, node: node.id, params: JSON.stringify(node.params || {}) });
+    window.htmx.ajax('GET', this.url + '?' + query, { target: '#inspector', swap: 'innerHTML' });
+  }
+
+  shows(id) { return !!this.el && !!this.el.querySelector('[data-node="' + CSS.escape(id) + '"]'); }
 }

@@ -94,36 +94,45 @@ function showUtilization(g, u) {
 }
 
 /* The view of one canvas. `state` is the editor's: {selection, problemNodes, connectFrom, utilization}. */
-export function createView(svg, model, state) {
-  svg.setAttribute('xmlns', NS);
-  const defs = el('defs', null, svg);
-  MARKERS.forEach(([id, cls]) => {
-    const marker = el('marker', {
-      id, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7',
-      orient: 'auto-start-reverse', markerUnits: 'strokeWidth',
-    }, defs);
-    el('path', { d: 'M0,1 L10,5 L0,9 z', class: cls }, marker);
-  });
-  const edgeLayer = el('g', { class: 'edges' }, svg);
-  const nodeLayer = el('g', { class: 'nodes' }, svg);
-  const overlayLayer = el('g', { class: 'overlay', 'pointer-events': 'none' }, svg);
-  const tempLine = el('path', { class: 'edge edge--temp', 'marker-end': 'url(#kata-arrow-temp)' }, null);
-  const nodeEls = new Map();
+export class SvgView {
+  constructor(svg, model, state) {
+    this.svg = svg;
+    this.model = model;
+    this.state = state;
+    this.nodeEls = new Map();
+    svg.setAttribute('xmlns', NS);
+    const defs = el('defs', null, svg);
+    MARKERS.forEach(([id, cls]) => {
+      const marker = el('marker', {
+        id, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7',
+        orient: 'auto-start-reverse', markerUnits: 'strokeWidth',
+      }, defs);
+      el('path', { d: 'M0,1 L10,5 L0,9 z', class: cls }, marker);
+    });
+    this.edgeLayer = el('g', { class: 'edges' }, svg);
+    this.nodeLayer = el('g', { class: 'nodes' }, svg);
+    this.overlayLayer = el('g', { class: 'overlay', 'pointer-events': 'none' }, svg);
+    this.tempLine = el('path', { class: 'edge edge--temp', 'marker-end': 'url(#kata-arrow-temp)' }, null);
+    this.isSelectedEdge = this.isSelectedEdge.bind(this);
+    this.fit = this.fit.bind(this);
+    this.remeasure = this.remeasure.bind(this);
+  }
 
-  function isSelectedEdge(e) {
-    const s = state.selection;
+  isSelectedEdge(e) {
+    const s = this.state.selection;
     return !!s && s.kind === 'edge' && s.source === e.source && s.target === e.target;
   }
 
-  function drawEdge(e) {
+  drawEdge(e) {
+    const model = this.model;
     const a = model.findNode(e.source), b = model.findNode(e.target);
     if (!a || !b) return;
-    const selected = isSelectedEdge(e);
+    const selected = this.isSelectedEdge(e);
     const group = el('g', {
       class: 'edge-group' + (selected ? ' edge-group--selected' : ''), tabindex: '0', role: 'button',
       'aria-label': 'Connection ' + model.partOf(a).name + ' to ' + model.partOf(b).name,
       'data-source': e.source, 'data-target': e.target,
-    }, edgeLayer);
+    }, this.edgeLayer);
     const d = edgePath(a, b);
     el('path', { class: 'edge-hit', d }, group);
     el('path', {
@@ -142,80 +151,83 @@ export function createView(svg, model, state) {
     }
   }
 
-  function renderEdges() {
-    while (edgeLayer.firstChild) edgeLayer.removeChild(edgeLayer.firstChild);
-    model.edges.forEach(drawEdge);
+  renderEdges() {
+    while (this.edgeLayer.firstChild) this.edgeLayer.removeChild(this.edgeLayer.firstChild);
+    this.model.edges.forEach((e) => this.drawEdge(e));
   }
 
-  function utilizationOf(id) {
-    const u = state.utilization && state.utilization.has(id) ? Number(state.utilization.get(id)) : null;
+  utilizationOf(id) {
+    const map = this.state.utilization;
+    const u = map && map.has(id) ? Number(map.get(id)) : null;
     return u !== null && Number.isFinite(u) ? u : null;
   }
 
-  function classesOf(node, role, u) {
+  classesOf(node, role, u) {
     const classes = ['node', 'node--' + role];
-    const s = state.selection;
+    const s = this.state.selection;
     if (s && s.kind === 'node' && s.id === node.id) classes.push('node--selected');
-    if (state.problemNodes.has(node.id)) classes.push('node--problem');
-    if (state.connectFrom === node.id) classes.push('node--connecting');
+    if (this.state.problemNodes.has(node.id)) classes.push('node--problem');
+    if (this.state.connectFrom === node.id) classes.push('node--connecting');
     if (u !== null) classes.push('node--util', 'node--util-' + utilClass(u));
     return classes;
   }
 
-  function updateNode(node) {
-    const g = nodeEls.get(node.id);
-    const part = model.partOf(node);
-    const u = utilizationOf(node.id);
-    const classes = classesOf(node, part.role, u);
+  updateNode(node) {
+    const g = this.nodeEls.get(node.id);
+    const part = this.model.partOf(node);
+    const u = this.utilizationOf(node.id);
+    const classes = this.classesOf(node, part.role, u);
     g.setAttribute('class', classes.join(' '));
     g.setAttribute('transform', 'translate(' + node.x + ',' + node.y + ')');
-    g.setAttribute('aria-label', model.nodeLabel(node) + (u !== null ? ', ' + Math.round(u * 100) + ' % busy' : ''));
+    g.setAttribute('aria-label', this.model.nodeLabel(node) + (u !== null ? ', ' + Math.round(u * 100) + ' % busy' : ''));
     g.setAttribute('aria-pressed', classes.indexOf('node--selected') >= 0 ? 'true' : 'false');
     g.querySelector('title').textContent = part.name + (part.description ? ' — ' + part.description : '');
     fitText(g.querySelector('.node__name'), part.name, NODE_W - 22);
-    fitText(g.querySelector('.node__summary'), model.summary(node) || node.id, NODE_W - 22);
+    fitText(g.querySelector('.node__summary'), this.model.summary(node) || node.id, NODE_W - 22);
     // Only ids the learner cannot guess from the name (a second copy, or a renamed part) are shown.
     g.querySelector('.node__id').textContent = node.id === part.key ? '' : node.id;
     g.querySelector('.port--in').style.display = part.role === 'source' ? 'none' : '';
     showUtilization(g, u);
   }
 
-  function dropGone(alive) {
-    Array.from(nodeEls.keys()).forEach((id) => {
+  dropGone(alive) {
+    Array.from(this.nodeEls.keys()).forEach((id) => {
       if (alive.has(id)) return;
-      const g = nodeEls.get(id);
+      const g = this.nodeEls.get(id);
       const hadFocus = g.contains(document.activeElement);
       g.remove();
-      nodeEls.delete(id);
-      if (hadFocus) svg.focus({ preventScroll: true });
+      this.nodeEls.delete(id);
+      if (hadFocus) this.svg.focus({ preventScroll: true });
     });
   }
 
-  function render() {
+  render() {
     const alive = new Set();
-    model.nodes.forEach((node, index) => {
+    const layer = this.nodeLayer;
+    this.model.nodes.forEach((node, index) => {
       alive.add(node.id);
-      if (!nodeEls.has(node.id)) nodeEls.set(node.id, buildNode(node));
+      if (!this.nodeEls.has(node.id)) this.nodeEls.set(node.id, buildNode(node));
       // DOM order is document order (the tab order); only move what is out of place, since moving an
       // element takes its focus and pointer capture away.
-      const g = nodeEls.get(node.id);
-      if (nodeLayer.children[index] !== g) nodeLayer.insertBefore(g, nodeLayer.children[index] || null);
-      updateNode(node);
+      const g = this.nodeEls.get(node.id);
+      if (layer.children[index] !== g) layer.insertBefore(g, layer.children[index] || null);
+      this.updateNode(node);
     });
-    dropGone(alive);
-    renderEdges();
+    this.dropGone(alive);
+    this.renderEdges();
   }
 
   // The view box covers the whole design with a margin; small designs are not blown up beyond 1:1.
-  function fit() {
+  fit() {
+    const svg = this.svg, nodes = this.model.nodes;
     const width = svg.clientWidth || 800;
     const height = svg.clientHeight || 460;
     let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    model.nodes.forEach((n) => {
+    nodes.forEach((n) => {
       minX = Math.min(minX, n.x - PORT_R); minY = Math.min(minY, n.y - 16);
       maxX = Math.max(maxX, n.x + NODE_W + PORT_R); maxY = Math.max(maxY, n.y + NODE_H);
     });
-    if (!model.nodes.length) { minX = 0; minY = 0; maxX = width - 2 * FIT_MARGIN; maxY = height - 2 * FIT_MARGIN; }
+    if (!nodes.length) { minX = 0; minY = 0; maxX = width - 2 * FIT_MARGIN; maxY = height - 2 * FIT_MARGIN; }
     const scale = Math.max(1, (maxX - minX + 2 * FIT_MARGIN) / width, (maxY - minY + 2 * FIT_MARGIN) / height);
     const viewW = width * scale, viewH = height * scale;
     const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
@@ -223,44 +235,39 @@ export function createView(svg, model, state) {
       .map((v) => Math.round(v * 10) / 10).join(' '));
   }
 
-  function viewBox() {
-    const box = svg.viewBox && svg.viewBox.baseVal;
+  viewBox() {
+    const box = this.svg.viewBox && this.svg.viewBox.baseVal;
     return box && box.width ? box : null;
   }
 
-  function toSvgPoint(clientX, clientY) {
-    const ctm = svg.getScreenCTM();
+  toSvgPoint(clientX, clientY) {
+    const ctm = this.svg.getScreenCTM();
     if (!ctm) return { x: clientX, y: clientY };
     const point = new DOMPoint(clientX, clientY).matrixTransform(ctm.inverse());
     return { x: point.x, y: point.y };
   }
 
-  function nodeAt(clientX, clientY) {
+  nodeAt(clientX, clientY) {
     const hit = document.elementFromPoint(clientX, clientY);
     const g = hit && hit.closest ? hit.closest('#canvas .node') : null;
     return g ? g.dataset.nodeId : null;
   }
 
-  function showTempLine(from, point) {
-    tempLine.setAttribute('d', curve(from.x + NODE_W + PORT_R, from.y + NODE_H / 2, point.x, point.y));
-    if (!tempLine.parentNode) overlayLayer.appendChild(tempLine);
+  showTempLine(from, point) {
+    this.tempLine.setAttribute('d', curve(from.x + NODE_W + PORT_R, from.y + NODE_H / 2, point.x, point.y));
+    if (!this.tempLine.parentNode) this.overlayLayer.appendChild(this.tempLine);
   }
 
-  function hideTempLine() { tempLine.remove(); }
+  hideTempLine() { this.tempLine.remove(); }
 
-  function moveNodeElement(node) {
-    nodeEls.get(node.id).setAttribute('transform', 'translate(' + node.x + ',' + node.y + ')');
-    renderEdges();
+  moveNodeElement(node) {
+    this.nodeEls.get(node.id).setAttribute('transform', 'translate(' + node.x + ',' + node.y + ')');
+    this.renderEdges();
   }
 
   // Fonts can change text widths after first paint: forget what was measured.
-  function remeasure() {
-    nodeEls.forEach((g) => { g.querySelectorAll('text').forEach((t) => { delete t.dataset.full; }); });
-    render();
+  remeasure() {
+    this.nodeEls.forEach((g) => { g.querySelectorAll('text').forEach((t) => { delete t.dataset.full; }); });
+    this.render();
   }
-
-  return {
-    svg, nodeEls, render, fit, viewBox, toSvgPoint, nodeAt, showTempLine, hideTempLine, moveNodeElement,
-    remeasure, isSelectedEdge,
-  };
 }
