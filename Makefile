@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint validate bench setup test-deps chromium migrate clean run-prod stop-prod test-prod status-prod loadtest loadtest-prod
+.PHONY: run test lint validate bench setup test-deps chromium node migrate clean run-prod stop-prod test-prod status-prod loadtest loadtest-prod
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,7 @@ loadtest: setup
 loadtest-prod: setup
 	scripts/prod.sh loadtest --learners $(LEARNERS)
 
-test-deps: $(VENV)/.installed-test chromium
+test-deps: $(VENV)/.installed-test chromium node
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -68,8 +68,17 @@ chromium:
 	fi
 	@test -x /usr/bin/chromium || { echo "chromium is still missing at /usr/bin/chromium"; exit 1; }
 
-# pytest exits 5 when no test ran; make treats that as the failure it is.
+# Node's built-in test runner drives the editor's document model (tests/js/) without a browser.
+node:
+	@if [ ! -x /usr/bin/node ]; then \
+		echo "Installing Debian's nodejs for the editor's tests..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; \
+	fi
+	@test -x /usr/bin/node || { echo "node is still missing at /usr/bin/node"; exit 1; }
+
+# pytest exits 5 when no test ran; make treats that as the failure it is. Either suite failing fails `make test`.
 test: test-deps
+	/usr/bin/node --test tests/js/
 	$(PY) -m pytest -m "not slow" --ignore=tests/prod
 
 # ruff over the whole project, mypy over simulator/ (settings in pyproject.toml).

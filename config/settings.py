@@ -248,7 +248,7 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.storage.HashedModulesStorage"},
 }
 
 # Sent with every page: scripts only from this site's own files (no inline script, no eval), no framing, forms

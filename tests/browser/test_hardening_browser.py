@@ -45,7 +45,7 @@ class HardeningBrowserTests(BrowserTestCase):
             await expect(page.locator("#canvas .node")).to_have_count(10)
             for node_id in OBJECT_KEYS.values():
                 await expect(page.locator(node_selector(node_id))).to_have_count(1)
-            assert len((await page.evaluate("window.KataEditor.getDesign()"))["nodes"]) == 10
+            assert len((await page.evaluate("() => window.KataEditor.getDesign()"))["nodes"]) == 10
             # What the grader sees is what the learner drew: the edges to and from them are drawn too.
             await expect(page.locator('#canvas path.edge[data-source="constructor"]')).to_have_count(1)
             await expect(page.locator('#canvas path.edge[data-target="__proto__"]')).to_have_count(1)
@@ -78,7 +78,8 @@ class HardeningBrowserTests(BrowserTestCase):
             await page.click("#run")
             status = page.locator("#run-status")
             await expect(status).to_contain_text("Your session has ended")
-            await expect(status.locator("a")).to_have_attribute("href", "/accounts/login/?next=%2Fkatas%2Fclearpay%2Fworkspace%2F")
+            await expect(status.locator("a")).to_have_attribute(
+                "href", "/accounts/login/?next=%2Fkatas%2Fclearpay%2Fworkspace%2F")
             await page.wait_for_timeout(3000)  # a page reconnecting would have tried several times by now
             assert len(opened) == 1
 

@@ -17,7 +17,7 @@ class HomePageInBrowserTests(BrowserTestCase):
             # Stylesheet served by WhiteNoise / static handler: the top bar is dark, not unstyled.
             background = await page.eval_on_selector(".topbar", "el => getComputedStyle(el).backgroundColor")
             assert background == "rgb(23, 32, 42)"
-            assert await page.evaluate("typeof window.htmx") == "object", "htmx must load from our static files"
+            assert await page.evaluate("() => typeof window.htmx") == "object", "htmx must load from our static files"
             await self.screenshot(page, "home")
             await page.click("text=ClearPay")
             await page.wait_for_url("**/katas/clearpay/")

@@ -48,6 +48,39 @@ class LearnerLoopTests(BrowserTestCase):
             "() => document.getElementById('chart-utilization').data[0].x.length > 0", timeout=RUN_TIMEOUT_MS)
         await expect(page.locator('[data-testid="grade-score"]')).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
+    async def _build_the_reference_by_hand(self, page: Page) -> None:
+        """Drop the missing parts, connect them as the reference does, tune them; the estimate has no warning."""
+        for key, x, y in [("lb", 200, 210), ("intent_api", 340, 210), ("queue", 480, 210),
+                          ("settlement_worker", 620, 210)]:
+            await self.drop_part(page, key, x, y)
+        await page.evaluate("() => window.KataEditor.selectNode(null)")
+        # The kata's rules, said in the learner's words: a status API settles no payments.
+        await self.connect(page, "status_api", "gateway")
+        await expect(page.locator("#save-status")).to_contain_text("it settles no payments")
+        await expect(page.locator(edge_selector("status_api", "gateway"))).to_have_count(0)
+        for source, target in [("checkout", "lb"), ("lb", "intent_api"), ("intent_api", "queue"),
+                               ("queue", "settlement_worker"), ("settlement_worker", "gateway"),
+                               ("gateway", "ledger_db"), ("status_clients", "status_api"),
+                               ("status_api", "ledger_db")]:
+            await self.connect(page, source, target)
+            await expect(page.locator(edge_selector(source, target))).to_have_count(1)
+        await self._set_params(page, "intent_api", {"instances": 2, "cores": 4, "concurrency": 16})
+        await self._set_params(page, "queue", {"capacity": 60000, "max_attempts": 5})
+        await self._set_params(page, "settlement_worker", {"instances": 2, "cores": 10, "concurrency": 20})
+        await expect(page.locator(f"{node_selector('settlement_worker')} .node__summary")).to_contain_text("2 ×")
+        # The instant estimate sees the design and has nothing to warn about.
+        await expect(page.locator('[data-testid="estimate"]')).to_contain_text("Accept latency")
+        await expect(page.locator('[data-testid="lint"]')).to_have_count(0)
+
+    async def _put_the_gateway_on_the_synchronous_path(self, page: Page) -> None:
+        """Take the queue and the workers out and let the API call the gateway: it is synchronous now."""
+        for node in ("queue", "settlement_worker"):
+            await page.click(f"{node_selector(node)} .node__body")
+            await page.keyboard.press("Delete")
+        await self.connect(page, "intent_api", "gateway")
+        await expect(page.locator('[data-testid="lint"]').first).to_be_visible()
+        await expect(page.locator('[data-testid="estimate"]')).to_contain_text("is on the synchronous path")
+
     async def test_learner_builds_runs_and_is_graded_live(self) -> None:
         async with self.page(width=1440, height=1000) as page:
             await self.log_in(page, "learner", PASSWORD)
@@ -56,45 +89,20 @@ class LearnerLoopTests(BrowserTestCase):
             await page.wait_for_function("() => window.KataEditor !== undefined")
             # The starter has the required parts: both traffic sources, the gateway, the ledger, the status API.
             await expect(page.locator("#canvas .node")).to_have_count(5)
-            for key, x, y in [("lb", 200, 210), ("intent_api", 340, 210), ("queue", 480, 210),
-                              ("settlement_worker", 620, 210)]:
-                await self.drop_part(page, key, x, y)
-            await page.evaluate("() => window.KataEditor.selectNode(null)")
-            # The kata's rules, said in the learner's words: a status API settles no payments.
-            await self.connect(page, "status_api", "gateway")
-            await expect(page.locator("#save-status")).to_contain_text("it settles no payments")
-            await expect(page.locator(edge_selector("status_api", "gateway"))).to_have_count(0)
-            for source, target in [("checkout", "lb"), ("lb", "intent_api"), ("intent_api", "queue"),
-                                   ("queue", "settlement_worker"), ("settlement_worker", "gateway"),
-                                   ("gateway", "ledger_db"), ("status_clients", "status_api"),
-                                   ("status_api", "ledger_db")]:
-                await self.connect(page, source, target)
-                await expect(page.locator(edge_selector(source, target))).to_have_count(1)
-            await self._set_params(page, "intent_api", {"instances": 2, "cores": 4, "concurrency": 16})
-            await self._set_params(page, "queue", {"capacity": 60000, "max_attempts": 5})
-            await self._set_params(page, "settlement_worker", {"instances": 2, "cores": 10, "concurrency": 20})
-            await expect(page.locator(f"{node_selector('settlement_worker')} .node__summary")).to_contain_text("2 ×")
-            # The instant estimate sees the design and has nothing to warn about.
-            await expect(page.locator('[data-testid="estimate"]')).to_contain_text("Accept latency")
-            await expect(page.locator('[data-testid="lint"]')).to_have_count(0)
+            await self._build_the_reference_by_hand(page)
             await self.screenshot(page, "workspace-before-run")
 
             await self._run_and_wait_for_grade(page)
             await expect(page.locator('[data-testid="grade-score"]')).to_have_text("5/5")
             for scenario in range(1, 6):
-                await expect(page.locator(f'[data-testid="scenario-{scenario}"]')).to_have_attribute("data-passed", "true")
+                scenario_row = page.locator(f'[data-testid="scenario-{scenario}"]')
+                await expect(scenario_row).to_have_attribute("data-passed", "true")
             # The diagram is coloured by utilization, and the canvas is editable again.
             await expect(page.locator(f"{node_selector('gateway')}.node--util")).to_have_count(1)
             assert not await page.evaluate("() => window.KataEditor.isReadOnly()")
             await self.screenshot(page, "workspace-after-run")
 
-            # Take the queue and the workers out and let the API call the gateway: it is synchronous now.
-            for node in ("queue", "settlement_worker"):
-                await page.click(f"{node_selector(node)} .node__body")
-                await page.keyboard.press("Delete")
-            await self.connect(page, "intent_api", "gateway")
-            await expect(page.locator('[data-testid="lint"]').first).to_be_visible()
-            await expect(page.locator('[data-testid="estimate"]')).to_contain_text("is on the synchronous path")
+            await self._put_the_gateway_on_the_synchronous_path(page)
             await self._run_and_wait_for_grade(page)
             first = page.locator('[data-testid="scenario-1"]')
             await expect(first).to_have_attribute("data-passed", "false")

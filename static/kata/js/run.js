@@ -1,224 +1,217 @@
 // The workspace's live side: instant estimate as the design changes, Run, streamed frames, charts, grade.
-(function () {
-  "use strict";
-  var root = document.getElementById("workspace");
-  if (!root) return;
-  var runButton = document.getElementById("run");
-  var cancelButton = document.getElementById("cancel");
-  var panel = document.getElementById("run-panel");
-  var statusEl = document.getElementById("run-status");
-  var progressEl = document.getElementById("run-progress");
-  var clockEl = document.getElementById("run-clock");
-  var problemsEl = document.getElementById("problems");
-  var FINISHED = { succeeded: true, failed: true, cancelled: true };
-  var CLOSE = { UNAUTHENTICATED: 4401, NOT_FOUND: 4404, REPLACED: 4409, TOO_MANY: 4429 };
-  var CHART_REDRAW_MS = 300;
+import { postJson } from "./http.js";
 
-  function csrfToken() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
-  }
-  function design() { return window.KataEditor ? window.KataEditor.getDesign() : JSON.parse(document.getElementById("design-data").textContent); }
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() }, body: JSON.stringify(body),
+const root = document.getElementById("workspace");
+var runButton = document.getElementById("run");
+var cancelButton = document.getElementById("cancel");
+var panel = document.getElementById("run-panel");
+var statusEl = document.getElementById("run-status");
+var progressEl = document.getElementById("run-progress");
+var clockEl = document.getElementById("run-clock");
+var problemsEl = document.getElementById("problems");
+var FINISHED = { succeeded: true, failed: true, cancelled: true };
+var CLOSE = { UNAUTHENTICATED: 4401, NOT_FOUND: 4404, REPLACED: 4409, TOO_MANY: 4429 };
+var CHART_REDRAW_MS = 300;
+
+function design() { return window.KataEditor ? window.KataEditor.getDesign() : JSON.parse(document.getElementById("design-data").textContent); }
+function escapeHtml(text) {
+  var div = document.createElement("div"); div.textContent = text; return div.innerHTML;
+}
+
+// ---- instant estimate -------------------------------------------------------------------------------
+var estimateTimer = null, estimateSeq = 0;
+function refreshEstimate() {
+  clearTimeout(estimateTimer);
+  estimateTimer = setTimeout(function () {
+    var mine = ++estimateSeq;
+    postJson(root.dataset.estimateUrl, design()).then(function (r) { return r.text(); }).then(function (html) {
+      if (mine === estimateSeq) document.getElementById("estimate").innerHTML = html;  // drop stale answers
+    }).catch(function () {});
+  }, 300);
+}
+
+// ---- a run ------------------------------------------------------------------------------------------
+var current = null;
+
+function setStatus(text) { statusEl.textContent = text; }
+
+function valueAt(point, path) {
+  var v = point;
+  for (var i = 0; i < path.length; i++) { if (v == null) return null; v = v[path[i]]; }
+  return v == null ? null : v;
+}
+
+function drawCharts(blank) {
+  // Plotly extends the traces it was given in place: draw from a copy, so the blank figures stay blank.
+  var figures = JSON.parse(JSON.stringify(blank));
+  document.querySelectorAll("#charts [data-chart]").forEach(function (el) {
+    var figure = figures[el.dataset.chart];
+    if (figure) Plotly.newPlot(el, figure.data, figure.layout, { displayModeBar: false, responsive: true });
+  });
+}
+
+function extendCharts(figures, points) {
+  Object.keys(figures).forEach(function (name) {
+    var el = document.getElementById("chart-" + name);
+    if (!el || !el.data) return;
+    var xs = [], ys = [], indices = [];
+    figures[name].data.forEach(function (trace, i) {
+      indices.push(i);
+      xs.push(points.map(function (p) { return p.t; }));
+      ys.push(points.map(function (p) {
+        var v = valueAt(p, trace.meta.path);
+        return v == null ? null : v * trace.meta.scale;
+      }));
     });
+    Plotly.extendTraces(el, { x: xs, y: ys }, indices);
+  });
+}
+
+function onFrame(run, frame) {
+  if (frame.seq <= run.lastSeq) return;  // replayed after a reconnect: already drawn
+  run.lastSeq = frame.seq;
+  if (frame.execution !== run.execution) {
+    // The run started again (its worker stopped): its charts start again too.
+    if (run.execution && run.chartsReady) { run.pending = []; drawCharts(run.figures); }
+    run.execution = frame.execution;
   }
-  function escapeHtml(text) {
-    var div = document.createElement("div"); div.textContent = text; return div.innerHTML;
+  run.frames += 1;
+  panel.dataset.frames = String(run.frames);
+  panel.dataset.lastSeq = String(frame.seq);
+  progressEl.value = frame.progress;
+  clockEl.textContent = "t = " + Math.round(frame.t) + " s simulated";
+  // Charts are redrawn a few times a second, however fast frames come in: redrawing six plots is the browser's
+  // costliest work, and it shares the machine with the simulation.
+  run.pending = run.pending.concat(frame.points);
+  if (!run.drawScheduled) {
+    run.drawScheduled = true;
+    setTimeout(function () { requestAnimationFrame(function () { drawPending(run); }); }, CHART_REDRAW_MS);
   }
+}
 
-  // ---- instant estimate -------------------------------------------------------------------------------
-  var estimateTimer = null, estimateSeq = 0;
-  function refreshEstimate() {
-    clearTimeout(estimateTimer);
-    estimateTimer = setTimeout(function () {
-      var mine = ++estimateSeq;
-      post(root.dataset.estimateUrl, design()).then(function (r) { return r.text(); }).then(function (html) {
-        if (mine === estimateSeq) document.getElementById("estimate").innerHTML = html;  // drop stale answers
-      }).catch(function () {});
-    }, 300);
+function drawPending(run) {
+  run.drawScheduled = false;
+  if (!run.chartsReady || !run.pending.length) return;
+  var points = run.pending;
+  run.pending = [];
+  extendCharts(run.figures, points);
+  var last = points[points.length - 1];
+  if (last && window.KataEditor && window.KataEditor.setUtilization) window.KataEditor.setUtilization(last.u);
+}
+
+function finish(run, status, message) {
+  run.finished = true;
+  drawPending(run);
+  if (window.KataEditor) window.KataEditor.setReadOnly(false);
+  cancelButton.hidden = true;
+  runButton.disabled = false;
+  panel.dataset.status = status;
+  setStatus(message || status);
+  htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
+}
+
+// The page stops following the run (its socket will not come back): say why, and let the learner act.
+function stopFollowing(run, message, logIn) {
+  run.finished = true;
+  panel.dataset.status = "disconnected";
+  cancelButton.hidden = true;
+  if (logIn) {
+    statusEl.textContent = message + " ";
+    var link = document.createElement("a");
+    link.href = root.dataset.loginUrl + "?next=" + encodeURIComponent(location.pathname);
+    link.textContent = "Log in";
+    statusEl.appendChild(link);
+  } else {
+    setStatus(message);
   }
-  document.addEventListener("kata:design-changed", refreshEstimate);
+}
 
-  // ---- a run ------------------------------------------------------------------------------------------
-  var current = null;
-
-  function setStatus(text) { statusEl.textContent = text; }
-
-  function valueAt(point, path) {
-    var v = point;
-    for (var i = 0; i < path.length; i++) { if (v == null) return null; v = v[path[i]]; }
-    return v == null ? null : v;
-  }
-
-  function drawCharts(blank) {
-    // Plotly extends the traces it was given in place: draw from a copy, so the blank figures stay blank.
-    var figures = JSON.parse(JSON.stringify(blank));
-    document.querySelectorAll("#charts [data-chart]").forEach(function (el) {
-      var figure = figures[el.dataset.chart];
-      if (figure) Plotly.newPlot(el, figure.data, figure.layout, { displayModeBar: false, responsive: true });
-    });
-  }
-
-  function extendCharts(figures, points) {
-    Object.keys(figures).forEach(function (name) {
-      var el = document.getElementById("chart-" + name);
-      if (!el || !el.data) return;
-      var xs = [], ys = [], indices = [];
-      figures[name].data.forEach(function (trace, i) {
-        indices.push(i);
-        xs.push(points.map(function (p) { return p.t; }));
-        ys.push(points.map(function (p) {
-          var v = valueAt(p, trace.meta.path);
-          return v == null ? null : v * trace.meta.scale;
-        }));
-      });
-      Plotly.extendTraces(el, { x: xs, y: ys }, indices);
-    });
-  }
-
-  function onFrame(run, frame) {
-    if (frame.seq <= run.lastSeq) return;  // replayed after a reconnect: already drawn
-    run.lastSeq = frame.seq;
-    if (frame.execution !== run.execution) {
-      // The run started again (its worker stopped): its charts start again too.
-      if (run.execution && run.chartsReady) { run.pending = []; drawCharts(run.figures); }
-      run.execution = frame.execution;
+function connect(run) {
+  var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  var socket = new WebSocket(scheme + location.host + run.payload.socket);
+  run.socket = socket;
+  socket.onopen = function () { run.retries = 0; };
+  socket.onmessage = function (event) {
+    var message = JSON.parse(event.data);
+    if (message.type === "frame") {
+      onFrame(run, message);
+      // The server keeps a bounded window of frames ahead of the last acknowledged one.
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", seq: message.seq }));
     }
-    run.frames += 1;
-    panel.dataset.frames = String(run.frames);
-    panel.dataset.lastSeq = String(frame.seq);
-    progressEl.value = frame.progress;
-    clockEl.textContent = "t = " + Math.round(frame.t) + " s simulated";
-    // Charts are redrawn a few times a second, however fast frames come in: redrawing six plots is the browser's
-    // costliest work, and it shares the machine with the simulation.
-    run.pending = run.pending.concat(frame.points);
-    if (!run.drawScheduled) {
-      run.drawScheduled = true;
-      setTimeout(function () { requestAnimationFrame(function () { drawPending(run); }); }, CHART_REDRAW_MS);
-    }
-  }
+    else if (message.type === "status") {
+      if (FINISHED[message.status]) finish(run, message.status, message.message);
+      else setStatus(message.message || message.status);
+    } else if (message.type === "grade") {
+      setStatus(message.passed + "/" + message.total + " scenarios passed.");
+    } else if (message.type === "error") setStatus(message.message);
+  };
+  socket.onclose = function (event) {
+    if (run.finished || current !== run) return;
+    // Close codes of kata/messages.py: the first three mean that reconnecting cannot help.
+    if (event.code === CLOSE.UNAUTHENTICATED) { stopFollowing(run, "Your session has ended. Log in again to follow this run.", true); return; }
+    if (event.code === CLOSE.NOT_FOUND) { stopFollowing(run, "This run is not yours to follow."); return; }
+    if (event.code === CLOSE.REPLACED) { stopFollowing(run, "This run is open in another window or tab; reload to follow it here."); return; }
+    // Dropped: come back and let the server replay what was missed; slowly when told there were too many.
+    run.retries += 1;
+    var delay = event.code === CLOSE.TOO_MANY ? 15000 : Math.min(5000, 250 * Math.pow(2, run.retries));
+    setStatus(event.code === CLOSE.TOO_MANY ? "Too many connections; reconnecting in a moment…" : "Connection lost; reconnecting…");
+    setTimeout(function () { if (!run.finished && current === run) connect(run); }, delay);
+  };
+}
 
-  function drawPending(run) {
-    run.drawScheduled = false;
-    if (!run.chartsReady || !run.pending.length) return;
-    var points = run.pending;
-    run.pending = [];
-    extendCharts(run.figures, points);
-    var last = points[points.length - 1];
-    if (last && window.KataEditor && window.KataEditor.setUtilization) window.KataEditor.setUtilization(last.u);
-  }
-
-  function finish(run, status, message) {
-    run.finished = true;
+function start(payload) {
+  if (current && current.socket) { current.finished = true; current.socket.close(); }
+  var run = { payload: payload, figures: payload.figures, lastSeq: 0, execution: 0, frames: 0, finished: false, retries: 0,
+              pending: [], chartsReady: false, drawScheduled: false };
+  current = run;
+  panel.hidden = false;
+  panel.dataset.run = String(payload.run);
+  panel.dataset.frames = "0";
+  panel.dataset.status = "running";
+  document.getElementById("grade").innerHTML = "";
+  progressEl.value = 0;
+  runButton.disabled = true;
+  cancelButton.hidden = false;
+  // The design being simulated is the one on the canvas: freeze it until the run ends.
+  if (window.KataEditor) window.KataEditor.setReadOnly(true);
+  setStatus("Starting…");
+  // Connect first: the socket's handshake and the first frames overlap with drawing the empty charts.
+  connect(run);
+  requestAnimationFrame(function () {
+    drawCharts(run.figures);
+    run.chartsReady = true;
     drawPending(run);
-    if (window.KataEditor) window.KataEditor.setReadOnly(false);
-    cancelButton.hidden = true;
-    runButton.disabled = false;
-    panel.dataset.status = status;
-    setStatus(message || status);
-    htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
-  }
-
-  // The page stops following the run (its socket will not come back): say why, and let the learner act.
-  function stopFollowing(run, message, logIn) {
-    run.finished = true;
-    panel.dataset.status = "disconnected";
-    cancelButton.hidden = true;
-    if (logIn) {
-      statusEl.textContent = message + " ";
-      var link = document.createElement("a");
-      link.href = root.dataset.loginUrl + "?next=" + encodeURIComponent(location.pathname);
-      link.textContent = "Log in";
-      statusEl.appendChild(link);
-    } else {
-      setStatus(message);
-    }
-  }
-
-  function connect(run) {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + run.payload.socket);
-    run.socket = socket;
-    socket.onopen = function () { run.retries = 0; };
-    socket.onmessage = function (event) {
-      var message = JSON.parse(event.data);
-      if (message.type === "frame") {
-        onFrame(run, message);
-        // The server keeps a bounded window of frames ahead of the last acknowledged one.
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", seq: message.seq }));
-      }
-      else if (message.type === "status") {
-        if (FINISHED[message.status]) finish(run, message.status, message.message);
-        else setStatus(message.message || message.status);
-      } else if (message.type === "grade") {
-        setStatus(message.passed + "/" + message.total + " scenarios passed.");
-      } else if (message.type === "error") setStatus(message.message);
-    };
-    socket.onclose = function (event) {
-      if (run.finished || current !== run) return;
-      // Close codes of kata/messages.py: the first three mean that reconnecting cannot help.
-      if (event.code === CLOSE.UNAUTHENTICATED) { stopFollowing(run, "Your session has ended. Log in again to follow this run.", true); return; }
-      if (event.code === CLOSE.NOT_FOUND) { stopFollowing(run, "This run is not yours to follow."); return; }
-      if (event.code === CLOSE.REPLACED) { stopFollowing(run, "This run is open in another window or tab; reload to follow it here."); return; }
-      // Dropped: come back and let the server replay what was missed; slowly when told there were too many.
-      run.retries += 1;
-      var delay = event.code === CLOSE.TOO_MANY ? 15000 : Math.min(5000, 250 * Math.pow(2, run.retries));
-      setStatus(event.code === CLOSE.TOO_MANY ? "Too many connections; reconnecting in a moment…" : "Connection lost; reconnecting…");
-      setTimeout(function () { if (!run.finished && current === run) connect(run); }, delay);
-    };
-  }
-
-  function start(payload) {
-    if (current && current.socket) { current.finished = true; current.socket.close(); }
-    var run = { payload: payload, figures: payload.figures, lastSeq: 0, execution: 0, frames: 0, finished: false, retries: 0,
-                pending: [], chartsReady: false, drawScheduled: false };
-    current = run;
-    panel.hidden = false;
-    panel.dataset.run = String(payload.run);
-    panel.dataset.frames = "0";
-    panel.dataset.status = "running";
-    document.getElementById("grade").innerHTML = "";
-    progressEl.value = 0;
-    runButton.disabled = true;
-    cancelButton.hidden = false;
-    // The design being simulated is the one on the canvas: freeze it until the run ends.
-    if (window.KataEditor) window.KataEditor.setReadOnly(true);
-    setStatus("Starting…");
-    // Connect first: the socket's handshake and the first frames overlap with drawing the empty charts.
-    connect(run);
-    requestAnimationFrame(function () {
-      drawCharts(run.figures);
-      run.chartsReady = true;
-      drawPending(run);
-    });
-  }
-
-  function showProblems(message, problems) {
-    var items = (problems || []).map(function (p) { return "<li>" + escapeHtml((p.path ? p.path + ": " : "") + p.message) + "</li>"; }).join("");
-    problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
-  }
-
-  runButton.addEventListener("click", function () {
-    runButton.disabled = true;
-    post(root.dataset.runUrl, design()).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    }).then(function (result) {
-      if (!result.ok) { runButton.disabled = false; showProblems(result.body.error || "The run could not start.", result.body.problems); return; }
-      problemsEl.innerHTML = "";
-      start(result.body);
-    }).catch(function () { runButton.disabled = false; showProblems("The server could not be reached. Your design is kept; try again."); });
   });
+}
 
-  cancelButton.addEventListener("click", function () {
-    if (current && current.socket && current.socket.readyState === WebSocket.OPEN) {
-      current.socket.send(JSON.stringify({ type: "cancel" }));
-      setStatus("Cancelling…");
-    }
-  });
+function showProblems(message, problems) {
+  var items = (problems || []).map(function (p) { return "<li>" + escapeHtml((p.path ? p.path + ": " : "") + p.message) + "</li>"; }).join("");
+  problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
+}
 
+function onRun() {
+  runButton.disabled = true;
+  postJson(root.dataset.runUrl, design()).then(function (response) {
+    return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+  }).then(function (result) {
+    if (!result.ok) { runButton.disabled = false; showProblems(result.body.error || "The run could not start.", result.body.problems); return; }
+    problemsEl.innerHTML = "";
+    start(result.body);
+  }).catch(function () { runButton.disabled = false; showProblems("The server could not be reached. Your design is kept; try again."); });
+}
+
+function onCancel() {
+  if (current && current.socket && current.socket.readyState === WebSocket.OPEN) {
+    current.socket.send(JSON.stringify({ type: "cancel" }));
+    setStatus("Cancelling…");
+  }
+}
+
+if (root) {
+  document.addEventListener("kata:design-changed", refreshEstimate);
+  runButton.addEventListener("click", onRun);
+  cancelButton.addEventListener("click", onCancel);
   var active = JSON.parse(document.getElementById("active-run").textContent);
   if (active) start(active);
   refreshEstimate();
-})();
+}

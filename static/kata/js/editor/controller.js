@@ -1,0 +1,188 @@
+/* The editor's operations as the learner meets them: each checks read-only, changes the document, redraws,
+ * announces what happened and schedules the save. Input (input.js) and the page's API (main.js) call these. */
+import { clone } from './document.js';
+import { renderProblems } from './status.js';
+
+const READ_ONLY = 'The design is read-only right now.';
+const DEFAULT_BOX = { x: 0, y: 0, width: 900, height: 460 };
+// Handed to event listeners and to window.KataEditor as they are, so bound to the editor once.
+const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly'];
+
+/* `parts`: {model, state, view, status, inspector, autosave, buttons, problemsEl}; the autosave may come later
+ * (it reports back to the editor). */
+export class Editor {
+  constructor(parts) {
+    Object.assign(this, parts);
+    BOUND.forEach((name) => { this[name] = this[name].bind(this); });
+  }
+
+  updateButtons() {
+    const { buttons, state, model } = this;
+    if (buttons.undo) buttons.undo.disabled = state.readOnly || !model.canUndo();
+    if (buttons.redo) buttons.redo.disabled = state.readOnly || !model.canRedo();
+    if (buttons.remove) buttons.remove.disabled = state.readOnly || !state.selection;
+  }
+
+  render() {
+    this.view.render();
+    this.updateButtons();
+  }
+
+  announce(text) { this.status.announce(text); }
+
+  pruneSelection() {
+    const { state, model, inspector } = this;
+    const s = state.selection;
+    if (s && s.kind === 'node' && !model.findNode(s.id)) { state.selection = null; inspector.reset(); }
+    if (s && s.kind === 'edge' && !model.edges.some(this.view.isSelectedEdge)) { state.selection = null; inspector.reset(); }
+    if (state.connectFrom && !model.findNode(state.connectFrom)) state.connectFrom = null;
+  }
+
+  designChanged() {
+    document.dispatchEvent(new CustomEvent('kata:design-changed', { detail: clone(this.model.doc) }));
+    if (!this.state.readOnly) this.autosave.schedule();
+  }
+
+  // After any change to the document: redraw, refit when a part left the view, tell the page, save.
+  changed() {
+    this.pruneSelection();
+    this.render();
+    const box = this.view.viewBox();
+    if (!this.state.dragging && (!box || this.model.outOfView(box))) this.view.fit();
+    this.designChanged();
+  }
+
+  // Runs a document operation unless read-only; the operation answers whether it changed the document.
+  edit(operation) {
+    if (this.state.readOnly) { this.announce(READ_ONLY); return false; }
+    const changedIt = operation();
+    if (changedIt) this.changed(); else this.updateButtons();
+    return changedIt;
+  }
+
+  undo() {
+    if (this.state.readOnly || !this.model.undo()) return;
+    this.changed();
+    this.announce('Undone.');
+  }
+
+  redo() {
+    if (this.state.readOnly || !this.model.redo()) return;
+    this.changed();
+    this.announce('Redone.');
+  }
+
+  select(next) {
+    const previous = this.state.selection;
+    this.state.selection = next;
+    this.render();
+    if (!next) {
+      if (previous) this.inspector.reset();
+      return;
+    }
+    if (next.kind === 'node') {
+      const node = this.model.findNode(next.id);
+      const open = previous && previous.kind === 'node' && previous.id === next.id && this.inspector.shows(next.id);
+      if (node && !open) this.inspector.load(node);
+    } else {
+      this.inspector.reset('Connection ' + next.source + ' → ' + next.target + '. Press Delete to remove it.');
+    }
+  }
+
+  addPart(key, at) {
+    const part = this.model.parts.get(key);
+    if (!part) return null;
+    if (this.state.readOnly) { this.announce(READ_ONLY); return null; }
+    const added = this.model.addPart(key, at || this.model.freeSpot(this.view.viewBox() || DEFAULT_BOX));
+    if (added.refusal) { this.announce(added.refusal); return null; }
+    this.changed();
+    this.announce('Added ' + part.name + '.');
+    this.select({ kind: 'node', id: added.id });
+    return added.id;
+  }
+
+  moveNode(id, dx, dy) { return this.edit(() => this.model.moveNode(id, dx, dy)); }
+
+  connect(source, target) {
+    const model = this.model;
+    const refusal = model.connectRefusal(source, target);
+    if (refusal) { this.announce(refusal); return false; }
+    if (!this.edit(() => model.connect(source, target).ok)) return false;
+    this.announce('Connected ' + model.partOf(model.findNode(source)).name + ' → ' +
+      model.partOf(model.findNode(target)).name + '.');
+    return true;
+  }
+
+  removeSelection() {
+    const s = this.state.selection, model = this.model;
+    if (!s) return;
+    if (s.kind === 'node') {
+      const node = model.findNode(s.id);
+      if (node && this.edit(() => model.removeNode(s.id))) this.announce('Removed ' + model.partOf(node).name + '.');
+    } else if (this.edit(() => model.removeEdge(s.source, s.target))) {
+      this.announce('Removed the connection.');
+    }
+  }
+
+  applyParams(id, params) {
+    const node = this.model.findNode(id);
+    if (!node || !params || typeof params !== 'object') return;
+    if (this.state.readOnly) { this.announce('The design is read-only right now; parameters were not applied.'); return; }
+    if (this.edit(() => this.model.applyParams(id, params))) this.announce('Applied to ' + this.model.partOf(node).name + '.');
+  }
+
+  // ---- gestures that span several events ---------------------------------------------------------------------
+  startConnect(id) {
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.state.connectFrom = id;
+    this.render();
+    this.announce('Connecting from ' + this.model.partOf(this.model.findNode(id)).name +
+      ': Tab to the part it hands requests to and press Enter; Escape cancels.');
+  }
+
+  cancelConnect() {
+    this.state.connectFrom = null;
+    this.render();
+    this.announce('Connection cancelled.');
+  }
+
+  endMove() {
+    if (this.model.endGesture()) this.changed(); else this.render();
+  }
+
+  // ---- the page's API and the server's answers ---------------------------------------------------------------
+  setDesign(next) {
+    if (!this.model.replace(next)) { this.view.fit(); return; }
+    this.state.connectFrom = null;
+    this.pruneSelection();
+    this.render();
+    this.view.fit();
+    this.designChanged();
+  }
+
+  setReadOnly(value) {
+    const state = this.state, svg = this.view.svg;
+    state.readOnly = !!value;
+    if (state.readOnly) {
+      svg.setAttribute('data-readonly', '');
+      state.connectFrom = null;
+      this.autosave.flush();
+    } else {
+      svg.removeAttribute('data-readonly');
+    }
+    svg.classList.toggle('is-readonly', state.readOnly);
+    if (this.buttons.palette) {
+      this.buttons.palette.querySelectorAll('.palette-item').forEach((item) => {
+        item.disabled = state.readOnly;
+        item.draggable = !state.readOnly;
+      });
+    }
+    this.render();
+  }
+
+  // The server's answer to a save: its problems are listed and their parts marked.
+  showProblems(problems) {
+    this.state.problemNodes = renderProblems(this.problemsEl, problems);
+    this.render();
+  }
+}
