@@ -178,6 +178,13 @@ class Design:
                     ready.append(target)
         return [self.node(node_id) for node_id in order]
 
+    def step_labels(self, keys: tuple[str, ...], palette: Palette) -> str:
+        """The parts that complete a step (any part of `keys`) by their labels here, else by the kata's names."""
+        labels = [n.label for n in self.nodes if n.part.key in keys]
+        if not labels:
+            labels = [p.name for k in keys if (p := palette.part(k)) is not None]
+        return " or ".join(labels)
+
     @classmethod
     def from_saved(cls, document: dict[str, Any], palette: Palette) -> Design:
         """A design document saved after `design_validate` accepted it, read back without checking it again (to
@@ -241,9 +248,8 @@ def _validate_params(
         spec = part.parameter(name)
         if spec is None:
             allowed = ", ".join(p.name for p in part.parameters) or "none"
-            problems.append(
-                DesignProblem(path, f"'{part.name}' has no parameter '{name}' (it has: {allowed})", node_id)
-            )
+            problems.append(DesignProblem(path, f"'{part.name}' has no parameter '{name}' (it has: {allowed})",
+                                          node_id))
             continue
         if isinstance(value, bool):
             value = 1.0 if value else 0.0
@@ -254,9 +260,8 @@ def _validate_params(
             problems.append(DesignProblem(path, f"is fixed at {spec.default:g} for '{part.name}'", node_id))
             continue
         if not spec.minimum <= value <= spec.maximum:
-            problems.append(
-                DesignProblem(path, f"{value:g} is out of range: choose {spec.minimum:g} to {spec.maximum:g}", node_id)
-            )
+            problems.append(DesignProblem(path, f"{value:g} is out of range: choose {spec.minimum:g} to "
+                                                f"{spec.maximum:g}", node_id))
             continue
         if not _on_step(value, spec.minimum, spec.step):
             step_text = "a whole number" if spec.step == 1 else f"a step of {spec.step:g} from {spec.minimum:g}"
@@ -475,26 +480,15 @@ def _check_structure(design: Design, palette: Palette, problems: list[DesignProb
         _check_source(design, palette, node, f"nodes[{index_of[node.id]}]", problems)
     for node in design.of_role("queue"):
         if not design.successors(node.id):
-            problems.append(
-                DesignProblem(
-                    f"nodes[{index_of[node.id]}]",
-                    f"'{node.label}' has no consumer: connect it to the part that drains it",
-                    node.id,
-                )
-            )
+            problems.append(DesignProblem(f"nodes[{index_of[node.id]}]", f"'{node.label}' has no consumer: connect it "
+                                          f"to the part that drains it", node.id))
     cycle = design.cycle()
     if cycle:
-        problems.append(
-            DesignProblem(
-                "edges", "the connections form a cycle " + " → ".join(cycle) + "; requests must flow one way", cycle[0]
-            )
-        )
+        problems.append(DesignProblem("edges", "the connections form a cycle " + " → ".join(cycle)
+                                      + "; requests must flow one way", cycle[0]))
         return
     reached = design.reached_from([n.id for n in sources])
     for node in design.nodes:
         if node.id not in reached:
-            problems.append(
-                DesignProblem(
-                    f"nodes[{index_of[node.id]}]", f"'{node.label}' is not connected to any traffic source", node.id
-                )
-            )
+            problems.append(DesignProblem(f"nodes[{index_of[node.id]}]",
+                                          f"'{node.label}' is not connected to any traffic source", node.id))

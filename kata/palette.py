@@ -56,6 +56,13 @@ class PartSpec:
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
 
+    @property
+    def noun(self) -> str:
+        """What the part is, in one word of its name: the head noun ("Payment gateway (external)" → "gateway")."""
+        words = self.name.split("(")[0].split() or [self.key]
+        head = words[-1]
+        return head if head.isupper() else head.lower()
+
     def may_feed(self, key: str) -> bool:
         return self.feeds is None or key in self.feeds
 
@@ -109,7 +116,8 @@ class TrafficSpec:
         t2 = t1 + self.ramp_seconds
         t3 = t2 + self.hold_seconds
         t4 = t3 + self.ramp_seconds
-        return [[0.0, base], [t1, base], [t2, self.spike_rate], [t3, self.spike_rate], [t4, base], [self.duration, base]]
+        spike = self.spike_rate
+        return [[0.0, base], [t1, base], [t2, spike], [t3, spike], [t4, base], [self.duration, base]]
 
 
 @dataclass(frozen=True)
