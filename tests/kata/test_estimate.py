@@ -23,7 +23,7 @@ import pytest
 
 from kata.design import DesignError, design_validate
 from kata.estimate import design_estimate
-from kata.grading import _Seed
+from kata.grading import SeedFacts
 from kata.palette import Palette
 from kata.simulation import design_grade
 
@@ -36,8 +36,8 @@ WARNINGS: dict[str, tuple[bool, list[str]]] = {
     "api-too-few-slots": (True, ["Payment-intent API (api) would refuse about", "would meet an error at the peak"]),
     "no-recovery-buffer": (True, ["Queue in front of Payment gateway (external) does not retry"]),
     "small-buffer": (False, ["Queue would overflow: the spike leaves a backlog of about 20,"]),
-    "slow-settlement": (False, ["can get at most 51/s through from Queue, below the normal 60 payments/s: its backlog never "
-                                "catches up"]),
+    "slow-settlement": (False, ["can get at most 51/s through from Queue, below the normal 60 payments/s: its "
+                                "backlog never catches up"]),
     "peak-sized-settlement": (False, ["The slots of Settlement worker (workers) (52) would push Payment gateway "
                                       "(external) to 99 %", "its backlog never catches up",
                                       "over the $2.50/h budget"]),
@@ -112,7 +112,7 @@ def test_estimate_of_another_kata_uses_its_own_nouns(db):
 def _compare(palette: Palette, name: str, seed: int) -> None:
     calm = WARNINGS[name][0]
     graded = design_grade(palette=palette, document=_document(name), seeds=[seed], parallel=False)
-    facts = _Seed(seed, graded.results_by_seed[seed], graded.compiled, graded.design, palette)
+    facts = SeedFacts(seed, graded.results_by_seed[seed], graded.compiled, graded.design, palette)
     source = facts.sources["checkout"]
     estimate = design_estimate(graded.design, palette)
     where = f"{name}, seed {seed}"
@@ -122,7 +122,8 @@ def _compare(palette: Palette, name: str, seed: int) -> None:
     assert abs(p99_est - p99_sim) <= max(20.0, 0.25 * p99_sim), f"{where}: accept p99 {p99_est:.0f} vs {p99_sim:.0f} ms"
 
     error_sim, error_est = 100 * source["met_error"] / source["arrivals"], estimate.error_pct
-    assert (error_sim < ERROR_LIMIT) == (error_est < ERROR_LIMIT), f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
+    assert (error_sim < ERROR_LIMIT) == (error_est < ERROR_LIMIT), \
+        f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
     assert error_est >= error_sim / 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
     if calm:
         assert error_est <= error_sim * 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
