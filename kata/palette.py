@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kata.models import Kata
+from kata.models import Kata, Scenario
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,6 @@ class ScenarioSpec:
 
     def rule(self, budget_per_hour: float) -> str:
         """How the scenario passes, in words: "passes when p99 accept latency ≤ 300 ms"."""
-        from kata.models import Scenario
-
         words = {"accept_p99_ms": ("p99 accept latency", " ms"), "dropped": ("lost acknowledged requests", ""),
                  "error_rate_pct": ("requests that met an error", " %"),
                  "recovery": ("failed external calls sent back for another attempt", " %"),

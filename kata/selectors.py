@@ -6,24 +6,34 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Length
 
 from kata import charts
 from kata.design import Design, DesignProblem
 from kata.drafts import draft_shape_problems
-from kata.models import Attempt, Draft, Kata, Run, RunFrame
+from kata.models import (
+    Attempt,
+    Draft,
+    Feedback,
+    GradeOverride,
+    Kata,
+    PartParameter,
+    PartType,
+    Run,
+    RunFrame,
+    Scenario,
+    TrafficSource,
+)
 from kata.palette import Palette
+from kata.usernames import username_normalize, username_skeleton
 
 
 def user_lookalike_exists(*, username: str) -> bool:
     """Whether an account whose username looks like this one (same skeleton, see kata/usernames.py) exists."""
-    from django.contrib.auth import get_user_model
-    from django.db.models.functions import Length
-
-    from kata.usernames import username_normalize, username_skeleton
-
     name = username_normalize(username)
     skeleton = username_skeleton(name)
     if get_user_model().objects.filter(username__iexact=skeleton).exists():
@@ -72,8 +82,6 @@ class StoredDraft:
 
 def kata_check_result(*, kata: Kata) -> dict[str, Any] | None:
     """The latest background check of a kata: {"ok": True | False | None (running), "message", "at"}, or None."""
-    from django.core.cache import cache
-
     return cache.get(f"kata-check:{kata.pk}")
 
 
@@ -195,10 +203,6 @@ def grade_effective(*, run: Run) -> dict[str, Any]:
 def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str, int], list[str]]:
     """What deleting `objects` would take with it, counted (a run has thousands of frames: never list them), and
     what stops it: (count per kind, reasons it is refused)."""
-    from django.contrib.auth import get_user_model
-
-    from kata.models import Feedback, GradeOverride
-
     pks = [o.pk for o in objects]
     counts: dict[str, int] = {}
     refused: list[str] = []
@@ -210,8 +214,6 @@ def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str,
                     f"{kata}: {attempts} attempt(s) and {drafts} draft(s) of learners are kept; "
                     "archive the kata instead (the “Archive” action)."
                 )
-        from kata.models import PartParameter, PartType, Scenario, TrafficSource
-
         counts = {
             "parts": PartType.objects.filter(kata__in=pks).count(),
             "part parameters": PartParameter.objects.filter(part__kata__in=pks).count(),

@@ -25,6 +25,7 @@ from kata.design import DesignError, design_validate
 from kata.estimate import design_estimate
 from kata.grading import SeedFacts
 from kata.palette import Palette
+from kata.services import kata_load_fixture
 from kata.simulation import design_grade
 
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "designs"
@@ -98,8 +99,6 @@ def test_estimate_speaks_the_katas_words_and_counts_cache_hits(palette):
 
 
 def test_estimate_of_another_kata_uses_its_own_nouns(db):
-    from kata.services import kata_load_fixture
-
     kata, _ = kata_load_fixture(path=DESIGNS.parents[1] / "status-cache" / "kata.json")
     palette = Palette.from_kata(kata)
     document = json.loads((DESIGNS.parents[1] / "status-cache" / "designs" / "no-cache.json").read_text())
