@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kata.compiler import compile_design
+from kata.compiler import compile_document
 from kata.design import DesignError, design_validate
 from kata.palette import Palette
 from kata.runs.seeds import design_grade
@@ -51,7 +51,7 @@ class SearchError(ValueError):
 
 def _cost(document: dict[str, Any], palette: Palette) -> float | None:
     try:
-        return compile_design(design_validate(document, palette), palette).cost_per_hour
+        return compile_document(document, palette).cost_per_hour
     except DesignError:
         return None
 
@@ -101,7 +101,7 @@ def cheapest_search(
 ) -> CheapestResult:
     """Walk down from `document` (which must pass on `seeds`) to the cheapest design one-step cuts reach."""
     try:
-        start_cost = compile_design(design_validate(document, palette), palette).cost_per_hour
+        start_cost = compile_document(document, palette).cost_per_hour
     except DesignError as exc:
         raise SearchError(f"invalid design: {exc}") from exc
     first = design_grade(palette=palette, document=document, seeds=seeds, parallel=parallel).grade

@@ -7,7 +7,7 @@ How a drawing becomes a queueing network:
   learner cannot size has its fixed capacity;
 - a traffic source becomes a Poisson source entering the one part it feeds, with the kata's rate profile (every
   source runs to the end of the kata's traffic), its caller's deadline, and the steps a request must pass to be done
-  (`complete_through`: ClearPay's payments, a successful gateway call and then the ledger write);
+  (`complete_through`: in ClearPay, a successful call of the external part and then the database write);
 - edges become the routing matrix: a part with several outgoing edges splits evenly; a cache forwards only misses,
   and its hit ratio follows from its TTL under the kata's workload where the part defines one (see `ttl_hit_ratio`);
 - a queue becomes a buffer whose consumers are the parts that drain it (their total slots), which is what bounds
@@ -127,9 +127,7 @@ def hit_ratios(design: Design, palette: Palette) -> dict[str, float]:
     return ratios
 
 
-def compile_design(design: Design, palette: Palette) -> CompiledDesign:
-    stations = [n for n in design.topological() if n.part.role != "source"]
-    index = {n.id: i for i, n in enumerate(stations)}
+def _servers_and_slots(design: Design, stations: list[Node]) -> tuple[dict[str, int], dict[str, int]]:
     servers: dict[str, int] = {n.id: _own_servers(n) for n in stations if n.part.role != "queue"}
     slots: dict[str, int] = {n.id: node_slots(n) for n in stations if n.part.role != "queue"}
     # A queue's consumers are the slots of the parts that drain it; walk backwards so chained queues see their
@@ -137,57 +135,65 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
     for node in reversed(stations):
         if node.part.role == "queue":
             servers[node.id] = slots[node.id] = sum(slots[s] for s in design.successors(node.id))
-    ratios = hit_ratios(design, palette)
+    return servers, slots
 
-    specs, infos, total_cost = [], {}, 0.0
-    for node in stations:
-        part = node.part
-        instances = 1 if part.fixed_servers else int(node.param("instances"))
-        cost = node_cost_per_hour(node)
-        total_cost += cost
-        station: dict[str, Any] = {
-            "name": node.id,
-            "servers": servers[node.id],
-            "instances": instances,
-            "unit_cost": cost / instances if instances else 0.0,
+
+def _station_errors(part: PartSpec, station: dict[str, Any]) -> None:
+    """What may go wrong at a part's own work: its error curve, slowdown and time-out."""
+    errors: dict[str, Any] = {"base": part.base_error}
+    if part.error_threshold is not None:
+        errors.update(threshold=part.error_threshold, max=part.error_max, power=part.error_power,
+                      window=UTILIZATION_WINDOW_SECONDS)
+    station["errors"] = errors
+    if part.slowdown_factor and part.error_threshold is not None:
+        station["slowdown"] = {"threshold": part.error_threshold, "factor": part.slowdown_factor}
+    if part.timeout_ms:
+        station["timeout"] = part.timeout_ms / 1000
+
+
+def _buffer(node: Node, station: dict[str, Any]) -> None:
+    """A queue as a buffer: its write, capacity, acknowledgement and retries."""
+    part = node.part
+    station["kind"] = "buffer"
+    if part.service_mean_ms > 0:
+        station["enqueue"] = _service(part)
+        if part.base_error:
+            station["enqueue_error"] = part.base_error
+    station["capacity"] = int(node.param("capacity", 1000))
+    station["acknowledge"] = bool(node.param("acknowledges", 1))
+    attempts = int(node.param("max_attempts", 1))
+    if attempts > 1:
+        station["retry"] = {
+            "max_attempts": attempts,
+            "backoff": node.param("backoff_ms", 500) / 1000,
+            "multiplier": BACKOFF_MULTIPLIER,
+            "max_backoff": MAX_BACKOFF_SECONDS,
         }
-        if part.role != "queue":
-            station["service"] = _service(part)
-            if part.has_cores and not part.fixed_servers:
-                station["capacity"] = slots[node.id]
-        if part.role != "queue":
-            # A buffer only holds messages; failures belong to the parts its consumers call.
-            errors: dict[str, Any] = {"base": part.base_error}
-            if part.error_threshold is not None:
-                errors.update(threshold=part.error_threshold, max=part.error_max, power=part.error_power,
-                              window=UTILIZATION_WINDOW_SECONDS)
-            station["errors"] = errors
-            if part.slowdown_factor and part.error_threshold is not None:
-                station["slowdown"] = {"threshold": part.error_threshold, "factor": part.slowdown_factor}
-            if part.timeout_ms:
-                station["timeout"] = part.timeout_ms / 1000
-        else:
-            station["kind"] = "buffer"
-            if part.service_mean_ms > 0:
-                station["enqueue"] = _service(part)
-                if part.base_error:
-                    station["enqueue_error"] = part.base_error
-            station["capacity"] = int(node.param("capacity", 1000))
-            station["acknowledge"] = bool(node.param("acknowledges", 1))
-            attempts = int(node.param("max_attempts", 1))
-            if attempts > 1:
-                station["retry"] = {
-                    "max_attempts": attempts,
-                    "backoff": node.param("backoff_ms", 500) / 1000,
-                    "multiplier": BACKOFF_MULTIPLIER,
-                    "max_backoff": MAX_BACKOFF_SECONDS,
-                }
-        specs.append(station)
-        infos[node.id] = StationInfo(
-            id=node.id, label=node.label, part=part.key, role=part.role, servers=servers[node.id], cost_per_hour=cost,
-            slots=slots[node.id], hit_ratio=ratios.get(node.id),
-        )
 
+
+def _station_spec(node: Node, servers: int, slots: int) -> dict[str, Any]:
+    part = node.part
+    instances = 1 if part.fixed_servers else int(node.param("instances"))
+    cost = node_cost_per_hour(node)
+    station: dict[str, Any] = {
+        "name": node.id,
+        "servers": servers,
+        "instances": instances,
+        "unit_cost": cost / instances if instances else 0.0,
+    }
+    if part.role == "queue":
+        _buffer(node, station)
+        return station
+    station["service"] = _service(part)
+    if part.has_cores and not part.fixed_servers:
+        station["capacity"] = slots
+    # A buffer only holds messages; failures belong to the parts its consumers call.
+    _station_errors(part, station)
+    return station
+
+
+def _routing(design: Design, stations: list[Node], ratios: dict[str, float]) -> list[list[float]]:
+    index = {n.id: i for i, n in enumerate(stations)}
     routing = [[0.0] * len(stations) for _ in stations]
     for node in stations:
         targets = design.successors(node.id)
@@ -196,8 +202,14 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
         forwarded = 1.0 - ratios[node.id] if node.part.role == "cache" else 1.0
         for target in targets:
             routing[index[node.id]][index[target]] = forwarded / len(targets)
+    return routing
 
-    sources, source_specs = {}, []
+
+def _source_specs(
+    design: Design, stations: list[Node], palette: Palette
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    sources: dict[str, str] = {}
+    source_specs: list[dict[str, Any]] = []
     horizon = palette.duration
     for node in design.of_role("source"):
         traffic = palette.traffic_for(node.part.key)
@@ -213,6 +225,24 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
                 for step in traffic.complete_through
             ]
         source_specs.append(source)
+    return sources, source_specs
+
+
+def compile_design(design: Design, palette: Palette) -> CompiledDesign:
+    stations = [n for n in design.topological() if n.part.role != "source"]
+    servers, slots = _servers_and_slots(design, stations)
+    ratios = hit_ratios(design, palette)
+    specs = [_station_spec(node, servers[node.id], slots[node.id]) for node in stations]
+    infos = {
+        node.id: StationInfo(
+            id=node.id, label=node.label, part=node.part.key, role=node.part.role, servers=servers[node.id],
+            cost_per_hour=node_cost_per_hour(node), slots=slots[node.id], hit_ratio=ratios.get(node.id),
+        )
+        for node in stations
+    }
+    total_cost = sum(info.cost_per_hour for info in infos.values())
+    routing = _routing(design, stations, ratios)
+    sources, source_specs = _source_specs(design, stations, palette)
 
     spec = {
         "sources": source_specs,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kata.models import Kata
+from kata.models import Kata, Scenario
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,13 @@ class PartSpec:
 
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    @property
+    def noun(self) -> str:
+        """What the part is, in one word of its name: the head noun ("Payment gateway (external)" → "gateway")."""
+        words = self.name.split("(")[0].split() or [self.key]
+        head = words[-1]
+        return head if head.isupper() else head.lower()
 
     def may_feed(self, key: str) -> bool:
         return self.feeds is None or key in self.feeds
@@ -109,7 +116,8 @@ class TrafficSpec:
         t2 = t1 + self.ramp_seconds
         t3 = t2 + self.hold_seconds
         t4 = t3 + self.ramp_seconds
-        return [[0.0, base], [t1, base], [t2, self.spike_rate], [t3, self.spike_rate], [t4, base], [self.duration, base]]
+        spike = self.spike_rate
+        return [[0.0, base], [t1, base], [t2, spike], [t3, spike], [t4, base], [self.duration, base]]
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,6 @@ class ScenarioSpec:
 
     def rule(self, budget_per_hour: float) -> str:
         """How the scenario passes, in words: "passes when p99 accept latency ≤ 300 ms"."""
-        from kata.models import Scenario
-
         words = {"accept_p99_ms": ("p99 accept latency", " ms"), "dropped": ("lost acknowledged requests", ""),
                  "error_rate_pct": ("requests that met an error", " %"),
                  "recovery": ("failed external calls sent back for another attempt", " %"),

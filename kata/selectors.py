@@ -6,30 +6,43 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Length
 
-from kata.design import DesignProblem
+from kata import charts
+from kata.design import Design, DesignProblem
 from kata.drafts import draft_shape_problems
-from kata.models import Attempt, Draft, Kata, Run, RunFrame
+from kata.models import (
+    Attempt,
+    Draft,
+    Feedback,
+    GradeOverride,
+    Kata,
+    PartParameter,
+    PartType,
+    Run,
+    RunFrame,
+    Scenario,
+    TrafficSource,
+)
 from kata.palette import Palette
+from kata.usernames import username_normalize, username_skeleton
 
 
 def user_lookalike_exists(*, username: str) -> bool:
     """Whether an account whose username looks like this one (same skeleton, see kata/usernames.py) exists."""
-    from django.contrib.auth import get_user_model
-    from django.db.models.functions import Length
-
-    from kata.usernames import username_normalize, username_skeleton
-
     name = username_normalize(username)
     skeleton = username_skeleton(name)
     if get_user_model().objects.filter(username__iexact=skeleton).exists():
         return True
     # A look-alike keeps the length of what it imitates: only names as long as this one can be one.
     same_length = get_user_model().objects.annotate(n=Length("username")).filter(n=len(name))
-    return any(username_skeleton(other) == skeleton for other in same_length.values_list("username", flat=True).iterator())
+    return any(
+        username_skeleton(other) == skeleton for other in same_length.values_list("username", flat=True).iterator()
+    )
 
 
 def kata_list_published() -> QuerySet[Kata]:
@@ -69,8 +82,6 @@ class StoredDraft:
 
 def kata_check_result(*, kata: Kata) -> dict[str, Any] | None:
     """The latest background check of a kata: {"ok": True | False | None (running), "message", "at"}, or None."""
-    from django.core.cache import cache
-
     return cache.get(f"kata-check:{kata.pk}")
 
 
@@ -81,8 +92,9 @@ def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> StoredDraft | None:
         draft = drafts.first()
     except (ValueError, RecursionError):  # stored JSON that Python cannot read back (nested too deep, say)
         raw = drafts.values_list(Cast("design", output_field=TextField()), flat=True).first() or ""
-        return StoredDraft(design=None, problems=[DesignProblem("", "the saved draft cannot be read back")],
-                           text=raw[:2000])
+        return StoredDraft(
+            design=None, problems=[DesignProblem("", "the saved draft cannot be read back")], text=raw[:2000]
+        )
     if draft is None:
         return None
     problems = draft_shape_problems(draft.design)
@@ -106,8 +118,9 @@ def starter_design(*, palette: Palette) -> dict[str, Any]:
         column = 0 if part.role == "source" else _COLUMN.get(part.role, 3)
         row = taken.get(column, 0)
         taken[column] = row + 1
-        nodes.append({"id": part.key, "part": part.key, "params": part.defaults(),
-                      "x": 60 + 170 * column, "y": 160 + 260 * row})
+        nodes.append(
+            {"id": part.key, "part": part.key, "params": part.defaults(), "x": 60 + 170 * column, "y": 160 + 260 * row}
+        )
     return {"nodes": nodes, "edges": []}
 
 
@@ -118,7 +131,7 @@ def run_get_for_learner(*, learner: AbstractBaseUser, run_id: int) -> Run | None
 
 def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | None:
     return (
-        Run.objects.filter(attempt__learner=learner, attempt__kata=kata, status__in=("queued", "running"))
+        Run.objects.filter(attempt__learner=learner, attempt__kata=kata, status__in=Run.ACTIVE_STATUSES)
         .order_by("-created_at")
         .first()
     )
@@ -139,11 +152,7 @@ def run_frames(*, run: Run, after: int = 0, limit: int | None = None) -> list[di
 
 
 def attempt_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> QuerySet[Attempt]:
-    return (
-        Attempt.objects.filter(learner=learner, kata=kata)
-        .prefetch_related("runs")
-        .order_by("-created_at")
-    )
+    return Attempt.objects.filter(learner=learner, kata=kata).prefetch_related("runs").order_by("-created_at")
 
 
 def attempt_get_for_learner(*, learner: AbstractBaseUser, attempt_id: int) -> Attempt | None:
@@ -156,16 +165,18 @@ def attempt_latest_run(*, attempt: Attempt) -> Run | None:
 
 def run_figures(*, run: Run) -> dict[str, Any]:
     """The run's charts, labelled from its design: empty while it starts, filled from the stored series after."""
-    from kata import charts
-    from kata.compiler import compile_design
-    from kata.design import design_validate
-
     palette = Palette.from_kata(run.attempt.kata)
-    compiled = compile_design(design_validate(run.attempt.design, palette), palette)
-    stations = [(s.id, s.label, s.role) for s in compiled.stations.values()]
+    # The saved design was validated when the run started: read its parts back for the labels, in network order
+    # (the compiler's stations: every part but the sources, along the connections).
+    design = Design.from_saved(run.attempt.design, palette)
+    stations = [(n.id, n.label, n.part.role) for n in design.topological() if n.part.role != "source"]
     targets = {s.metric: s.threshold for s in palette.scenarios}
-    figures = charts.live_figures(stations=stations, budget=palette.budget_per_hour,
-                                  accept_target_ms=targets.get("accept_p99_ms"), error_target_pct=targets.get("error_rate_pct"))
+    figures = charts.live_figures(
+        stations=stations,
+        budget=palette.budget_per_hour,
+        accept_target_ms=targets.get("accept_p99_ms"),
+        error_target_pct=targets.get("error_rate_pct"),
+    )
     return charts.fill(figures, (run.series or {}).get("points", []))
 
 
@@ -189,10 +200,6 @@ def grade_effective(*, run: Run) -> dict[str, Any]:
 def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str, int], list[str]]:
     """What deleting `objects` would take with it, counted (a run has thousands of frames: never list them), and
     what stops it: (count per kind, reasons it is refused)."""
-    from django.contrib.auth import get_user_model
-
-    from kata.models import Feedback, GradeOverride
-
     pks = [o.pk for o in objects]
     counts: dict[str, int] = {}
     refused: list[str] = []
@@ -200,28 +207,36 @@ def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str,
         for kata in objects:
             attempts, drafts = kata.attempts.count(), kata.drafts.count()
             if attempts or drafts:
-                refused.append(f"{kata}: {attempts} attempt(s) and {drafts} draft(s) of learners are kept; "
-                               "archive the kata instead (the “Archive” action).")
-        from kata.models import PartParameter, PartType, Scenario, TrafficSource
-
-        counts = {"parts": PartType.objects.filter(kata__in=pks).count(),
-                  "part parameters": PartParameter.objects.filter(part__kata__in=pks).count(),
-                  "traffic sources": TrafficSource.objects.filter(kata__in=pks).count(),
-                  "scenarios": Scenario.objects.filter(kata__in=pks).count()}
+                refused.append(
+                    f"{kata}: {attempts} attempt(s) and {drafts} draft(s) of learners are kept; "
+                    "archive the kata instead (the “Archive” action)."
+                )
+        counts = {
+            "parts": PartType.objects.filter(kata__in=pks).count(),
+            "part parameters": PartParameter.objects.filter(part__kata__in=pks).count(),
+            "traffic sources": TrafficSource.objects.filter(kata__in=pks).count(),
+            "scenarios": Scenario.objects.filter(kata__in=pks).count(),
+        }
     elif model is Attempt:
-        counts = {"runs": Run.objects.filter(attempt__in=pks).count(),
-                  "run frames": RunFrame.objects.filter(run__attempt__in=pks).count(),
-                  "feedback notes": Feedback.objects.filter(attempt__in=pks).count(),
-                  "grade overrides": GradeOverride.objects.filter(run__attempt__in=pks).count()}
+        counts = {
+            "runs": Run.objects.filter(attempt__in=pks).count(),
+            "run frames": RunFrame.objects.filter(run__attempt__in=pks).count(),
+            "feedback notes": Feedback.objects.filter(attempt__in=pks).count(),
+            "grade overrides": GradeOverride.objects.filter(run__attempt__in=pks).count(),
+        }
     elif model is get_user_model():
-        counts = {"attempts": Attempt.objects.filter(learner__in=pks).count(),
-                  "runs": Run.objects.filter(attempt__learner__in=pks).count(),
-                  "run frames": RunFrame.objects.filter(run__attempt__learner__in=pks).count(),
-                  "drafts": Draft.objects.filter(learner__in=pks).count()}
+        counts = {
+            "attempts": Attempt.objects.filter(learner__in=pks).count(),
+            "runs": Run.objects.filter(attempt__learner__in=pks).count(),
+            "run frames": RunFrame.objects.filter(run__attempt__learner__in=pks).count(),
+            "drafts": Draft.objects.filter(learner__in=pks).count(),
+        }
         for user in objects:
             notes = Feedback.objects.filter(grader=user).count() + GradeOverride.objects.filter(grader=user).count()
             if notes:
-                refused.append(f"{user} wrote {notes} feedback note(s) or override(s) that learners read; they are kept.")
+                refused.append(
+                    f"{user} wrote {notes} feedback note(s) or override(s) that learners read; they are kept."
+                )
     return {kind: n for kind, n in counts.items() if n}, refused
 
 
@@ -237,7 +252,9 @@ def attempt_get_for_reviewer(*, reviewer: AbstractBaseUser, attempt_id: int) -> 
 
 def attempt_get_visible(*, user: AbstractBaseUser, attempt_id: int) -> Attempt | None:
     """The learner's own attempt, or any attempt for a reviewer."""
-    return attempt_get_for_learner(learner=user, attempt_id=attempt_id) or attempt_get_for_reviewer(reviewer=user, attempt_id=attempt_id)
+    return attempt_get_for_learner(learner=user, attempt_id=attempt_id) or attempt_get_for_reviewer(
+        reviewer=user, attempt_id=attempt_id
+    )
 
 
 def attempt_needs_review(*, attempt: Attempt, run: Run | None) -> bool:

@@ -20,7 +20,7 @@ from django_htmx.http import trigger_client_event
 from kata import compare, review, selectors, services
 from kata import estimate as estimate_module
 from kata.asyncdb import db
-from kata.design import DesignError, design_validate
+from kata.design import MAX_ID_LENGTH, DesignError, design_limits, design_validate
 from kata.drafts import draft_shape_problems
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
@@ -45,19 +45,27 @@ def json_body_limited(view: Callable[..., Any]) -> Callable[..., Any]:
             return JsonResponse({"error": "Content-Length is not a number."}, status=400)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if length > limit:
-            return JsonResponse({"error": f"The request is larger than {limit // 1024} KiB; a design is a small JSON document.",
-                                 "saved": False}, status=413)
+            return JsonResponse(
+                {
+                    "error": f"The request is larger than {limit // 1024} KiB; a design is a small JSON document.",
+                    "saved": False,
+                },
+                status=413,
+            )
         return None
 
     if asyncio.iscoroutinefunction(view):
+
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             return _too_big(request) or await view(request, *args, **kwargs)
+
         return async_wrapper
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         return _too_big(request) or view(request, *args, **kwargs)
+
     return wrapper
 
 
@@ -83,7 +91,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
     palette = Palette.from_kata(kata)
-    rules = [{"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)]
+    rules = [
+        {"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)
+    ]
     return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette, "scenario_rules": rules})
 
 
@@ -104,13 +114,23 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
         problems: list[Any] = []
     except DesignError as exc:
         problems = exc.problems
-    return render(request, "kata/workspace.html", {
-        "problems": problems, "unusable_draft": unusable, "unusable_draft_text": draft.text if unusable else "",
-        "kata": kata, "palette": palette, "palette_data": palette.editor_parts(), "design": design,
-        "budget": palette.budget_per_hour,
-        # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
-        "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
-    })
+    return render(
+        request,
+        "kata/workspace.html",
+        {
+            "problems": problems,
+            "unusable_draft": unusable,
+            "unusable_draft_text": draft.text if unusable else "",
+            "kata": kata,
+            "palette": palette,
+            "palette_data": palette.editor_parts(),
+            "design": design,
+            "budget": palette.budget_per_hour,
+            "limits": design_limits(),
+            # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
+            "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
+        },
+    )
 
 
 @login_required
@@ -147,8 +167,11 @@ def _inspector_values(raw: str, part: Any) -> dict[str, Any]:
         return {}
     if not isinstance(current, dict):
         return {}
-    return {name: value for name, value in current.items()
-            if part.parameter(name) is not None and isinstance(value, (int, float)) and abs(value) <= 1e12}
+    return {
+        name: value
+        for name, value in current.items()
+        if part.parameter(name) is not None and isinstance(value, (int, float)) and abs(value) <= 1e12
+    }
 
 
 @login_required
@@ -160,20 +183,30 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     part = palette.part(source.get("part", ""))
     node_id = source.get("node", "")
-    if part is None or not node_id or len(node_id) > 40:
+    if part is None or not node_id or len(node_id) > MAX_ID_LENGTH:
         return render(request, "kata/partials/inspector_empty.html", {"message": "Unknown part."}, status=400)
     if request.method == "POST":
         form = PartParamsForm(request.POST, part=part)
         if not form.is_valid():
-            return render(request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata}, status=400)
-        response = render(request, "kata/partials/inspector.html",
-                          {"form": form, "part": part, "node_id": node_id, "kata": kata, "saved": True})
+            return render(
+                request,
+                "kata/partials/inspector.html",
+                {"form": form, "part": part, "node_id": node_id, "kata": kata},
+                status=400,
+            )
+        response = render(
+            request,
+            "kata/partials/inspector.html",
+            {"form": form, "part": part, "node_id": node_id, "kata": kata, "saved": True},
+        )
         return trigger_client_event(response, "kata:params", {"node": node_id, "params": form.params()})
     initial = {**part.defaults(), **_inspector_values(source.get("params", ""), part)}
     if "acknowledges" in initial:
         initial["acknowledges"] = bool(initial["acknowledges"])
     form = PartParamsForm(initial=initial, part=part)
-    return render(request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata})
+    return render(
+        request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata}
+    )
 
 
 def _database_ping() -> None:
@@ -222,8 +255,13 @@ async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 def _run_payload(run: Run, figures: dict[str, Any]) -> dict[str, Any]:
-    return {"run": run.pk, "attempt": run.attempt_id, "socket": f"/ws/runs/{run.pk}/",
-            "grade_url": reverse("run_grade", args=[run.pk]), "figures": figures}
+    return {
+        "run": run.pk,
+        "attempt": run.attempt_id,
+        "socket": f"/ws/runs/{run.pk}/",
+        "grade_url": reverse("run_grade", args=[run.pk]),
+        "figures": figures,
+    }
 
 
 def _get_run_for_user(request: HttpRequest, run_id: int) -> Run:
@@ -295,5 +333,8 @@ def estimate(request: HttpRequest, slug: str) -> HttpResponse:
         design = design_validate(document, palette)
     except DesignError as exc:
         return render(request, "kata/partials/estimate.html", {"problems": exc.problems, "kata": kata})
-    return render(request, "kata/partials/estimate.html",
-                  {"estimate": estimate_module.design_estimate(design, palette), "kata": kata})
+    return render(
+        request,
+        "kata/partials/estimate.html",
+        {"estimate": estimate_module.design_estimate(design, palette), "kata": kata},
+    )

@@ -58,7 +58,8 @@ class NetworkModel:
                     upstream = self.population[i]
                     total = None if upstream is None else total + upstream
             self.population.append(total if total else None)
-        self.downstream = {q: self.visits(q, through_buffers=False) for q in range(self.n) if self.stations[q].is_buffer}
+        self.downstream = {q: self.visits(q, through_buffers=False)
+                           for q in range(self.n) if self.stations[q].is_buffer}
 
     def visits(self, entry: int, *, through_buffers: bool = True) -> list[float]:
         """Expected visits of each station per request entering at `entry` (the routing is a DAG in index order)."""
@@ -123,20 +124,32 @@ class NetworkModel:
                 wait, refused[i] = self._station_wait(i, inflow[i], stretch[i])
                 waits[i] = wait
                 sojourn[i] = (wait.Wq if wait is not None else 0.0) + st.service.mean * stretch[i]
-            for q, v in self.downstream.items():
-                consumers = self.stations[q].servers
-                held = sum(v[j] * (self._write_mean(j) if self.stations[j].is_buffer else sojourn[j])
-                           for j in range(q + 1, n) if v[j] > 0)
-                hold[q] = held
-                cap = consumers / held if held > 0 else math.inf
-                for j in range(q + 1, n):
-                    st = self.stations[j]
-                    if v[j] <= 0 or st.is_buffer or st.service.mean <= 0:
-                        continue
-                    others = inflow[j] - v[j] * outflow[q]
-                    room = st.servers / (st.service.mean * stretch[j]) - others
-                    cap = min(cap, max(0.0, room) / v[j])
-                drain[q] = cap
+            for q in self.downstream:
+                hold[q], drain[q] = self._drain(q, inflow, outflow, sojourn, stretch)
+        self._buffer_waits(inflow, drain, hold, utilization, waits)
+        return Level(inflow, outflow, stretch, utilization, waits, refused, drain, hold)
+
+    def _drain(self, q: int, inflow: list[float], outflow: list[float], sojourn: list[float],
+               stretch: list[float]) -> tuple[float, float]:
+        """(seconds a consumer of buffer q holds a message, what its consumers can hand on per second): at most its
+        consumers over that hold, and never more than the busiest part behind it can serve."""
+        v = self.downstream[q]
+        consumers = self.stations[q].servers
+        held = sum(v[j] * (self._write_mean(j) if self.stations[j].is_buffer else sojourn[j])
+                   for j in range(q + 1, self.n) if v[j] > 0)
+        cap = consumers / held if held > 0 else math.inf
+        for j in range(q + 1, self.n):
+            st = self.stations[j]
+            if v[j] <= 0 or st.is_buffer or st.service.mean <= 0:
+                continue
+            others = inflow[j] - v[j] * outflow[q]
+            room = st.servers / (st.service.mean * stretch[j]) - others
+            cap = min(cap, max(0.0, room) / v[j])
+        return held, cap
+
+    def _buffer_waits(self, inflow: list[float], drain: list[float], hold: list[float], utilization: list[float],
+                      waits: list[QueueMetrics | None]) -> None:
+        """A buffer's utilization and wait for a consumer (None: its backlog grows without bound)."""
         for q in self.downstream:
             backlogged = inflow[q] > drain[q] * (1 + 1e-6)
             busy = inflow[q] * hold[q] / self.stations[q].servers if self.stations[q].servers else 1.0
@@ -147,7 +160,6 @@ class NetworkModel:
                     else QueueMetrics(0, 0, 0, 0, 0, 0, 0, 0, 0))
             except UnstableError:
                 waits[q] = None
-        return Level(inflow, outflow, stretch, utilization, waits, refused, drain, hold)
 
     def _write_mean(self, i: int) -> float:
         enqueue = self.stations[i].enqueue
@@ -212,7 +224,9 @@ class NetworkModel:
         return out
 
 
-def fluid_backlog(rate_at: Callable[[float], float], share: float, drain: float, end: float) -> tuple[float, float, float]:
+def fluid_backlog(
+    rate_at: Callable[[float], float], share: float, drain: float, end: float
+) -> tuple[float, float, float]:
     """A fluid queue fed at share × rate_at(t) and drained at `drain`, in 1-s steps up to `end`:
     (largest backlog, when it was largest, backlog at the end)."""
     backlog = largest = when = 0.0

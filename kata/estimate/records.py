@@ -23,7 +23,7 @@ class PartEstimate:
     backlog_per_second: float = 0.0  # a queue: how fast it fills at the peak
     slots: int | None = None
     refused_pct_peak: float = 0.0  # share refused because every slot is taken
-    utilization_window_peak: float = 0.0  # the expected busiest 10 s at the peak (what scenario 3 judges)
+    utilization_window_peak: float = 0.0  # the expected busiest 10 s at the peak (what the error scenario judges)
     threshold: float = HEADROOM
     hit_ratio: float | None = None  # a cache: share of reads it answers
     drain_per_second: float | None = None  # a queue: messages its consumers can take per second, retries included
@@ -55,8 +55,8 @@ class Estimate:
     source_label: str = ""
     noun_many: str = "requests"
     cheapest_cost_per_hour: float | None = None
-    accept_limit_ms: float | None = None  # scenario 1's threshold, when the kata grades accept latency
-    error_limit_pct: float | None = None  # scenario 3's threshold
+    accept_limit_ms: float | None = None  # the accept_p99_ms scenario's threshold, if any
+    error_limit_pct: float | None = None  # the error_rate_pct scenario's threshold
     bypass_pct: float = 0.0  # share of requests that can leave without passing the source's complete_through steps
 
     @property

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kata.compiler import compile_design
-from kata.design import design_validate
+from kata.compiler import compile_design, compile_document, ttl_hit_ratio
+from kata.design import Design, design_validate
 
 
 @pytest.fixture
@@ -65,7 +65,6 @@ def test_external_gateway_keeps_its_fixed_capacity_error_curve_and_slowdown(comp
 
 
 def test_cache_forwards_only_its_misses_at_the_hit_ratio_its_ttl_gives(compiled):
-    from kata.compiler import ttl_hit_ratio
 
     names = [s["name"] for s in compiled.spec["stations"]]
     routing = compiled.spec["routing"]
@@ -76,7 +75,6 @@ def test_cache_forwards_only_its_misses_at_the_hit_ratio_its_ttl_gives(compiled)
 
 
 def test_ttl_hit_ratio_matches_the_renewal_formula_and_grows_with_ttl():
-    from kata.compiler import ttl_hit_ratio
 
     # One key read at 10/s with a 1 s TTL: each miss opens a 1 s window holding 10 hits on average.
     assert ttl_hit_ratio(rate=10, ttl=1, keys=1, zipf=0) == pytest.approx(10 / 11)
@@ -107,3 +105,14 @@ def test_compiled_spec_is_accepted_by_the_simulator(compiled):
 
     network = build_network(compiled.spec)
     assert len(network.stations) == 8
+
+
+@pytest.mark.parametrize("name", ["reference", "second-passing", "two-queues-retry-on-wrong-one"])
+def test_a_saved_design_read_back_lists_the_compilers_stations_in_order(clearpay_palette, design_file, name):
+    """The charts label a run from its saved design without compiling it again: same stations, same order."""
+    document = design_file(name)
+    compiled = compile_document(document, clearpay_palette)
+    design = Design.from_saved(document, clearpay_palette)
+    assert [(n.id, n.label, n.part.role) for n in design.topological() if n.part.role != "source"] == [
+        (s.id, s.label, s.role) for s in compiled.stations.values()]
+    assert compiled.spec == compile_design(design_validate(document, clearpay_palette), clearpay_palette).spec

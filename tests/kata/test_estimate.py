@@ -23,9 +23,10 @@ import pytest
 
 from kata.design import DesignError, design_validate
 from kata.estimate import design_estimate
-from kata.grading import _Seed
+from kata.grading import SeedFacts
 from kata.palette import Palette
 from kata.runs.seeds import design_grade
+from kata.services import kata_load_fixture
 
 DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "clearpay" / "designs"
 
@@ -36,8 +37,8 @@ WARNINGS: dict[str, tuple[bool, list[str]]] = {
     "api-too-few-slots": (True, ["Payment-intent API (api) would refuse about", "would meet an error at the peak"]),
     "no-recovery-buffer": (True, ["Queue in front of Payment gateway (external) does not retry"]),
     "small-buffer": (False, ["Queue would overflow: the spike leaves a backlog of about 20,"]),
-    "slow-settlement": (False, ["can get at most 51/s through from Queue, below the normal 60 payments/s: its backlog never "
-                                "catches up"]),
+    "slow-settlement": (False, ["can get at most 51/s through from Queue, below the normal 60 payments/s: its "
+                                "backlog never catches up"]),
     "peak-sized-settlement": (False, ["The slots of Settlement worker (workers) (52) would push Payment gateway "
                                       "(external) to 99 %", "its backlog never catches up",
                                       "over the $2.50/h budget"]),
@@ -98,8 +99,6 @@ def test_estimate_speaks_the_katas_words_and_counts_cache_hits(palette):
 
 
 def test_estimate_of_another_kata_uses_its_own_nouns(db):
-    from kata.services import kata_load_fixture
-
     kata, _ = kata_load_fixture(path=DESIGNS.parents[1] / "status-cache" / "kata.json")
     palette = Palette.from_kata(kata)
     document = json.loads((DESIGNS.parents[1] / "status-cache" / "designs" / "no-cache.json").read_text())
@@ -112,7 +111,7 @@ def test_estimate_of_another_kata_uses_its_own_nouns(db):
 def _compare(palette: Palette, name: str, seed: int) -> None:
     calm = WARNINGS[name][0]
     graded = design_grade(palette=palette, document=_document(name), seeds=[seed], parallel=False)
-    facts = _Seed(seed, graded.results_by_seed[seed], graded.compiled, graded.design, palette)
+    facts = SeedFacts(seed, graded.results_by_seed[seed], graded.compiled, graded.design, palette)
     source = facts.sources["checkout"]
     estimate = design_estimate(graded.design, palette)
     where = f"{name}, seed {seed}"
@@ -122,7 +121,8 @@ def _compare(palette: Palette, name: str, seed: int) -> None:
     assert abs(p99_est - p99_sim) <= max(20.0, 0.25 * p99_sim), f"{where}: accept p99 {p99_est:.0f} vs {p99_sim:.0f} ms"
 
     error_sim, error_est = 100 * source["met_error"] / source["arrivals"], estimate.error_pct
-    assert (error_sim < ERROR_LIMIT) == (error_est < ERROR_LIMIT), f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
+    assert (error_sim < ERROR_LIMIT) == (error_est < ERROR_LIMIT), \
+        f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
     assert error_est >= error_sim / 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
     if calm:
         assert error_est <= error_sim * 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"

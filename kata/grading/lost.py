@@ -1,0 +1,143 @@
+"""The verdict on acknowledged requests that were lost, each cause counted and blamed on the part responsible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kata.format import count_of, join_and, percent
+from kata.grading.facts import SeedFacts, Verdict, compare, knobs
+from kata.palette import ScenarioSpec
+
+Cause = tuple[int, str, str]  # (how many, what happened, what to try)
+
+
+class _Lost:
+    """One source's lost requests on one seed, and the words for them."""
+
+    def __init__(self, seed: SeedFacts, node: str | None) -> None:
+        self.seed, self.node = seed, node
+        self.source: dict[str, Any] = seed.sources.get(node or "", {})
+        self.one, self.many = seed.nouns(node, 1), seed.nouns(node, 2)
+        self.reachable = seed.reachable(node)
+        self.cool = seed.cool_clause(self.reachable)
+
+    def leaks(self) -> list[Cause]:
+        """Left the design without completing the path (a cache, a split, another exit)."""
+        seed, causes = self.seed, []
+        for station, by_step in self.source.get("leaks", {}).items():
+            for step, count in enumerate(by_step):
+                if not count:
+                    continue
+                missing = seed.step_labels(self.node, step)
+                causes.append((count, f"{count_of(count, self.one, self.many)} left through {seed.label(station)} "
+                                      f"without reaching {missing}",
+                               f"Make every path from {seed.source_label(self.node)} pass {missing}: remove the "
+                               f"connection that lets {self.many} leave through {seed.label(station)}."))
+        return causes
+
+    def full_queues(self) -> list[Cause]:
+        """Rejected by a full queue after the acknowledgement."""
+        seed, causes = self.seed, []
+        for name in self.reachable:
+            station = seed.stations.get(name, {})
+            if station.get("kind") == "buffer" and station.get("rejected", 0) > 0:
+                capacity = seed.specs.get(name, {}).get("capacity")
+                causes.append((station["rejected"],
+                               f"{seed.label(name)} was full {station['rejected']:,} times (capacity {capacity:,}; "
+                               f"{station['max_queue']:,} waiting at the deepest)",
+                               f"Raise {seed.label(name)}'s capacity above the spike's backlog (it reached "
+                               f"{station['max_queue']:,}), or drain it faster{self.cool}."))
+        return causes
+
+    def failures(self) -> list[Cause]:
+        """Failed for good after acknowledgement: blamed on the part whose call failed; where the queue holding them
+        does not retry, one cause for that queue, its parts listed."""
+        seed, causes = self.seed, []
+        unretried: dict[str | None, list[tuple[str, int]]] = {}
+        for name in self.reachable:
+            count = seed.stations.get(name, {}).get("lost")
+            if not count:
+                continue
+            queue = seed.holding_queue(name)
+            if queue is None or not seed.retries(queue):
+                unretried.setdefault(queue, []).append((name, count))
+            else:
+                causes.append(self._out_of_attempts(name, queue, count))
+        for queue, where in unretried.items():
+            total = sum(c for _, c in where)
+            at = join_and([f"{c:,} at {seed.label(n)}" for n, c in sorted(where, key=lambda w: -w[1])])
+            holder = f"{seed.label(queue)}, which holds them, does not retry" if queue else "no queue holds them"
+            what = f"{count_of(total, self.one, self.many)} failed after acknowledgement ({at}): {holder}"
+            step = (f"Let {seed.label(queue)} retry failed calls: set its max_attempts to 3 or more, with a backoff."
+                    if queue else f"Put a retrying queue in front of the parts that call {seed.label(where[0][0])}.")
+            causes.append((total, what, step))
+        return causes
+
+    def _out_of_attempts(self, name: str, queue: str, count: int) -> Cause:
+        seed = self.seed
+        attempts = seed.specs[queue]["retry"]["max_attempts"]
+        what = (f"{count_of(count, self.one, self.many)} failed at {seed.label(name)} after all {attempts} attempts "
+                f"that {seed.label(queue)} allows")
+        if seed.peak.get(name, 0.0) > 0.8:
+            step = (f"{seed.label(name)} peaked at {percent(seed.peak[name] * 100)} busy: keep it under 80 % so "
+                    f"fewer calls fail; more attempts would only hide the errors.")
+        else:
+            step = f"Raise {seed.label(queue)}'s max_attempts, with a backoff."
+        return count, what, step
+
+    def unfinished(self) -> list[Cause]:
+        """Still unsettled when the run ended."""
+        seed = self.seed
+        unfinished = self.source.get("unfinished_acked", 0)
+        if not unfinished:
+            return []
+        queues = [n for n in self.reachable if seed.stations.get(n, {}).get("kind") == "buffer"]
+        deepest = max(queues, key=lambda n: seed.stations[n]["max_queue"], default=None)
+        traffic = seed.traffic(self.node)
+        rate = seed.drain_rate(deepest) if deepest else None
+        what = f"{count_of(unfinished, self.one, self.many)} were still waiting when the run ended"
+        step = f"Drain the backlog faster{self.cool}."
+        if deepest and rate is not None and traffic is not None:
+            what += (f": {seed.label(deepest)}'s consumers took about {rate:,.0f}/s, against "
+                     f"{traffic.base_rate:g}/s of normal traffic after the spike")
+            if rate < traffic.base_rate * 1.05:
+                what += ", so the backlog never shrinks"
+            extra, step = self._slow_drain(deepest, step)
+            what += extra
+        return [(unfinished, what, step)]
+
+    def _slow_drain(self, deepest: str, step: str) -> tuple[str, str]:
+        """(what else explains the slow drain, what to try) for the deepest queue's consumers."""
+        seed = self.seed
+        consumers = [seed.design.node(c) for c in seed.design.successors(deepest)]
+        saturated = [x for x in seed.externals(self.reachable) if seed.peak.get(x, 0.0) > 0.8]
+        if saturated:
+            hot = saturated[0]
+            noun = seed.design.node(hot).part.noun
+            return (f", because {seed.label(hot)} ran at {percent(seed.peak[hot] * 100)} busy, where its failures and "
+                    f"slowdown cut what it settles",
+                    f"Lower the slots of {seed.label(consumers[0].id) if consumers else 'its callers'} so "
+                    f"{seed.label(hot)} stays under 80 %: a saturated {noun} settles less, not more.")
+        if consumers:
+            return ("", f"Give {seed.label(consumers[0].id)} more slots "
+                        f"({knobs(consumers[0], 'instances', 'cores', 'concurrency')}) "
+                        f"so {seed.label(deepest)} drains before the run ends{self.cool}.")
+        return "", step
+
+
+def dropped(seed: SeedFacts, scenario: ScenarioSpec, threshold: float) -> Verdict:
+    node = seed.source_node(scenario.source)
+    lost_of = _Lost(seed, node)
+    outcomes = lost_of.source.get("outcomes", {})
+    lost = outcomes.get("failed", 0) + outcomes.get("dropped", 0)
+    if compare(lost, scenario.comparator, threshold):
+        return Verdict(lost, True, f"All {outcomes.get('completed', 0):,} acknowledged {lost_of.many} were "
+                                   f"completed; none was lost.", "Nothing to fix here.")
+    causes = lost_of.leaks() + lost_of.full_queues() + lost_of.failures() + lost_of.unfinished()
+    causes.sort(key=lambda c: -c[0])
+    one, many = lost_of.one, lost_of.many
+    text = f"{count_of(lost, 'acknowledged ' + one, 'acknowledged ' + many)} {'was' if lost == 1 else 'were'} lost"
+    if causes:
+        text += ": " + "; ".join(c[1] for c in causes)
+    next_step = causes[0][2] if causes else "Check where requests leave the design."
+    return Verdict(lost, False, text + ".", next_step)
