@@ -197,7 +197,7 @@ class Source:
         pts = self.profile
         if t < pts[0][0] or t > pts[-1][0]:
             return 0.0
-        for (t0, r0), (t1, r1) in zip(pts, pts[1:]):
+        for (t0, r0), (t1, r1) in zip(pts, pts[1:], strict=False):
             if t <= t1:
                 return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
         return pts[-1][1]
