@@ -94,6 +94,7 @@ class Simulation:
         self.window_start = 0.0
         self.started = False
         self.closed = False
+        self.end_time = math.nan  # set when the run is closed
         self.observer = Observer(self)
 
     def _sources(self, streams: list[np.random.Generator]) -> list[ArrivalProcess]:
@@ -277,6 +278,7 @@ class Simulation:
         if self.closed:
             return
         self.closed = True
+        self.end_time = self.env.now  # SimPy processes may move the clock on afterwards: the run ended here
         for st in self.stats:
             o = st.counts()
             finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
@@ -292,7 +294,7 @@ class Simulation:
         """Run to the end if needed and return the full, deterministic `Results`."""
         self.run_to_end()
         self._close()
-        return self.observer.results(self.env.now)
+        return self.observer.results(self.end_time)
 
     def metrics(self, percentiles: tuple[float, ...] = (50, 95, 99),
                 wait_over: tuple[float, ...] = ()) -> dict[str, float | None]:
