@@ -89,8 +89,10 @@ class Clock(simpy.Environment):
         """Process every event before `until`, then set the clock to it (as `Environment.run(until=...)` does: an
         event at exactly `until` waits for the next call).
 
-        With `until=inf` the loop runs while there are events; `until_idle` then stops it as soon as only SimPy's
-        events are left and `until_idle()` says the engine is done, with the clock at the engine's last event.
+        Inside an engine handler `now` is its argument (`self.now` is the last SimPy event's or call's time): a
+        handler that schedules SimPy events sets `self._now` to its `now` first. With `until=inf` the loop runs
+        while there are events; `until_idle` then stops it as soon as only SimPy's events are left and
+        `until_idle()` says the engine is done, with the clock at the engine's last event.
         """
         calendar = self.calendar
         pop = heappop
@@ -102,7 +104,8 @@ class Clock(simpy.Environment):
                 if time >= until:  # once per call: cheaper than peeking at every event
                     heappush(calendar, (time, eid, handler, obj))
                     break
-                self._now = time  # exact inside a handler too, for a SimPy event it may schedule
+                # The engine's handlers take the clock as an argument, so it is written back once, when the loop
+                # stops (a store per event costs a tenth of a run); SimPy's events set it as they run.
                 handler(obj, time)
                 last = time
         except _EngineIdle:
