@@ -16,7 +16,7 @@ from typing import Any
 import simpy
 
 from .engine import Simulation
-from .model import build_network
+from .build import build_network
 
 __all__ = ["TANDEM", "clearpay_spec", "simpy_baseline", "engine_rate", "clearpay_run", "main"]
 
