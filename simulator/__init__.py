@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from .engine import Simulation, run
-from .model import (ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station,
-                    build_network)
+from .build import build_network
+from .model import ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station
 from .results import OUTCOMES, LatencySummary, Results, Snapshot, SourceResult, StationResult, StationSnapshot
 
 __all__ = [

@@ -233,7 +233,7 @@ def _solve(external: Sequence[float], routing: Sequence[Sequence[float]]) -> lis
     lam = list(external)
     for _ in range(100_000):
         new = [external[j] + sum(lam[i] * routing[i][j] for i in range(n)) for j in range(n)]
-        if max(abs(x - y) for x, y in zip(new, lam)) <= 1e-13 * max(1.0, max(new)):
+        if max(abs(x - y) for x, y in zip(new, lam, strict=False)) <= 1e-13 * max(1.0, max(new)):
             return new
         lam = new
     raise ValueError("traffic equations did not converge (does every request eventually leave?)")
@@ -244,7 +244,7 @@ def jackson(external: Sequence[float], routing: Sequence[Sequence[float]], mean_
     """Open Jackson network of M/M/c (servers = math.inf for a delay) stations."""
     lam = _solve(external, routing)
     metrics = []
-    for i, (rate, s, c) in enumerate(zip(lam, mean_service, servers)):
+    for i, (rate, s, c) in enumerate(zip(lam, mean_service, servers, strict=False)):
         if rate <= 0:
             metrics.append(QueueMetrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, s))
         elif math.isinf(c):

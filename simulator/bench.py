@@ -16,7 +16,7 @@ from typing import Any
 import simpy
 
 from .engine import Simulation
-from .model import build_network
+from .build import build_network
 
 __all__ = ["TANDEM", "clearpay_spec", "simpy_baseline", "engine_rate", "clearpay_run", "main"]
 
@@ -54,7 +54,7 @@ def clearpay_spec(duration: float = 600.0, status: bool = False) -> dict[str, An
         {"name": "ledger", "servers": 16, "service": {"dist": "exponential", "mean": 0.004},
          "errors": {"base": 0.0001}, "instances": 2, "unit_cost": 0.20},
     ]
-    routing = [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+    routing: list[list[float]] = [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
     if status:
         stations.append({"name": "status_api", "servers": 16, "service": {"dist": "exponential", "mean": 0.005},
                          "instances": 2, "unit_cost": 0.10})
@@ -97,7 +97,7 @@ def engine_rate(requests: int, seed: int = 1) -> tuple[float, float]:
     net = build_network(TANDEM)
     start = time.perf_counter()
     sim = Simulation(net, seed=seed, requests=requests)
-    sim._run_to_end()
+    sim.run_to_end()
     elapsed = time.perf_counter() - start
     start = time.perf_counter()
     sim.metrics()

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .engine import Simulation, run
-from .model import SpecError, build_network
+from .build import build_network
+from .model import SpecError
 
 __all__ = ["main"]
 

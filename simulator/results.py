@@ -55,7 +55,7 @@ class LatencySummary:
         return _clean(_fields(self))
 
 
-def summarize(sample: Sequence[float]) -> LatencySummary:
+def summarize(sample: Sequence[float] | np.ndarray) -> LatencySummary:
     """Summarize a sample exactly (mean, p50/p95/p99 by numpy.quantile linear, max)."""
     if len(sample) == 0:
         return LatencySummary(0, None, None, None, None, None)
@@ -89,7 +89,7 @@ class LogHistogram:
         self.counts = np.zeros(self.SIZE, dtype=np.int64)
         self.total = 0
 
-    def add(self, values: Sequence[float]) -> None:
+    def add(self, values: Sequence[float] | np.ndarray) -> None:
         """Add a batch of values."""
         if len(values) == 0:
             return

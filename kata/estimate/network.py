@@ -14,7 +14,8 @@ from kata.design import Design
 from kata.estimate.grid import GRID_BINS, Grid
 from kata.palette import Palette
 from simulator.analytic import QueueMetrics, UnstableError, mmc, mmck, service_cdf
-from simulator.model import Network, Source, Station, build_network
+from simulator.build import build_network
+from simulator.model import Network, Source, Station
 
 ITERATIONS = 60
 

@@ -50,7 +50,7 @@ def test_jackson_tandem_sums_the_stations_and_solves_feedback() -> None:
     res = analytic.jackson_network(net)
     lam_a = 1.0 / (1 - 0.07)
     assert res.arrival_rates == pytest.approx((lam_a, 0.7 * lam_a))
-    assert res.W == pytest.approx(sum(v * m.W for v, m in zip(res.visits, res.stations)))
+    assert res.W == pytest.approx(sum(v * m.W for v, m in zip(res.visits, res.stations, strict=False)))
 
 
 @pytest.mark.parametrize("call", [

@@ -15,7 +15,7 @@ PROFILE = [[0, 5], [10, 5], [20, 40], [30, 40], [30.5, 0], [31, 0], [40, 10], [5
 
 
 def test_flat_segment_fast_path_gives_the_inversion_s_arrival_times() -> None:
-    """`_next_time` answers inside a flat segment itself and asks `_invert` otherwise: bit-identical either way,
+    """`next_time` answers inside a flat segment itself and asks `invert` otherwise: bit-identical either way,
     including draws that end exactly on a segment's end and clocks sitting exactly on one."""
     spec = {"sources": [{"name": "pay", "profile": PROFILE}],
             "stations": [{"name": "s", "service": {"dist": "exponential", "mean": 0.01}}]}
@@ -28,7 +28,7 @@ def test_flat_segment_fast_path_gives_the_inversion_s_arrival_times() -> None:
             work = 5.0 * (10.0 - now) if now < 10.0 else draws.expovariate(1.0)
         else:
             work = draws.expovariate(1.0)
-        fast, exact = source._next_time(now, work), reference._invert(now, work)
+        fast, exact = source.next_time(now, work), reference.invert(now, work)
         assert fast == exact
         now, steps = fast, steps + 1
     assert now == math.inf and steps > 400
@@ -39,7 +39,7 @@ def test_constant_rate_source_is_one_flat_segment() -> None:
             "stations": [{"name": "s", "service": {"dist": "exponential", "mean": 0.01}}]}
     source = Simulation(build_network(spec), seed=1).sources[0]
     for now, work in [(0.0, 0.3), (1e6, 2.5), (3.25, 1e-9)]:
-        assert source._next_time(now, work) == now + work / 7.0
+        assert source.next_time(now, work) == now + work / 7.0
 
 
 def test_waits_that_are_counted_not_stored_come_back_in_the_results() -> None:

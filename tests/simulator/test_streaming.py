@@ -21,7 +21,7 @@ def streamed() -> tuple[list[Snapshot], object]:
 def test_snapshots_advance_by_step_to_the_horizon(streamed) -> None:
     snaps, res = streamed
     assert [s.t for s in snaps] == pytest.approx([2.0 * (i + 1) for i in range(60)])
-    assert snaps[-1].progress == 1.0 and all(a.progress <= b.progress for a, b in zip(snaps, snaps[1:]))
+    assert snaps[-1].progress == 1.0 and all(a.progress <= b.progress for a, b in zip(snaps, snaps[1:], strict=False))
     assert res.end_time == 120.0
 
 
@@ -45,7 +45,7 @@ def test_so_far_percentiles_track_the_exact_ones_within_the_histogram_resolution
     snaps, res = streamed
     last = snaps[-1]
     exact = res.overall.accept
-    for approx, value in zip(last.accept_so_far, (exact.p50, exact.p95, exact.p99)):
+    for approx, value in zip(last.accept_so_far, (exact.p50, exact.p95, exact.p99), strict=False):
         assert approx == pytest.approx(value, rel=0.011)  # buckets are 1 % wide
 
 

@@ -1,0 +1,73 @@
+"""Fixed networks give exactly the figures they gave before the engine was split into modules (SHA-256 digests of
+their results, recorded on the single-module engine): a refactoring of the engine moves no draw and no event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from simulator import Simulation, build_network, run
+from simulator.bench import TANDEM, clearpay_spec
+
+
+def det(mean: float) -> dict[str, Any]:
+    return {"dist": "deterministic", "mean": mean}
+
+
+# Every kind of station the engine has: plain, with an error curve, general (capacity, timeout, slowdown), buffer
+# (instant and with a service time, retries), a buffer whose write takes time; branches, steps and a deadline.
+EVERYTHING: dict[str, Any] = {
+    "sources": [
+        {"name": "pay", "entry": "w", "profile": [[0, 40], [20, 40], [30, 120], [50, 120], [60, 40], [90, 40]],
+         "complete_through": [["g"], ["l"]], "deadline": 0.5},
+        {"name": "read", "entry": "r", "rate": 30.0},
+    ],
+    "stations": [
+        {"name": "w", "kind": "buffer", "servers": 20, "acknowledge": True, "capacity": 400,
+         "enqueue": det(0.002), "enqueue_error": 0.01},
+        {"name": "q", "kind": "buffer", "servers": 30, "capacity": 500,
+         "retry": {"max_attempts": 3, "backoff": 0.2, "multiplier": 2.0, "max_backoff": 2.0}},
+        {"name": "g", "servers": 12, "service": {"dist": "jitter", "base": 0.15, "mean_jitter": 0.05},
+         "errors": {"base": 0.01, "threshold": 0.7, "max": 0.4, "power": 2, "window": 4.0},
+         "slowdown": {"threshold": 0.7, "factor": 2.0}, "timeout": 0.4, "capacity": 20},
+        {"name": "l", "servers": 4, "service": {"dist": "exponential", "mean": 0.01},
+         "errors": {"base": 0.002, "threshold": 0.5, "max": 0.2, "window": 2.0}},
+        {"name": "r", "servers": 3, "service": {"dist": "lognormal", "mean": 0.02, "scv": 2.0},
+         "errors": {"base": 0.001}},
+        {"name": "d", "kind": "buffer", "servers": 2, "service": {"dist": "exponential", "mean": 0.05}},
+    ],
+    "routing": [[0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 0.9, 0, 0], [0, 0, 0, 0, 0, 0.3],
+                [0, 0, 0, 0.25, 0, 0], [0, 0, 0, 0, 0, 0]],
+    "duration": 90.0, "drain": 10.0,
+}
+
+PINNED = {
+    "clearpay_streamed": "0c78bae9d42b77188bb2fca968434fc54bcd44e3c41e6adb389bbb5abfcccf44",
+    "everything_streamed": "ba2221e7e157c62a591f2de3955dec636b7125e17bd9dfb328e79f9428673b52",
+    "everything_requests": "54b21de9efde17eddbff85d7d0b19ff6fd55c76066ce5f5c7b2984e5138f7c57",
+    "tandem_metrics": "5751c6a5c52442e2e963e8fe2c2be176c6a92c52e6e3591302389f240ef1c963",
+}
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _figures(case: str) -> Any:
+    if case == "clearpay_streamed":
+        return run(build_network(clearpay_spec(duration=120.0, status=True)), seed=7).to_dict()
+    if case == "everything_streamed":
+        return run(build_network(EVERYTHING), seed=3, step=0.5).to_dict()
+    if case == "everything_requests":
+        return Simulation(build_network(EVERYTHING), seed=4, requests=8_000, warmup=500).results().to_dict()
+    sim = Simulation(build_network(TANDEM), seed=9, requests=20_000, warmup=1_000)
+    return {"metrics": sim.metrics(percentiles=(50, 90, 99.9), wait_over=(0.01, 0.1)),
+            "results": sim.results().to_dict()}
+
+
+@pytest.mark.parametrize("case", sorted(PINNED))
+def test_fixed_networks_give_their_pinned_results(case: str) -> None:
+    assert _digest(_figures(case)) == PINNED[case]
