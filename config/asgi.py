@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels behind auth and a same-origin check (scheme, host and port)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels behind auth and a same-origin check
+(scheme, host and port)."""
 
 from __future__ import annotations
 

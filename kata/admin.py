@@ -33,7 +33,9 @@ class CountedDeletion:
 
     LISTED = 100
 
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
         model = self.model  # type: ignore[attr-defined]
         pks = [obj.pk for obj in objs] if not isinstance(objs, QuerySet) else None
         queryset = model._base_manager.filter(pk__in=pks) if pks is not None else objs
@@ -118,7 +120,9 @@ class KataAdminForm(forms.ModelForm):
 @admin.register(Kata)
 class KataAdmin(CountedDeletion, admin.ModelAdmin):
     form = KataAdminForm
-    list_display = ["title", "slug", "difficulty", "budget_per_hour", "published", "archived", "updated_at", "last_check"]
+    list_display = [
+        "title", "slug", "difficulty", "budget_per_hour", "published", "archived", "updated_at", "last_check",
+    ]
     list_filter = ["published", "archived", "difficulty"]
     search_fields = ["title", "slug", "summary"]
     prepopulated_fields = {"slug": ["title"]}
@@ -156,7 +160,9 @@ class KataAdmin(CountedDeletion, admin.ModelAdmin):
     def archive(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:
         for kata in queryset:
             services.kata_archive(kata=kata, archived=True)
-        self.message_user(request, f"Archived {len(queryset)} kata(s); their attempts stay, reviewable.", messages.SUCCESS)
+        self.message_user(
+            request, f"Archived {len(queryset)} kata(s); their attempts stay, reviewable.", messages.SUCCESS
+        )
 
     @admin.action(description="Unarchive: show to learners again (if published)")
     def unarchive(self, request: HttpRequest, queryset: QuerySet[Kata]) -> None:

@@ -41,9 +41,11 @@ def _layout(title: str, y_title: str, *, threshold: float | None = None, thresho
     if y_range:
         layout["yaxis"]["range"] = y_range
     if threshold is not None:
-        layout["shapes"].append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold, "line": LINE})
-        layout["annotations"].append({"xref": "paper", "x": 1, "y": threshold, "text": threshold_label, "showarrow": False,
-                                      "xanchor": "right", "yanchor": "bottom", "font": {"size": 11, "color": LINE["color"]}})
+        layout["shapes"].append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold,
+                                 "line": LINE})
+        layout["annotations"].append({"xref": "paper", "x": 1, "y": threshold, "text": threshold_label,
+                                      "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+                                      "font": {"size": 11, "color": LINE["color"]}})
     return layout
 
 
@@ -53,7 +55,8 @@ def live_figures(
 ) -> dict[str, dict[str, Any]]:
     """Empty figures for a run: `stations` are (node id, label, role) in network order."""
     utilization = [
-        _trace(label, ["u", node], scale=100, color=COLORS[i % len(COLORS)]) for i, (node, label, _) in enumerate(stations)
+        _trace(label, ["u", node], scale=100, color=COLORS[i % len(COLORS)])
+        for i, (node, label, _) in enumerate(stations)
     ]
     queued = [(node, label) for node, label, role in stations if role in {"queue", "external"}] or [
         (node, label) for node, label, _ in stations
@@ -66,7 +69,8 @@ def live_figures(
                               threshold_label=f"{accept_target_ms:g} ms target" if accept_target_ms else ""),
         },
         "settle": {
-            "data": [_trace("p50", ["set", 0], scale=0.001, color="#8c959f"), _trace("p95", ["set", 1], scale=0.001, color="#1f6feb"),
+            "data": [_trace("p50", ["set", 0], scale=0.001, color="#8c959f"),
+                     _trace("p95", ["set", 1], scale=0.001, color="#1f6feb"),
                      _trace("p99", ["set", 2], scale=0.001, color="#0a3069")],
             "layout": _layout("Settlement latency", "s"),
         },
@@ -83,7 +87,8 @@ def live_figures(
                        "margin": {"l": 50, "r": 8, "t": 36, "b": 30}},
         },
         "queues": {
-            "data": [_trace(label, ["q", node], color=COLORS[i % len(COLORS)]) for i, (node, label) in enumerate(queued)],
+            "data": [_trace(label, ["q", node], color=COLORS[i % len(COLORS)])
+                     for i, (node, label) in enumerate(queued)],
             "layout": _layout("Queue depth", "waiting"),
         },
         "cost": {

@@ -51,7 +51,8 @@ def design_diff(left: dict[str, Any], right: dict[str, Any]) -> list[DesignChang
     for node_id in before.keys() & after.keys():
         old, new = before[node_id].get("params", {}), after[node_id].get("params", {})
         moved = [f"{key} {old.get(key, '—'):g} → {new.get(key, '—'):g}" for key in sorted(old.keys() | new.keys())
-                 if old.get(key) != new.get(key) and isinstance(old.get(key, 0), (int, float)) and isinstance(new.get(key, 0), (int, float))]
+                 if old.get(key) != new.get(key)
+                 and isinstance(old.get(key, 0), (int, float)) and isinstance(new.get(key, 0), (int, float))]
         if moved:
             changes.append(DesignChange("changed", node_id, ", ".join(moved)))
     edges = lambda d: {(e["source"], e["target"]) for e in d.get("edges", [])}  # noqa: E731
@@ -94,4 +95,5 @@ def attempts_compare(*, left: Attempt, right: Attempt, budget: float) -> Compari
             overlay["data"] = list(wanted) + list(partner)
             figures[key] = overlay
     return Comparison(left=left, right=right, left_run=left_run, right_run=right_run,
-                      changes=design_diff(left.design, right.design), metrics=_metrics(left_run, right_run), figures=figures)
+                      changes=design_diff(left.design, right.design), metrics=_metrics(left_run, right_run),
+                      figures=figures)

@@ -76,7 +76,9 @@ def _node_problems(index: int, raw: Any) -> list[DesignProblem]:
         if len(name) > MAX_STRING:
             problems.append(DesignProblem(f"{path}.params", f"a parameter name is longer than {MAX_STRING} characters"))
         elif not (_number(value) or isinstance(value, bool)):
-            problems.append(DesignProblem(f"{path}.params.{label}", f"must be a number or a boolean, not {_kind(value)}"))
+            problems.append(
+                DesignProblem(f"{path}.params.{label}", f"must be a number or a boolean, not {_kind(value)}")
+            )
     return problems
 
 
@@ -87,14 +89,18 @@ def _edge_problems(index: int, raw: Any) -> list[DesignProblem]:
     problems = _unknown_fields(path, "connection", raw, EDGE_FIELDS)
     for end in EDGE_FIELDS:
         if not _string(raw.get(end)):
-            problems.append(DesignProblem(f"{path}.{end}", f"must be the id of a part (a string), not {_kind(raw.get(end))}"))
+            problems.append(
+                DesignProblem(f"{path}.{end}", f"must be the id of a part (a string), not {_kind(raw.get(end))}")
+            )
     return problems
 
 
 def draft_shape_problems(document: Any) -> list[DesignProblem]:
     """Why `document` cannot be stored as a draft (empty when it can). Total: never raises on any value."""
     if not isinstance(document, dict):
-        return [DesignProblem("", f"a design is a JSON object with a 'nodes' list and an 'edges' list, not {_kind(document)}")]
+        return [DesignProblem(
+            "", f"a design is a JSON object with a 'nodes' list and an 'edges' list, not {_kind(document)}"
+        )]
     problems = [DesignProblem(str(key)[:MAX_STRING], "unknown field (a design has: nodes, edges)")
                 for key in document if key not in ("nodes", "edges")][:3]
     nodes, edges = document.get("nodes"), document.get("edges")

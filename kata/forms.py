@@ -97,7 +97,9 @@ class CompareForm(forms.Form):
         for name in ("left", "right"):
             field = self.fields[name]
             field.queryset = attempts
-            field.label_from_instance = lambda a: f"#{a.pk} · {a.created_at:%d %b %H:%M}" + (f" · {a.title}" if a.title else "")
+            field.label_from_instance = (
+                lambda a: f"#{a.pk} · {a.created_at:%d %b %H:%M}" + (f" · {a.title}" if a.title else "")
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -109,7 +111,9 @@ class CompareForm(forms.Form):
 class ReviewFilterForm(forms.Form):
     kata = forms.ChoiceField(required=False)
     learner = forms.CharField(required=False, max_length=150)
-    result = forms.ChoiceField(required=False, choices=[("", "Any result"), ("passed", "Passed all"), ("failed", "Failed some")])
+    result = forms.ChoiceField(
+        required=False, choices=[("", "Any result"), ("passed", "Passed all"), ("failed", "Failed some")]
+    )
     failed_scenario = forms.IntegerField(required=False, min_value=1, max_value=20, label="Failed scenario")
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -159,7 +159,9 @@ class PartType(models.Model):
         max_length=20, choices=Distribution.choices, default=Distribution.EXPONENTIAL
     )
     service_mean_ms = models.FloatField(default=10, validators=[MinValueValidator(0)])
-    service_scv = models.FloatField(null=True, blank=True, help_text="Lognormal only: squared coefficient of variation.")
+    service_scv = models.FloatField(
+        null=True, blank=True, help_text="Lognormal only: squared coefficient of variation."
+    )
     service_k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Erlang only: number of phases.")
     jitter_mean_ms = models.FloatField(null=True, blank=True, help_text="Jitter only: mean of the exponential part.")
     base_error = models.FloatField(
@@ -249,7 +251,8 @@ class TrafficSource(models.Model):
     part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="traffic")
     base_rate = models.FloatField(validators=[MinValueValidator(0.001), MaxValueValidator(MAX_RATE)],
                                   help_text="Requests per second.")
-    spike_rate = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.001), MaxValueValidator(MAX_RATE)])
+    spike_rate = models.FloatField(null=True, blank=True,
+                                   validators=[MinValueValidator(0.001), MaxValueValidator(MAX_RATE)])
     warmup_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
     ramp_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
     hold_seconds = models.PositiveIntegerField(default=600, validators=[MaxValueValidator(MAX_TRAFFIC_SECONDS)])
@@ -464,7 +467,8 @@ class FeedbackChange(models.Model):
 
 
 class GradeOverride(models.Model):
-    """One change of one scenario's verdict by a grader: the audit trail the learner sees (who, when, from → to, why)."""
+    """One change of one scenario's verdict by a grader: the audit trail the learner sees
+    (who, when, from → to, why)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="overrides")
     scenario_id = models.PositiveSmallIntegerField()

@@ -188,9 +188,9 @@ def grade_effective(*, run: Run) -> dict[str, Any]:
     for scenario in grade.get("scenarios", []):
         override = latest.get(scenario["id"])
         if override is not None:
-            scenario = {**scenario, "passed": override.to_passed, "overridden": True, "machine_passed": scenario["passed"],
-                        "override_reason": override.reason, "override_by": override.grader.get_username(),
-                        "override_at": override.created_at}
+            scenario = {**scenario, "passed": override.to_passed, "overridden": True,
+                        "machine_passed": scenario["passed"], "override_reason": override.reason,
+                        "override_by": override.grader.get_username(), "override_at": override.created_at}
         scenarios.append(scenario)
     grade["scenarios"] = scenarios
     grade["passed"] = sum(1 for s in scenarios if s["passed"])

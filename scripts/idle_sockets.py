@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE))
 
-SETUP = r"""
+SETUP = (
+    r"""
 import json, os
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -33,10 +34,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from kata.models import Attempt, Kata, Run, RunFrame
 
 frames = int(os.environ["IDLE_FRAMES"])
-users = {name: get_user_model().objects.create_user(name, password="idle-sockets-pass-1") for name in ("attacker", "other")}
+users = {name: get_user_model().objects.create_user(name, password="idle-sockets-pass-1")"""
+    r""" for name in ("attacker", "other")}
 kata = Kata.objects.get(slug="clearpay")
 attempt = Attempt.objects.create(learner=users["attacker"], kata=kata, design=kata.reference_design)
-run = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=5, total=5, grade={"scenarios": []})
+run = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=5, total=5,"""
+    r""" grade={"scenarios": []})
 point = {"t": 0.0, "acc": [1.0, 2.0, 3.0], "set": [1.0, 2.0, 3.0], "err": 0.1, "cost": 3.2,
          "u": {f"station-{i}": 0.5 for i in range(10)}, "q": {f"station-{i}": 1 for i in range(10)}}
 RunFrame.objects.bulk_create(RunFrame(run=run, seq=seq, payload={"type": "frame", "seq": seq, "execution": 1,
@@ -52,6 +55,7 @@ for name, user in users.items():
 size = sum(len(json.dumps(p)) for p in RunFrame.objects.filter(run=run).values_list("payload", flat=True))
 print(json.dumps({"run": run.pk, "cookies": cookies, "frame_bytes": size}))
 """
+)
 
 
 def _free_port() -> int:
@@ -77,8 +81,8 @@ def main() -> None:
         manage = [sys.executable, "manage.py"]
         for command in (["migrate", "--noinput", "-v", "0"], ["load_katas"], ["collectstatic", "--noinput", "-v", "0"]):
             subprocess.run([*manage, *command], cwd=checkout, env=env, check=True, capture_output=True)
-        made = subprocess.run([*manage, "shell", "-c", SETUP], cwd=checkout, env={**env, "IDLE_FRAMES": str(args.frames)},
-                              check=True, capture_output=True, text=True)
+        made = subprocess.run([*manage, "shell", "-c", SETUP], cwd=checkout,
+                              env={**env, "IDLE_FRAMES": str(args.frames)}, check=True, capture_output=True, text=True)
         data = json.loads(made.stdout.strip().splitlines()[-1])
         server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                    "config.asgi:application"], cwd=checkout, env=env,

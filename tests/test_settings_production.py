@@ -35,7 +35,8 @@ def test_demo_accounts_are_refused_in_production(tmp_path):
 
 
 def test_production_refuses_a_weak_or_default_secret_key():
-    weak = ["abc", "x" * 64, "django-insecure-" + "k3y" * 20, "dev-only-insecure-key-change-me-for-anything-public-0123456789"]
+    weak = ["abc", "x" * 64, "django-insecure-" + "k3y" * 20,
+            "dev-only-insecure-key-change-me-for-anything-public-0123456789"]
     for key in weak:
         result = _manage("check", env={**PRODUCTION, "SECRET_KEY": key})
         assert result.returncode != 0 and "SECRET_KEY is too weak for production" in result.stderr, key
@@ -46,7 +47,8 @@ def test_production_on_sqlite_has_a_database_file_of_its_own():
     script = "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"
     clean = {k: v for k, v in PRODUCTION.items()}
     production = _manage("shell", "-c", script, env=clean)
-    development = _manage("shell", "-c", script, env={"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_ENV": "development"})
+    development = _manage("shell", "-c", script,
+                          env={"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_ENV": "development"})
     assert production.returncode == 0 and development.returncode == 0, production.stderr + development.stderr
     assert production.stdout.strip().endswith("db-production.sqlite3")
     assert development.stdout.strip().endswith("db.sqlite3")

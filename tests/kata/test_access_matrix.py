@@ -23,7 +23,7 @@ OK, LOGIN, FORBIDDEN, MISSING, REDIRECT = 200, 302, 403, 404, 302
 
 
 def _expect(anonymous, learner, other, instructor, grader):
-    return dict(zip(PERSONAS, [anonymous, learner, other, instructor, grader]))
+    return dict(zip(PERSONAS, [anonymous, learner, other, instructor, grader], strict=True))
 
 
 SIGNED_IN = _expect(LOGIN, OK, OK, OK, OK)
@@ -116,14 +116,16 @@ async def test_run_socket_matrix(persona, connects):
         assert (await socket.receive_json_from())["type"] == "status"
         await socket.disconnect()
     else:
-        assert await socket.receive_output() == {"type": "websocket.close", "code": 4401 if persona == "anonymous" else 4404}
+        code = 4401 if persona == "anonymous" else 4404
+        assert await socket.receive_output() == {"type": "websocket.close", "code": code}
 
 
 def test_post_without_csrf_token_is_refused(world):
     people, attempt, _ = world
     client = Client(enforce_csrf_checks=True)
     client.force_login(people["learner"])
-    response = client.post("/katas/clearpay/draft/", json.dumps({"nodes": [], "edges": []}), content_type="application/json")
+    response = client.post("/katas/clearpay/draft/", json.dumps({"nodes": [], "edges": []}),
+                           content_type="application/json")
     assert response.status_code == 403
     client.force_login(people["grader"])
     assert client.post(f"/review/attempts/{attempt.pk}/", {"action": "feedback", "text": "x"}).status_code == 403

@@ -32,10 +32,12 @@ def test_sign_up_errors_are_shown_and_nothing_is_saved(client, db):
 def test_password_change_needs_the_old_password(client, learner):
     client.force_login(learner)
     url = reverse("password_change")
-    bad = client.post(url, {"old_password": "wrong", "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
+    bad = client.post(url, {"old_password": "wrong",
+                            "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
     assert bad.status_code == 200 and "Your old password was entered incorrectly" in bad.content.decode()
 
-    good = client.post(url, {"old_password": PASSWORD, "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
+    good = client.post(url, {"old_password": PASSWORD,
+                             "new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"})
     assert good.status_code == 302
     learner.refresh_from_db()
     assert learner.check_password("brand-new-pass-42")
@@ -66,7 +68,9 @@ def _username_errors(response) -> list[str]:
 def test_a_username_mixing_alphabets_is_refused(client, db):
     response = _sign_up(client, "l\u0435arner")  # Cyrillic е among Latin letters
     assert response.status_code == 400
-    assert _username_errors(response) == ["Use the letters of one alphabet in a username (not, say, Latin and Cyrillic together)."]
+    assert _username_errors(response) == [
+        "Use the letters of one alphabet in a username (not, say, Latin and Cyrillic together)."
+    ]
     assert not get_user_model().objects.exists()
 
 
@@ -75,7 +79,8 @@ def test_a_look_alike_of_an_existing_username_is_taken_as_django_says_of_a_dupli
     assert exact.status_code == 400
     duplicate = _username_errors(exact)
     assert duplicate == ["A user with that username already exists."]  # Django's own answer
-    for look_alike in ["LEARNER", "Learner", "\uff4c\uff45\uff41\uff52\uff4e\uff45\uff52"]:  # capitals; fullwidth (NFKC)
+    # capitals; fullwidth (NFKC)
+    for look_alike in ["LEARNER", "Learner", "\uff4c\uff45\uff41\uff52\uff4e\uff45\uff52"]:
         response = _sign_up(client, look_alike)
         assert response.status_code == 400 and _username_errors(response) == duplicate, look_alike
     get_user_model().objects.create_user(username="app", password="x")
@@ -126,5 +131,6 @@ def test_a_demo_accounts_session_ends_in_production(client, db, settings):
 def test_an_account_named_like_a_demo_with_its_own_password_logs_in_in_production(client, db, settings):
     get_user_model().objects.create_user(username="learner", password="my-own-long-passphrase")
     settings.PRODUCTION = True
-    assert client.post("/accounts/login/", {"username": "learner", "password": "my-own-long-passphrase"}).status_code == 302
+    login = client.post("/accounts/login/", {"username": "learner", "password": "my-own-long-passphrase"})
+    assert login.status_code == 302
     assert client.get(reverse("home")).context["user"].is_authenticated

@@ -47,7 +47,8 @@ def test_json_output_has_the_documented_shape(katas):
 
 
 def test_failing_design_is_still_graded_with_exit_zero(katas):
-    code, out, _ = _grade(str(STATUS / "designs/no-cache.json"), "--kata", "status-cache", "--seed", "7", "--seeds", "1")
+    code, out, _ = _grade(str(STATUS / "designs/no-cache.json"), "--kata", "status-cache",
+                          "--seed", "7", "--seeds", "1")
     assert code == 0
     assert "2/4 scenarios passed (seeds 7" in out and "[FAIL] 1. Fast reads" in out and "Next:" in out
 
@@ -55,7 +56,8 @@ def test_failing_design_is_still_graded_with_exit_zero(katas):
 @pytest.mark.parametrize(
     "content, expected",
     [
-        ('{"nodes": [{"id": "x", "part": "nope"}], "edges": []}', "grade: invalid design: nodes[0].part: unknown part 'nope'"),
+        ('{"nodes": [{"id": "x", "part": "nope"}], "edges": []}',
+         "grade: invalid design: nodes[0].part: unknown part 'nope'"),
         ("{not json", "is not valid JSON"),
         ("[]", "grade: invalid design: a design must be a JSON object"),
     ],
@@ -73,7 +75,8 @@ def test_invalid_design_exits_2_with_one_clear_line(katas, tmp_path, content, ex
     [
         (["missing.json", "--kata", "status-cache"], "no such file: missing.json"),
         ([str(STATUS / "designs/reference.json"), "--kata", "nope"], "no kata 'nope' (known: status-cache)"),
-        ([str(STATUS / "designs/reference.json"), "--kata", "status-cache", "--seeds", "0"], "--seeds must be from 1 to 20"),
+        ([str(STATUS / "designs/reference.json"), "--kata", "status-cache", "--seeds", "0"],
+         "--seeds must be from 1 to 20"),
     ],
 )
 def test_bad_arguments_exit_2(katas, args, expected):
@@ -84,7 +87,9 @@ def test_bad_arguments_exit_2(katas, args, expected):
 def test_command_line_run_prints_no_traceback_for_a_bad_design(tmp_path):
     """The real command in a subprocess, against a throwaway database migrated for the purpose."""
     env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    run = lambda *a: subprocess.run([sys.executable, "manage.py", *a], capture_output=True, text=True, env=env, timeout=120)  # noqa: E731
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", *a], capture_output=True, text=True, env=env, timeout=120
+    )
     assert run("migrate", "-v", "0").returncode == 0
     assert run("load_katas").returncode == 0
     bad = tmp_path / "bad.json"

@@ -18,7 +18,8 @@ def test_reference_design_is_valid_and_fills_defaults(clearpay_palette, design_f
     assert len(design.nodes) == 10
     lb = design.node("lb")
     assert lb.params == {"instances": 1.0, "concurrency": 1000.0}
-    assert [n.id for n in design.topological()][:3] == ["checkout", "lb", "status"] or design.topological()[0].part.role == "source"
+    assert ([n.id for n in design.topological()][:3] == ["checkout", "lb", "status"]
+            or design.topological()[0].part.role == "source")
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,9 @@ def test_dangling_edge_is_refused(clearpay_palette, design_file):
 def test_disconnected_part_is_named(clearpay_palette, design_file):
     document = design_file("reference")
     document["nodes"].append({"id": "spare", "part": "cache", "x": 10, "y": 10})
-    assert _problems(document, clearpay_palette) == ["nodes[10]: 'Cache (spare)' is not connected to any traffic source"]
+    assert _problems(document, clearpay_palette) == [
+        "nodes[10]: 'Cache (spare)' is not connected to any traffic source"
+    ]
 
 
 def test_cycle_is_refused_and_shown(clearpay_palette, design_file):
@@ -174,4 +177,5 @@ def test_every_source_must_reach_what_completes_its_requests(clearpay_palette, d
     document["edges"] = [e for e in document["edges"] if e["source"] not in ("status", "status-api", "cache")]
     problems = _problems(document, clearpay_palette)
     assert any("the design needs a 'Status API'" in p for p in problems)
-    assert any("no path from 'Merchant status polling (status)' reaches 'Cache' or 'Ledger database'" in p for p in problems)
+    assert any("no path from 'Merchant status polling (status)' reaches 'Cache' or 'Ledger database'" in p
+               for p in problems)

@@ -61,7 +61,8 @@ class IdleSocketTests(ChannelsLiveServerTestCase):
                  "u": {f"s{i}": 0.5 for i in range(10)}, "q": {f"s{i}": 1 for i in range(10)}}
         RunFrame.objects.bulk_create(
             RunFrame(run=self.run, seq=seq, payload={"type": "frame", "seq": seq, "execution": 1, "progress": 0.5,
-                                                     "t": float(seq), "points": [dict(point, t=float(k)) for k in range(14)]})
+                                                     "t": float(seq),
+                                                     "points": [dict(point, t=float(k)) for k in range(14)]})
             for seq in range(1, FRAMES + 1))
 
     def test_idle_sockets_and_reconnect_loops_leave_memory_and_other_learners_alone(self) -> None:

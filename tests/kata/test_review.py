@@ -17,8 +17,10 @@ def _graded(learner, kata, design, verdicts):
     scenarios = [{"id": i + 1, "title": f"Scenario {i + 1}", "metric": "dropped", "comparator": "eq", "passed": ok,
                   "value": 0 if ok else 3, "threshold": 0, "unit": "", "explanation": "why", "next_step": "what",
                   "worst_seed": 1, "values": [0]} for i, ok in enumerate(verdicts)]
-    grade = {"kata": kata.slug, "passed": sum(verdicts), "total": len(verdicts), "seeds": [1, 2, 3], "scenarios": scenarios}
-    Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=sum(verdicts), total=len(verdicts), grade=grade)
+    grade = {"kata": kata.slug, "passed": sum(verdicts), "total": len(verdicts), "seeds": [1, 2, 3],
+             "scenarios": scenarios}
+    Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=sum(verdicts),
+                       total=len(verdicts), grade=grade)
     return attempt
 
 

@@ -60,21 +60,24 @@ def test_inspector_renders_the_part_form_with_current_values(logged_in):
 
 def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_in):
     url = reverse("inspector", args=["clearpay"])
-    bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "cores": 2, "concurrency": 4},
-                         HTTP_HX_REQUEST="true")
+    bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "cores": 2,
+                               "concurrency": 4}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400
     assert "Ensure this value is less than or equal to 30." in bad.content.decode()
     assert "HX-Trigger" not in bad
     off_step = logged_in.post(url, {"part": "queue", "node": "queue", "capacity": 30050, "acknowledges": "on",
                                     "max_attempts": 5, "backoff_ms": 500}, HTTP_HX_REQUEST="true")
-    assert off_step.status_code == 400 and "on the steps of 100 from 100 (100, 200, 300, …)" in off_step.content.decode()
+    assert off_step.status_code == 400
+    assert "on the steps of 100 from 100 (100, 200, 300, …)" in off_step.content.decode()
     no_cores = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 1, "cores": 2,
                                     "concurrency": 20}, HTTP_HX_REQUEST="true")
     assert no_cores.status_code == 400 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
-    good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "cores": 4, "concurrency": 8},
-                          HTTP_HX_REQUEST="true")
+    good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "cores": 4,
+                                "concurrency": 8}, HTTP_HX_REQUEST="true")
     assert good.status_code == 200
-    assert json.loads(good["HX-Trigger"]) == {"kata:params": {"node": "workers", "params": {"instances": 5.0, "cores": 4.0, "concurrency": 8.0}}}
+    assert json.loads(good["HX-Trigger"]) == {
+        "kata:params": {"node": "workers", "params": {"instances": 5.0, "cores": 4.0, "concurrency": 8.0}}
+    }
 
 
 def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
@@ -85,16 +88,20 @@ def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
 
 def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file):
     url = reverse("estimate", args=["clearpay"])
-    body = logged_in.post(url, json.dumps(design_file("sync-gateway")), content_type="application/json").content.decode()
+    body = logged_in.post(url, json.dumps(design_file("sync-gateway")),
+                          content_type="application/json").content.decode()
     assert "is on the synchronous path" in body
     assert "No buffer in front of Payment gateway (external)" in body
     assert "≥ 2.0 s" in body and "past the 2.0 s deadline" in body  # the p99 reaches the checkout's deadline
-    body = logged_in.post(url, json.dumps(design_file("peak-sized-settlement")), content_type="application/json").content.decode()
-    assert "The slots of Settlement worker (workers) (52) would push Payment gateway (external) to 99 % at the peak" in body
+    body = logged_in.post(url, json.dumps(design_file("peak-sized-settlement")),
+                          content_type="application/json").content.decode()
+    assert ("The slots of Settlement worker (workers) (52) would push Payment gateway (external) to 99 % at the peak"
+            in body)
     assert "over the $2.50/h budget" in body
     body = logged_in.post(url, json.dumps(design_file("reference")), content_type="application/json").content.decode()
     assert 'data-testid="lint"' not in body
-    assert "117 ms</span><small class=\"muted\"> p99 (target 300 ms)" in body and "36 ms<small class=\"muted\"> mean" in body
+    assert "117 ms</span><small class=\"muted\"> p99 (target 300 ms)" in body
+    assert "36 ms<small class=\"muted\"> mean" in body
     body = logged_in.post(url, json.dumps({"nodes": [], "edges": []}), content_type="application/json").content.decode()
     assert "Fix these before the estimate" in body
 
@@ -102,12 +109,14 @@ def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file)
 def _attempt_with_run(learner, kata, design, passed, value):
     attempt = Attempt.objects.create(learner=learner, kata=kata, design=design)
     grade = {"kata": kata.slug, "passed": passed, "total": 5, "seeds": [1, 2, 3], "scenarios": [
-        {"id": 1, "title": "Fast acknowledgement", "metric": "accept_p99_ms", "comparator": "le", "passed": value <= 300,
-         "value": value, "threshold": 300, "unit": "ms", "explanation": "because", "next_step": "do this", "worst_seed": 1, "values": [value]},
+        {"id": 1, "title": "Fast acknowledgement", "metric": "accept_p99_ms", "comparator": "le",
+         "passed": value <= 300, "value": value, "threshold": 300, "unit": "ms", "explanation": "because",
+         "next_step": "do this", "worst_seed": 1, "values": [value]},
     ]}
     Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="succeeded", passed=passed, total=5, grade=grade,
-                       series={"seed": 1, "stations": ["lb"], "points": [{"t": 1.0, "acc": [1, 2, value], "set": [None] * 3,
-                               "err": 0.0, "cost": 3.47, "u": {"lb": 0.1}, "q": {"lb": 0}}]})
+                       series={"seed": 1, "stations": ["lb"],
+                               "points": [{"t": 1.0, "acc": [1, 2, value], "set": [None] * 3,
+                                           "err": 0.0, "cost": 3.47, "u": {"lb": 0.1}, "q": {"lb": 0}}]})
     return attempt
 
 
@@ -127,12 +136,15 @@ def test_compare_shows_design_changes_and_metric_deltas(logged_in, learner, clea
     response = logged_in.get(reverse("attempt_compare", args=["clearpay"]), {"left": a.pk, "right": b.pk})
     assert response.status_code == 200
     comparison = response.context["comparison"]
-    assert any(c.kind == "changed" and c.subject == "queue" and "capacity 5000 → 60000" in c.detail for c in comparison.changes)
+    assert any(c.kind == "changed" and c.subject == "queue" and "capacity 5000 → 60000" in c.detail
+               for c in comparison.changes)
     assert comparison.metrics[0].delta == -10
     assert set(comparison.figures) == {"accept", "errors", "cost", "utilization"}
 
 
-def test_compare_refuses_someone_elses_attempt_and_the_same_twice(logged_in, learner, other_learner, clearpay, design_file):
+def test_compare_refuses_someone_elses_attempt_and_the_same_twice(
+    logged_in, learner, other_learner, clearpay, design_file
+):
     mine = _attempt_with_run(learner, clearpay, design_file("reference"), 5, 110)
     theirs = _attempt_with_run(other_learner, clearpay, design_file("reference"), 5, 110)
     url = reverse("attempt_compare", args=["clearpay"])
@@ -162,7 +174,9 @@ def test_a_body_over_the_limit_gets_a_clear_413(logged_in, settings):
     assert not Draft.objects.exists() and not Attempt.objects.exists()
 
 
-def test_a_run_orphaned_by_a_restart_is_failed_with_a_reason_and_does_not_block_the_next(logged_in, learner, clearpay, design_file):
+def test_a_run_orphaned_by_a_restart_is_failed_with_a_reason_and_does_not_block_the_next(
+    logged_in, learner, clearpay, design_file
+):
     from datetime import timedelta
 
     from django.utils import timezone

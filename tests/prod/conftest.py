@@ -222,7 +222,7 @@ class Learner:
             assert self.ws is not None
             try:
                 message = await self.ws.receive(timeout=max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if message.type == aiohttp.WSMsgType.TEXT:
                 data = json.loads(message.data)

@@ -188,8 +188,9 @@ def test_attempt_and_run_are_written_together_or_not_at_all(learner: Any, refere
     assert not Attempt.objects.filter(learner=learner).exists(), "no attempt without its run"
 
 
-def test_a_run_that_cannot_be_queued_fails_with_a_reason_and_keeps_the_attempt(stack: Stack, learner: Any,
-                                                                               reference_design: dict[str, Any]) -> None:
+def test_a_run_that_cannot_be_queued_fails_with_a_reason_and_keeps_the_attempt(
+    stack: Stack, learner: Any, reference_design: dict[str, Any]
+) -> None:
     run = services.run_start(learner=learner, kata=Kata.objects.get(slug="clearpay"), document=reference_design)
     prod_script("stop-redis")
     try:

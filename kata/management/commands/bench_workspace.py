@@ -28,17 +28,20 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 TARGETS = {"first_frame_ms": 300, "frames_per_second": 5, "grade_s": 5}
 
-INSTRUMENT = """() => {
+INSTRUMENT = (
+    """() => {
   const panel = document.getElementById('run-panel');
   const grade = document.getElementById('grade');
   window.__bench = {clicked: null, frames: [], grade: null};
   new MutationObserver(() => window.__bench.frames.push(performance.now()))
     .observe(panel, {attributes: true, attributeFilter: ['data-last-seq']});
   new MutationObserver(() => {
-    if (!window.__bench.grade && grade.querySelector('[data-testid="grade-score"]')) window.__bench.grade = performance.now();
+    if (!window.__bench.grade && grade.querySelector('[data-testid="grade-score"]'))"""
+    """ window.__bench.grade = performance.now();
   }).observe(grade, {childList: true, subtree: true});
   document.getElementById('run').addEventListener('click', () => { window.__bench.clicked = performance.now(); }, true);
 }"""
+)
 
 
 def _free_port() -> int:
@@ -58,14 +61,17 @@ class Command(BaseCommand):
             raise CommandError(f"{CHROMIUM} is missing: `make test-deps` installs it.")
         base = Path(settings.BASE_DIR)
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"), "DJANGO_SETTINGS_MODULE": "config.settings",
-                   "DEBUG": "0"}
+            env = {**os.environ, "SQLITE_PATH": str(Path(tmp) / "bench.sqlite3"),
+                   "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0"}
             manage = [sys.executable, str(base / "manage.py")]
-            for step in (["migrate", "-v", "0"], ["load_katas"], ["collectstatic", "--noinput", "-v", "0"], ["demo_accounts"]):
+            for step in (["migrate", "-v", "0"], ["load_katas"], ["collectstatic", "--noinput", "-v", "0"],
+                         ["demo_accounts"]):
                 subprocess.run(manage + step, env=env, check=True, capture_output=True, cwd=base)
             port = _free_port()
-            server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                                      env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
             try:
                 url = f"http://127.0.0.1:{port}"
                 deadline = time.monotonic() + 30

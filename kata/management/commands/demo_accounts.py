@@ -17,4 +17,6 @@ class Command(BaseCommand):
         accounts = services.demo_accounts_ensure()
         self.stdout.write("Demo accounts (local only):")
         for account in accounts:
-            self.stdout.write(f"  {account.role[:-1]:<11} username: {account.username:<11} password: {account.password}")
+            self.stdout.write(
+                f"  {account.role[:-1]:<11} username: {account.username:<11} password: {account.password}"
+            )

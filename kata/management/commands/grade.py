@@ -45,7 +45,9 @@ class Command(BaseCommand):
                 if not path.is_file():
                     self._fail(f"no such file: {source}")
                 if path.stat().st_size > MAX_DESIGN_BYTES:
-                    self._fail(f"{source} is larger than {MAX_DESIGN_BYTES // 1024} KiB; a design is a small JSON document")
+                    self._fail(
+                        f"{source} is larger than {MAX_DESIGN_BYTES // 1024} KiB; a design is a small JSON document"
+                    )
                 text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self._fail(f"cannot read {source}: {exc}")

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--learners", type=int, default=20, help=f"concurrent learners, 1–{MAX_LEARNERS}")
         parser.add_argument("--kata", default="clearpay")
         parser.add_argument("--design", default=str(settings.BASE_DIR / "fixtures/clearpay/designs/reference.json"))
-        parser.add_argument("--timeout", type=float, default=300, help=f"seconds for the whole test, at most {MAX_TIMEOUT_S}")
+        parser.add_argument("--timeout", type=float, default=300,
+                            help=f"seconds for the whole test, at most {MAX_TIMEOUT_S}")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -112,13 +113,14 @@ class Command(BaseCommand):
             ("time to first frame p50", secs(s["first_frame_p50_s"]), ""),
             ("time to first frame p95", secs(s["first_frame_p95_s"]), "target ≤ 1 s"),
             ("time to first frame max", secs(s["first_frame_max_s"]), ""),
-            ("frames per second (median)", "—" if s["frames_per_s_median"] is None else f"{s['frames_per_s_median']:.2f}", ""),
+            ("frames per second (median)",
+             "—" if s["frames_per_s_median"] is None else f"{s['frames_per_s_median']:.2f}", ""),
             ("frames received", str(s["frames_total"]), ""),
             ("reconnects", str(s["reconnects"]), ""),
             ("click → grade p50 / p95", f"{secs(s['grade_p50_s'])} / {secs(s['grade_p95_s'])}", ""),
         ]
-        self.stdout.write(f"Load test: {s['learners']} learners on {s['url']} ({s['executor']} runs), kata {s['kata']}, "
-                          f"design {s['design']}; {s['wall_s']:.1f} s wall")
+        self.stdout.write(f"Load test: {s['learners']} learners on {s['url']} ({s['executor']} runs), "
+                          f"kata {s['kata']}, design {s['design']}; {s['wall_s']:.1f} s wall")
         for name, value, target in rows:
             self.stdout.write(f"  {name:<28} {value:<18} {target}")
         for message in s["error_messages"]:

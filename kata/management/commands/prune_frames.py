@@ -15,4 +15,6 @@ class Command(BaseCommand):
         total = 0
         while (thinned := run_frames_prune(limit=100)):
             total += thinned
-        self.stdout.write(f"Frames of {total} runs finished over {settings.KATA_FRAME_RETENTION_DAYS} days ago deleted.")
+        self.stdout.write(
+            f"Frames of {total} runs finished over {settings.KATA_FRAME_RETENTION_DAYS} days ago deleted."
+        )
