@@ -77,7 +77,7 @@ node:
 	@test -x /usr/bin/node || { echo "node is still missing at /usr/bin/node"; exit 1; }
 
 # pytest exits 5 when no test ran; make treats that as the failure it is. Either suite failing fails `make test`.
-test: test-deps
+test: test-deps lint
 	/usr/bin/node --test tests/js/
 	$(PY) -m pytest -m "not slow" --ignore=tests/prod
 

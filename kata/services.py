@@ -20,6 +20,7 @@ from kata.drafts import draft_shape_problems
 from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, PartParameter, PartType, Run,
                          RunFrame, Scenario, TrafficSource)
 from kata.palette import Palette
+from kata.selectors import grade_effective
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
 
 LEARNERS = "learners"
@@ -405,8 +406,6 @@ class OverrideRefused(ValueError):
 @transaction.atomic
 def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: bool, reason: str) -> GradeOverride:
     """Flip one scenario's verdict with a reason; the run's passed count follows, the machine's grade stays as is."""
-    from kata.selectors import grade_effective
-
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.status != Run.Status.SUCCEEDED or not run.grade:
         raise OverrideRefused("Only a graded run can be overridden.")

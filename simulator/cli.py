@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "bench":
-        from .bench import main as bench_main
+        from .bench import main as bench_main  # the bench and its reference engines load only when asked for
 
         return bench_main(requests=args.requests, repeat=args.repeat)
     try:

@@ -42,7 +42,7 @@ class SpawnedDaphneProcess(DaphneProcess):
 
     @staticmethod
     def _Popen(process_obj):  # type: ignore[no-untyped-def]
-        from multiprocessing.popen_spawn_posix import Popen
+        from multiprocessing.popen_spawn_posix import Popen  # POSIX-only, as multiprocessing imports it: lazily
 
         return Popen(process_obj)
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from kata.models import Kata, PartParameter
+from kata.services import kata_load_fixture
+from tests.personas import make_persona
 
 
 @pytest.fixture
 def status_cache(db):
-    from kata.services import kata_load_fixture
-
     return kata_load_fixture(path=Path("fixtures/status-cache/kata.json"))[0]
 
 
@@ -84,13 +87,7 @@ def test_reference_design_is_validated_against_the_palette(client, instructor, s
 @pytest.mark.django_db(transaction=True)
 def test_check_kata_runs_in_the_background_one_at_a_time_per_person(client):
     """Transactional: the check's thread reads the kata from the database."""
-    import time
-
-    from kata.services import kata_load_fixture
-    from tests.personas import make_persona
-
     clearpay, _ = kata_load_fixture(path=Path("fixtures/clearpay/kata.json"))
-    from django.contrib.auth.models import Permission
 
     instructor = make_persona("instructor")
     # A transactional test's flush empties the groups the data migrations filled: give the permissions here.
@@ -125,8 +122,6 @@ def test_grader_can_view_but_not_change_katas_and_learner_cannot_enter_admin(cli
 
 
 def test_traffic_that_would_make_a_long_run_is_refused(status_cache):
-    from django.core.exceptions import ValidationError
-
     traffic = status_cache.traffic.get()
     traffic.hold_seconds = 3500
     with pytest.raises(ValidationError, match="keep it within 3600"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -32,8 +33,6 @@ def _reads_frames(sqls: list[str]) -> bool:
 
 @pytest.fixture
 def admin_user(db):
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
 
 

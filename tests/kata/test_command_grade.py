@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from kata.services import kata_load_fixture
+
 STATUS = Path("fixtures/status-cache")
 
 
 @pytest.fixture
 def katas(db):
-    from kata.services import kata_load_fixture
-
     kata_load_fixture(path=STATUS / "kata.json")
 
 

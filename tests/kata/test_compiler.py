@@ -6,6 +6,7 @@ import pytest
 
 from kata.compiler import compile_design, compile_document, ttl_hit_ratio
 from kata.design import Design, design_validate
+from simulator import build_network
 
 
 @pytest.fixture
@@ -101,8 +102,6 @@ def test_design_cost_adds_up_instances_times_unit_and_core_cost(compiled):
 
 
 def test_compiled_spec_is_accepted_by_the_simulator(compiled):
-    from simulator import build_network
-
     network = build_network(compiled.spec)
     assert len(network.stations) == 8
 

@@ -14,6 +14,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from config.asgi import application
 from kata.consumers import RunConsumer
 from kata.models import Attempt, Run, RunFrame
+from kata.services import kata_load_fixture
+from kata.sockets import socket_guard, socket_guard_reset
 from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -32,8 +34,6 @@ def _cookie(user) -> tuple[bytes, bytes]:
 
 async def _finished_run(frames: int) -> tuple[object, Run, tuple[bytes, bytes]]:
     """A learner's graded run with `frames` saved frames, and the learner's session cookie."""
-    from kata.services import kata_load_fixture
-
     kata, _ = await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
     learner = await sync_to_async(make_persona)("learner")
     attempt = await Attempt.objects.acreate(learner=learner, kata=kata, design={})
@@ -90,8 +90,6 @@ async def test_an_acknowledging_client_gets_every_frame_in_order_then_the_grade(
 
 
 async def test_a_client_that_stops_reading_is_closed_and_forgotten(monkeypatch):
-    from kata.sockets import socket_guard
-
     monkeypatch.setattr(RunConsumer, "STALL_SECONDS", 0.5)
     monkeypatch.setattr(RunConsumer, "CATCH_UP_SECONDS", 0.2)
     learner, run, cookie = await _finished_run(frames=300)
@@ -125,7 +123,6 @@ async def test_a_learner_holds_at_most_six_sockets_in_all():
         assert (await socket.connect())[0]
         assert (await socket.receive_json_from())["type"] == "hello"
     assert (await _drain(sockets[0], timeout=1))[-1] == {"type": "websocket.close", "code": 4409}
-    from kata.sockets import socket_guard
 
     assert socket_guard().open_count(user_id=learner.pk) == 6
     for socket in sockets[1:]:
@@ -134,7 +131,6 @@ async def test_a_learner_holds_at_most_six_sockets_in_all():
 
 async def test_opening_sockets_in_a_loop_is_refused_for_a_while(settings):
     settings.KATA_SOCKET_OPENS_PER_MINUTE = 5
-    from kata.sockets import socket_guard_reset
 
     socket_guard_reset()
     _, run, cookie = await _finished_run(frames=1)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
 from config.asgi import application
+from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")
@@ -25,9 +27,6 @@ def _session_cookie(user) -> tuple[bytes, bytes]:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_logged_in_user_is_greeted_and_answered():
-    from asgiref.sync import sync_to_async
-
-    from tests.personas import make_persona
 
     user = await sync_to_async(make_persona)("learner")
     cookie = await sync_to_async(_session_cookie)(user)

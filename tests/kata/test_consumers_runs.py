@@ -12,6 +12,7 @@ from django.test import AsyncClient
 
 from config.asgi import application
 from kata.models import Run, RunFrame
+from kata.services import kata_load_fixture
 from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -21,8 +22,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 async def _setup():
-    from kata.services import kata_load_fixture
-
     await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
     learner = await sync_to_async(make_persona)("learner")
     client = AsyncClient()
@@ -116,8 +115,6 @@ async def test_another_learner_cannot_follow_the_run():
 
 
 async def test_second_run_while_one_is_active_is_refused_and_cancel_stops_it():
-    from kata.services import kata_load_fixture
-
     await sync_to_async(kata_load_fixture)(path=Path("fixtures/clearpay/kata.json"))
     _, client = await _setup()
     body = Path("fixtures/clearpay/designs/reference.json").read_text()

@@ -11,14 +11,13 @@ from kata.design import design_validate
 from kata.models import Kata, PartParameter, PartType, Scenario, TrafficSource
 from kata.palette import Palette
 from kata.runs.seeds import design_grade
+from kata.services import kata_load_fixture
 
 ROOT = Path("fixtures/status-cache")
 
 
 @pytest.fixture
 def status_cache(db):
-    from kata.services import kata_load_fixture
-
     return kata_load_fixture(path=ROOT / "kata.json")[0]
 
 

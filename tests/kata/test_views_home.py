@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from kata.models import Kata
@@ -59,7 +60,6 @@ def test_static_htmx_and_plotly_are_served_locally(client, db):
     body = client.get(reverse("home")).content.decode()
     assert "/static/django_htmx/htmx" in body
     assert "https://" not in body.split("<body")[0], "no asset may come from a CDN"
-    from django.contrib.staticfiles import finders
 
     assert finders.find("plotly/plotly.min.js"), "plotly.js must be served from the plotly package"
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from kata import services
 from kata.models import Attempt, Draft, Run
 
 
@@ -177,11 +180,7 @@ def test_a_body_over_the_limit_gets_a_clear_413(logged_in, settings):
 def test_a_run_orphaned_by_a_restart_is_failed_with_a_reason_and_does_not_block_the_next(
     logged_in, learner, clearpay, design_file
 ):
-    from datetime import timedelta
 
-    from django.utils import timezone
-
-    from kata import services
 
     attempt = Attempt.objects.create(learner=learner, kata=clearpay, design=design_file("reference"))
     orphan = Run.objects.create(attempt=attempt, seeds=[1, 2, 3], status="running")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from simulator import analytic
+from simulator import analytic, build_network
 from tests.simulator.replication import assert_agrees, estimate, replicate
 
 SCALES = [pytest.param((16, 1), id="fast"), pytest.param((36, 4), id="validate", marks=pytest.mark.slow)]
@@ -119,7 +119,6 @@ def test_md1_wait_is_half_of_mm1(scale: tuple[int, int]) -> None:
 def test_mg1_matches_pollaczek_khinchine(scale: tuple[int, int], service: dict[str, Any]) -> None:
     """M/G/1 at rho = 0.6: mean wait rho (1 + scv) E[S] / (2 (1 - rho)) for each service distribution."""
     reps, k = scale
-    from simulator import build_network
 
     st = build_network(one_queue(0.6, 1, service)).stations[0].service
     runs = replicate(one_queue(0.6, 1, service), requests=20_000 * k, warmup=1_000, replications=reps)

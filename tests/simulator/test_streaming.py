@@ -9,6 +9,7 @@ import pytest
 
 from simulator import Simulation, Snapshot, build_network, run
 from simulator.bench import clearpay_spec
+from tests.simulator.replication import z_quantile
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +95,6 @@ def test_snapshot_is_small() -> None:
 
 def test_rate_profile_arrivals_follow_the_integrated_rate() -> None:
     """Non-homogeneous Poisson: arrivals in each piece of the profile ~ Poisson(integral of the rate)."""
-    from tests.simulator.replication import z_quantile
-
     net = build_network({"sources": [{"name": "pay", "profile": [[0, 10], [100, 10], [200, 50], [300, 0]]}],
                          "stations": [{"name": "a", "servers": "inf",
                                        "service": {"dist": "deterministic", "mean": 0.001}}]})

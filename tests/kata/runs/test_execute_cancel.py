@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from kata import services
@@ -53,8 +54,6 @@ def _execute_in_thread(run: Run, *, simulate: Simulate, cancel_on) -> tuple[thre
             assert services.run_cancel(run=run)
 
     def body() -> None:
-        from django.db import connection
-
         try:
             box["outcome"] = run_execute(run.pk, publish=publish, simulate=simulate)
             box["returned_at"] = time.monotonic()

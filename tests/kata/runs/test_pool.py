@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
-from simulator import SpecError
 
 from kata.runs import pool
+from simulator import SpecError
 
 SPEC = {"arrival": {"rate": 5.0}, "stations": [{"name": "a", "service": {"dist": "exponential", "mean": 0.05}}],
         "duration": 20.0}
@@ -53,11 +57,6 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_exit_when_the_process_that_owns_the_pool_is_killed():
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              cwd=Path(__file__).resolve().parents[3])
     try:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from config.asgi import application
 from kata.models import Attempt, Run
 from kata.runs import lease, pool, submit
+from kata.services import kata_load_fixture
 from tests.personas import make_persona
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -53,8 +54,6 @@ async def _follow(client: AsyncClient, path: str) -> list[dict]:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_class_queueing_more_runs_than_the_simulators_take_loses_none():
-    from kata.services import kata_load_fixture
-
     await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
     count = 2 * settings.KATA_SIMULATORS + 2
     clients = [await _learner(f"learner-{i}") for i in range(count)]
@@ -114,8 +113,6 @@ def test_queued_is_not_dead_but_a_silent_running_run_nobody_holds_is(learner, cl
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_runs_left_by_a_previous_process_are_taken_on_and_finish():
-    from kata.services import kata_load_fixture
-
     kata, _ = await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
     owners = [await sync_to_async(make_persona)("learner", username=f"owner-{i}") for i in range(2)]
     design = json.loads(DESIGN)
