@@ -47,6 +47,7 @@ class CompiledDesign:
     stations: dict[str, StationInfo]
     sources: dict[str, str]
     cost_per_hour: float
+    design: Design  # what was compiled: grading asks it graph questions beside the network's figures
 
     def stations_of_role(self, role: str) -> list[StationInfo]:
         return [s for s in self.stations.values() if s.role == role]
@@ -251,7 +252,8 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
         "duration": palette.duration,
         "drain": float(palette.drain_seconds),
     }
-    return CompiledDesign(spec=spec, stations=infos, sources=sources, cost_per_hour=round(total_cost, 6))
+    return CompiledDesign(spec=spec, stations=infos, sources=sources, cost_per_hour=round(total_cost, 6),
+                          design=design)
 
 
 def compile_document(document: Any, palette: Palette) -> CompiledDesign:

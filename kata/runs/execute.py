@@ -16,8 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from kata.compiler import CompiledDesign, compile_design
-from kata.design import design_validate
+from kata.compiler import CompiledDesign, compile_document
 from kata.grading import Grade, grade
 from kata.messages import GradeMessage
 from kata.models import Kata, Run
@@ -84,11 +83,11 @@ def _announce(claim: Claim, publish: Publish) -> None:
 def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _Graded:
     kata = Kata.objects.get(pk=run.attempt.kata_id)
     palette = Palette.from_kata(kata)
-    # Validated and compiled once each: grading needs the design as well as its network.
-    design = design_validate(run.attempt.design, palette)
-    compiled = compile_design(design, palette)
+    # Checked again here, against the kata as it is when the run executes (it may have changed since the click).
+    compiled = compile_document(run.attempt.design, palette)
     results = simulate(compiled.spec, list(run.seeds), stream)
-    return _Graded(compiled, results, grade(palette=palette, design=design, compiled=compiled, results_by_seed=results))
+    return _Graded(compiled, results, grade(palette=palette, design=compiled.design, compiled=compiled,
+                                            results_by_seed=results))
 
 
 def _strip_series(results: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kata.compiler import CompiledDesign, compile_design
-from kata.design import Design, design_validate
+from kata.compiler import CompiledDesign, compile_document
+from kata.design import Design
 from kata.grading import Grade, grade
 from kata.models import Run
 from kata.palette import Palette
@@ -152,11 +152,9 @@ def grading_seeds(palette: Palette, *, count: int | None = None, first: int = 1)
 
 def design_grade(*, palette: Palette, document: Any, seeds: Sequence[int], parallel: bool = True) -> GradedDesign:
     """Validate, compile, simulate on every seed and grade. Raises `DesignError` for an invalid design."""
-    # Validated and compiled once each: grading needs the design as well as its network.
-    design = design_validate(document, palette)
-    compiled = compile_design(design, palette)
+    compiled = compile_document(document, palette)
     results = seeds_simulate(compiled.spec, seeds, parallel=parallel)
     return GradedDesign(
-        design=design, compiled=compiled, results_by_seed=results,
-        grade=grade(palette=palette, design=design, compiled=compiled, results_by_seed=results),
+        design=compiled.design, compiled=compiled, results_by_seed=results,
+        grade=grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results),
     )
