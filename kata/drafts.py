@@ -7,7 +7,8 @@ stored draft can be read back, validated and drawn:
     {"nodes": [{"id": str, "part": str, "params": {str: number | bool}, "x": number, "y": number}, ...],
      "edges": [{"source": str, "target": str}, ...]}
 
-with at most 40 nodes, 120 edges and 20 parameters per node, strings of at most 40 characters and numbers a float
+with at most MAX_NODES nodes, MAX_EDGES edges and 20 parameters per node (kata/design.py's limits), strings of at
+most MAX_ID_LENGTH characters and numbers a float
 holds, at most 1e9 in size. `params`, `x` and `y` may be left out; nothing else may be added.
 """
 
@@ -16,10 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kata.design import MAX_EDGES, MAX_NODES, DesignProblem
+from kata.design import MAX_EDGES, MAX_ID_LENGTH, MAX_NODES, DesignProblem
 
 MAX_PARAMS = 20
-MAX_STRING = 40
+MAX_STRING = MAX_ID_LENGTH  # ids and part keys: the validator's own limit
 MAX_MAGNITUDE = 1e9
 NODE_FIELDS = ("id", "part", "params", "x", "y")
 EDGE_FIELDS = ("source", "target")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kata.design import MAX_COORDINATE
 from tests.test_settings_production import PRODUCTION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,10 @@ def test_collectstatic_under_production_settings_points_module_imports_at_hashed
             assert resolved in manifest.values(), f"{manifest[name]} imports {target}, which is not a hashed file"
             rewritten += 1
     assert rewritten >= 8
+
+
+def test_the_editor_clamps_positions_at_the_validators_coordinate_limit():
+    """The document model runs without a page, so it carries the limit itself: it must be the validator's."""
+    source = (Path(__file__).resolve().parents[1] / "static/kata/js/editor/document.js").read_text()
+    found = re.search(r"export const LIMIT = (\d+);", source)
+    assert found and int(found.group(1)) == MAX_COORDINATE
