@@ -52,6 +52,17 @@ class SourceStats:
         self.retries = 0
         self.unfinished = 0
 
+    def close(self) -> None:
+        """At the horizon: what is still in the network counts as dropped (acknowledged) or as an error."""
+        o = self.counts()
+        finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
+        unfinished = self.arrivals - finished
+        unfinished_acked = self.acked - o["settled"] - o["failed"] - o["dropped"]  # leaks count as acknowledged
+        self.unfinished = unfinished
+        self.unfinished_acked = unfinished_acked
+        self.outcomes["dropped"] += unfinished_acked
+        self.outcomes["error"] += unfinished - unfinished_acked
+
     def counts(self) -> dict[str, int]:
         """Outcome counts in `results.OUTCOMES` order."""
         o = self.outcomes

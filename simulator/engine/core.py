@@ -23,11 +23,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..model import Network, SpecError
 from ..results import Results, Snapshot
+from . import fast
 from .arrivals import ArrivalProcess, SourceStats
 from .buffers import BufferNode, EnqueueBufferNode
 from .clock import Clock
@@ -50,7 +52,14 @@ class Simulation:
     `env` is its `Clock`, a `simpy.Environment`: SimPy processes may run on it beside the engine.
     """
 
-    def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0) -> None:
+    def __new__(cls, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
+                engine: str | None = None) -> Simulation:
+        if cls is Simulation and fast.wanted(engine):
+            cls = FastSimulation
+        return super().__new__(cls)
+
+    def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
+                 engine: str | None = None) -> None:
         if requests is not None and requests < 1:
             raise ValueError("requests must be >= 1")
         if warmup < 0 or (requests is not None and warmup >= requests):
@@ -65,7 +74,6 @@ class Simulation:
             raise SpecError("duration", "required in duration mode when a source has a constant rate")
         self.horizon = math.inf if requests is not None else traffic_end + network.drain
         self.limit: float = requests if requests is not None else math.inf
-        self.env = Clock()
         seq = np.random.SeedSequence(seed)
         n, m = len(network.stations), len(network.sources)
         # Streams n + m + 1 onwards (the queue writes') come after the ones every network has, so adding a feature
@@ -73,28 +81,39 @@ class Simulation:
         children = seq.spawn(n + m + 1 + n)
         streams = [np.random.Generator(np.random.PCG64(s)) for s in children[:n + m + 1]]
         self.rng = random.Random(int(streams[n + m].integers(2**63)))
+        put_streams = [np.random.Generator(np.random.PCG64(children[n + m + 1 + i]))
+                       if st.is_buffer and st.enqueue is not None else None for i, st in enumerate(network.stations)]
+        self.track_exits = requests is not None  # only metrics() reads sojourns by exit, and it needs requests mode
+        self.cost_per_hour = network.cost_per_hour
+        self.started = False
+        self.closed = False
+        self.end_time = math.nan  # set when the run is closed
+        self._build(streams[:n], streams[n:n + m], put_streams)
+        self.observer = Observer(self)
+
+    def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
+               put_streams: list[np.random.Generator | None]) -> None:
+        """The run-time stations, sources and counters, on the clock."""
+        network = self.network
+        n = len(network.stations)
+        self.env = Clock()
         self.nodes: list[Node] = []
         for i, st in enumerate(network.stations):
-            if st.is_buffer and st.enqueue is not None:
-                put_rng = np.random.Generator(np.random.PCG64(children[n + m + 1 + i]))
-                self.nodes.append(EnqueueBufferNode(self, i, st, streams[i], put_rng))
+            put_rng = put_streams[i]
+            if put_rng is not None:
+                self.nodes.append(EnqueueBufferNode(self, i, st, station_streams[i], put_rng))
             else:
                 cls = BufferNode if st.is_buffer else node_class(st)
-                self.nodes.append(cls(self, i, st, streams[i]))
+                self.nodes.append(cls(self, i, st, station_streams[i]))
         self.stats = [SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
-        self.track_exits = requests is not None  # only metrics() reads sojourns by exit, and it needs requests mode
-        self.sources = self._sources(streams[n:n + m])
+        self.sources = self._sources(source_streams)
         self.n_arrived = 0
         self.outstanding = 0  # requests in the network (including those waiting out a retry backoff)
         self.active_sources = len(self.sources)
-        self.cost_per_hour = network.cost_per_hour
         self.window: tuple[float, float] | None = None  # CLI window [arrival #warmup, last arrival]
         self.window_area_start: list[float] = []
         self.window_area_end: list[float] = []
         self.window_start = 0.0
-        self.started = False
-        self.closed = False
-        self.end_time = math.nan  # set when the run is closed
         self.observer = Observer(self)
 
     def _sources(self, streams: list[np.random.Generator]) -> list[ArrivalProcess]:
@@ -242,6 +261,11 @@ class Simulation:
                 src.schedule_next(0.0)
 
     @property
+    def engine(self) -> str:
+        """The engine the run is on: "pure" (Python) or "fast" (compiled)."""
+        return "pure"
+
+    @property
     def done(self) -> bool:
         """True when the run has reached its end."""
         if self.mode == "duration":
@@ -280,14 +304,7 @@ class Simulation:
         self.closed = True
         self.end_time = self.env.now  # SimPy processes may move the clock on afterwards: the run ended here
         for st in self.stats:
-            o = st.counts()
-            finished = o["completed"] + o["error"] + o["failed"] + o["dropped"]
-            unfinished = st.arrivals - finished
-            unfinished_acked = st.acked - o["settled"] - o["failed"] - o["dropped"]  # leaks count as acknowledged
-            st.unfinished = unfinished
-            st.unfinished_acked = unfinished_acked
-            st.outcomes["dropped"] += unfinished_acked
-            st.outcomes["error"] += unfinished - unfinished_acked
+            st.close()
 
     # ---------------------------------------------------------------- output
     def results(self) -> Results:
@@ -317,14 +334,67 @@ class Simulation:
         return out
 
 
+class FastSimulation(Simulation):
+    """A `Simulation` on the compiled engine (`fast`): the same semantics, results and API; the request's life and
+    the calendar run in C, and the counters below are read from there."""
+
+    core: Any
+
+    def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
+               put_streams: list[np.random.Generator | None]) -> None:
+        core = self.core = fast.build_fast(self, station_streams, source_streams, put_streams)
+        self.env = core.clock
+        self.nodes = core.nodes
+        self.stats = core.stats
+        self.sources = core.sources
+
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.core.start()
+
+    @property
+    def engine(self) -> str:
+        return "fast"
+
+    @property
+    def n_arrived(self) -> int:  # type: ignore[override]
+        return int(self.core.n_arrived)
+
+    @property
+    def outstanding(self) -> int:  # type: ignore[override]
+        return int(self.core.outstanding)
+
+    @property
+    def active_sources(self) -> int:  # type: ignore[override]
+        return int(self.core.active_sources)
+
+    @property
+    def window(self) -> tuple[float, float] | None:  # type: ignore[override]
+        return self.core.window
+
+    @property
+    def window_area_start(self) -> list[float]:  # type: ignore[override]
+        return self.core.window_area_start
+
+    @property
+    def window_area_end(self) -> list[float]:  # type: ignore[override]
+        return self.core.window_area_end
+
+    @property
+    def requests_allocated(self) -> int:
+        """Request records the run allocated: the most requests in the network at once (its memory for them)."""
+        return int(self.core.requests_allocated)
+
+
 def run(network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
-        step: float | None = None) -> Results:
+        step: float | None = None, engine: str | None = None) -> Results:
     """Run a network to the end and return its `Results`.
 
     `step` (simulated seconds) records a time series of snapshots; by default 1.0 in duration mode and none in
     requests mode (where a run may span hours of simulated time).
     """
-    sim = Simulation(network, seed=seed, requests=requests, warmup=warmup)
+    sim = Simulation(network, seed=seed, requests=requests, warmup=warmup, engine=engine)
     if step is None and requests is None:
         step = 1.0
     if step is not None:

@@ -46,7 +46,7 @@ class Observer:
             util = (area - a0) / (node.servers * dt)
             if node.peak_utilization is None or util > node.peak_utilization:
                 node.peak_utilization = util
-        return StationSnapshot(node.name, util, len(node.queue), node.busy,
+        return StationSnapshot(node.name, util, node.queued, node.busy,
                                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0)
 
     def _new_latencies(self) -> tuple[np.ndarray, np.ndarray]:

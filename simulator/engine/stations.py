@@ -152,6 +152,11 @@ class Node:
         return np.concatenate((np.zeros(self.no_wait), waits)) if self.no_wait else waits
 
     @property
+    def queued(self) -> int:
+        """Requests waiting (not in service)."""
+        return len(self.queue)
+
+    @property
     def completions(self) -> int:
         """Completed visits: one sojourn sample per visit past the warm-up, plus the warm-up ones. Derived, so the
         hot path keeps no separate counter."""

@@ -19,7 +19,7 @@ def test_flat_segment_fast_path_gives_the_inversion_s_arrival_times() -> None:
     including draws that end exactly on a segment's end and clocks sitting exactly on one."""
     spec = {"sources": [{"name": "pay", "profile": PROFILE}],
             "stations": [{"name": "s", "service": {"dist": "exponential", "mean": 0.01}}]}
-    source = Simulation(build_network(spec), seed=1).sources[0]
+    source = Simulation(build_network(spec), seed=1, engine="pure").sources[0]  # the pure engine's source
     reference = copy.copy(source)  # its own segment pointer
     draws = random.Random(7)
     now, steps = 0.0, 0
@@ -37,7 +37,7 @@ def test_flat_segment_fast_path_gives_the_inversion_s_arrival_times() -> None:
 def test_constant_rate_source_is_one_flat_segment() -> None:
     spec = {"arrival": {"rate": 7.0}, "duration": 5.0,
             "stations": [{"name": "s", "service": {"dist": "exponential", "mean": 0.01}}]}
-    source = Simulation(build_network(spec), seed=1).sources[0]
+    source = Simulation(build_network(spec), seed=1, engine="pure").sources[0]  # the pure engine's source
     for now, work in [(0.0, 0.3), (1e6, 2.5), (3.25, 1e-9)]:
         assert source.next_time(now, work) == now + work / 7.0
 

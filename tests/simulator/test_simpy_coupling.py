@@ -7,6 +7,7 @@ import json
 from collections.abc import Generator
 from typing import Any
 
+import pytest
 import simpy
 
 from simulator import Simulation, build_network
@@ -38,11 +39,15 @@ def _watchers(sim: Simulation, log: list[tuple[str, float, int]]) -> None:
     env.process(waiter())
 
 
-def test_a_plain_simpy_process_interleaves_with_the_engine_and_changes_nothing() -> None:
+ENGINES = pytest.mark.parametrize("engine", ["pure", "fast"])
+
+
+@ENGINES
+def test_a_plain_simpy_process_interleaves_with_the_engine_and_changes_nothing(engine: str) -> None:
     spec = clearpay_spec(duration=30.0, status=True)
-    alone = Simulation(build_network(spec), seed=11)
+    alone = Simulation(build_network(spec), seed=11, engine=engine)
     alone_snaps = [(s.t, s.arrivals) for s in alone.stream(step=0.5)]
-    shared = Simulation(build_network(spec), seed=11)
+    shared = Simulation(build_network(spec), seed=11, engine=engine)
     log: list[tuple[str, float, int]] = []
     _watchers(shared, log)
     shared_snaps = [(s.t, s.arrivals) for s in shared.stream(step=0.5)]
@@ -58,10 +63,12 @@ def test_a_plain_simpy_process_interleaves_with_the_engine_and_changes_nothing()
     assert dump(shared.results()) == dump(alone.results())
 
 
-def test_engine_entries_and_simpy_events_at_one_time_run_in_the_order_they_were_scheduled() -> None:
+@ENGINES
+def test_engine_entries_and_simpy_events_at_one_time_run_in_the_order_they_were_scheduled(engine: str) -> None:
     """One FIFO order at equal times (the shared event counter), with SimPy's URGENT events (a process's start)
-    first, as on a plain environment."""
-    clock = Clock()
+    first, as on a plain environment; on the pure engine's `Clock` and on the compiled engine's."""
+    clock = Simulation(build_network(TANDEM), requests=1, engine=engine).env  # not started: an empty calendar
+    assert isinstance(clock, Clock) and type(clock).__name__ == ("Clock" if engine == "pure" else "FastClock")
     order: list[str] = []
 
     def engine(name: str, now: float) -> None:
@@ -83,11 +90,12 @@ def test_engine_entries_and_simpy_events_at_one_time_run_in_the_order_they_were_
     assert order[2:] == ["a@2", "b@2", "timeout@2", "c@2"] and clock.now == 3.0 and clock.peek() == float("inf")
 
 
-def test_simpy_run_until_drives_the_engine_and_requests_mode_ends_with_the_engine() -> None:
+@ENGINES
+def test_simpy_run_until_drives_the_engine_and_requests_mode_ends_with_the_engine(engine: str) -> None:
     net = build_network(TANDEM)
-    alone = Simulation(net, seed=3, requests=5_000, warmup=100)
+    alone = Simulation(net, seed=3, requests=5_000, warmup=100, engine=engine)
     expected = alone.metrics()
-    shared = Simulation(net, seed=3, requests=5_000, warmup=100)
+    shared = Simulation(net, seed=3, requests=5_000, warmup=100, engine=engine)
     ticks: list[float] = []
 
     def forever() -> Generator[simpy.Event, Any, None]:
@@ -106,8 +114,9 @@ def test_simpy_run_until_drives_the_engine_and_requests_mode_ends_with_the_engin
     assert dump(shared.results()) == dump(alone.results()), "the run's results keep the end of the run"
 
 
-def test_simpy_s_own_run_loop_processes_engine_events() -> None:
-    sim = Simulation(build_network(clearpay_spec(duration=20.0)), seed=2)
+@ENGINES
+def test_simpy_s_own_run_loop_processes_engine_events(engine: str) -> None:
+    sim = Simulation(build_network(clearpay_spec(duration=20.0)), seed=2, engine=engine)
     sim.stream(step=1.0)  # not started yet: starting is the first step's job
     list(zip(range(1), sim.stream(step=1.0), strict=False))
     arrived = sim.n_arrived
