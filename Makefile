@@ -13,10 +13,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# Reinstall only when the pinned dependencies change.
-$(VENV)/.installed: pyproject.toml | $(PY)
+# Reinstall only when the pinned dependencies or the compiled engine's source change (the install builds it).
+$(VENV)/.installed: pyproject.toml setup.py simulator/engine/_fast.pyx | $(PY)
 	$(PIP) install -e . 2>&1 | grep -v -e "^WARNING: Location" -e "^ *$$" || true
 	$(PY) -c "import django, channels, daphne, simpy, plotly, whitenoise, django_htmx, celery, channels_redis, psycopg, aiohttp"
+	@$(PY) -c "import simulator.engine._fast" 2>/dev/null || echo "warning: the compiled engine was not built; runs use the pure engine (about 7x slower)"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

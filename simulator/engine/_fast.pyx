@@ -387,6 +387,7 @@ cdef class Core:
     cdef Entry* heap
     cdef Py_ssize_t heap_len, heap_cap
     cdef public long long next_eid
+    cdef public long long events  # processed so far (the bench's events per second)
     cdef Req** blocks
     cdef Py_ssize_t n_blocks, n_reqs
     cdef int free_head
@@ -698,6 +699,7 @@ cdef class Core:
                 handler(obj, e.time)
             last = e.time
             any_done = True
+            self.events += 1
         return last if any_done else None
 
     def step(self):
@@ -708,6 +710,7 @@ cdef class Core:
 
     cdef void _one(self) except *:
         cdef Entry e = self.pop()
+        self.events += 1
         if e.kind == EV_DONE:
             self.done(<FastNode> self.nodes[e.target], e.req, e.time)
         elif e.kind == EV_FIRE:
@@ -745,6 +748,15 @@ cdef class Core:
     cdef inline void free_req(self, int r):
         self.req(r).next_free = self.free_head
         self.free_head = r
+
+    @property
+    def memory_bytes(self):
+        """Bytes of the C state: the calendar, the request records and the queues' rings (not the samples)."""
+        cdef Py_ssize_t total = self.heap_cap * sizeof(Entry) + self.n_blocks * REQ_BLOCK * sizeof(Req)
+        cdef FastNode node
+        for node in self.nodes:
+            total += node.ring_cap * sizeof(int) + node.draws.size * sizeof(double)
+        return total
 
     @property
     def requests_allocated(self):
