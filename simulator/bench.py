@@ -172,7 +172,8 @@ def graded_seed(spec: dict[str, Any], seed: int, engine: str | None = None) -> d
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     core = getattr(sim, "core", None)
     return {"cpu": cpu, "wall": wall, "gap": gap, "cpu_gap": cpu_gap,
-            "requests": sum(src["arrivals"] for src in results["sources"]), "events": core.events if core is not None else None, "end": results["end_time"],
+            "requests": sum(src["arrivals"] for src in results["sources"]),
+            "events": core.events if core is not None else None, "end": results["end_time"],
             "engine": sim.engine}
 
 
