@@ -4,10 +4,12 @@ Workers are spawned (fresh interpreters), never forked from a web server full of
 forked copy of this process could trip over; the pool stays up for the life of the process and `warm()` starts it
 in the background, so no learner's Run pays for start-up.
 
-Seeds wait in this process, not in the pool: one feeder thread per pool worker hands the pool a seed only when that
-worker is free, taking streamed seeds (a learner watching their first frames) before grading seeds, first come
-first served within each. So in a burst of Runs every learner's first seed is simulated before anyone's grading
-seeds, and a seed that is still waiting can be cancelled.
+Streamed seeds (a learner watching their first frames) never wait behind anyone: one more spawned process, the
+streamer, simulates every streamed seed at once, a thread each, so the interpreter's switching shares it between
+them and thirty learners pressing Run together all see their first frame within a fraction of a second (a compiled
+seed's step takes well under a millisecond). Grading seeds wait in this process, not in the pool: one feeder thread
+per pool worker hands the pool a seed only when that worker is free, first come first served, and a seed that is
+still waiting can be cancelled.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _manager: SyncManager | None = None
 _scheduler: Scheduler | None = None
+_streamer: Streamer | None = None
 _workers: int | None = None
 
 
 def _forget_after_fork() -> None:
     # A forked process (a test's live server, say) inherits these objects but not the threads and pipes behind
     # them: it starts its own on first use.
-    global _pool, _manager, _lock, _scheduler
-    _pool, _manager, _lock, _scheduler = None, None, threading.Lock(), None
+    global _pool, _manager, _lock, _scheduler, _streamer
+    _pool, _manager, _lock, _scheduler, _streamer = None, None, threading.Lock(), None, None
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -102,19 +105,25 @@ def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) 
     return stream_seed(spec, seed, emit)
 
 
-def simulate(spec: dict[str, Any], seed: int, stop: Any = None) -> dict[str, Any] | None:
+def simulate(spec: dict[str, Any], seed: int, stop: Any = None, progress: Any = None) -> dict[str, Any] | None:
     """Run one seed to the end in 1-second steps (so the time series exists) and return `Results.to_dict()`.
 
     `stop` (anything with `is_set()`) is looked at every STOP_CHECK_SECONDS of wall time: once set, the seed stops
     and the answer is None, so a cancelled run frees its process at once rather than at the end of every seed.
+    `progress` (anything with a `value`, a shared one across processes) is set to the seed's progress, 0 to 1, as
+    often.
     """
     simulation = Simulation(build_network(spec), seed=seed)
     checked = time.monotonic()
-    for _ in simulation.stream(step=STEP_SECONDS):
-        if stop is not None and time.monotonic() - checked >= STOP_CHECK_SECONDS:
+    for snapshot in simulation.stream(step=STEP_SECONDS):
+        if time.monotonic() - checked >= STOP_CHECK_SECONDS:
             checked = time.monotonic()
-            if stop.is_set():
+            if stop is not None and stop.is_set():
                 return None
+            if progress is not None:
+                progress.value = snapshot.progress
+    if progress is not None:
+        progress.value = 1.0
     return simulation.results().to_dict()
 
 
@@ -229,21 +238,91 @@ def submit(spec: dict[str, Any], seed: int) -> Future[dict[str, Any]]:
     return scheduler().submit(GRADING, simulate, spec, seed)
 
 
-def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any]:
-    """Start a seed; set the returned event to stop it (its answer is then None)."""
-    stop = channels().Event()
+def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
+    """Start a seed; set the returned event to stop it (its answer is then None); the returned value's `value` is
+    its progress, 0 to 1."""
+    manager = channels()
+    stop, progress = manager.Event(), manager.Value("d", 0.0)
     try:
-        return pool().submit(simulate, spec, seed, stop), stop
+        return pool().submit(simulate, spec, seed, stop, progress), stop, progress
     except BrokenProcessPool:
-        return pool().submit(simulate, spec, seed, stop), stop
+        return pool().submit(simulate, spec, seed, stop, progress), stop, progress
+
+
+def _stream_job(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> None:
+    """In the streamer: one streamed seed; its frames, then ("result", results or None) or ("error", exception)."""
+    try:
+        result = simulate_streamed(spec, seed, channel, stop)
+    except BaseException as exc:  # noqa: BLE001 - handed to the web process, which fails the run with it
+        channel.put(("error", exc))
+        return
+    channel.put(("result", result))
+
+
+def _streamer_main(jobs: Any, parent: int) -> None:
+    """The streamer process: a thread for each streamed seed it is given, until its parent is gone."""
+    _exit_with_parent(parent)
+    while True:
+        try:
+            job = jobs.get()
+        except Exception:  # noqa: BLE001 - a job whose channel is already gone (its run ended): nobody waits on it
+            continue
+        threading.Thread(target=_stream_job, args=job, name=f"kata-stream-{job[1]}", daemon=True).start()
+
+
+class Streamer:
+    """The process that simulates every streamed seed at once; a seed's future fails if the process dies."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._jobs = context.Queue()
+        self._pending: set[Future[Any]] = set()
+        self._pending_lock = threading.Lock()
+        self.process = context.Process(target=_streamer_main, args=(self._jobs, os.getpid()), name="kata-streamer",
+                                       daemon=True)
+        self.process.start()
+        threading.Thread(target=self._watch, name="kata-streamer-watch", daemon=True).start()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def submit(self, spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        self._jobs.put((spec, seed, channel, stop))
+        return future
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
+
+    def _watch(self) -> None:
+        self.process.join()
+        with self._pending_lock:
+            pending = list(self._pending)
+        for future in pending:
+            if not future.done():
+                future.set_exception(BrokenProcessPool("the streaming simulator process stopped"))
+
+
+def streamer() -> Streamer:
+    global _streamer
+    with _lock:
+        if _streamer is None or not _streamer.alive():  # a dead one is replaced
+            _streamer = Streamer()
+        return _streamer
 
 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
-    """Start a seed whose frames come back on the returned queue, before any grading seed; set the returned event
-    to stop it."""
+    """Start a seed at once in the streamer; its frames, then its end, come back on the returned queue
+    (("frame", points, t, progress), then ("result", results or None) or ("error", exception); whoever reads the
+    end settles the returned future with it). Set the returned event to stop it."""
     manager = channels()
     channel, stop = manager.Queue(), manager.Event()
-    return scheduler().submit(STREAMED, simulate_streamed, spec, seed, channel, stop), channel, stop
+    return streamer().submit(spec, seed, channel, stop), channel, stop
 
 
 def warm() -> None:
@@ -252,5 +331,9 @@ def warm() -> None:
             "duration": 1.0}
     channels()
     scheduler()
+    _, channel, stop = submit_streamed(tiny, 0)  # its proxies are held until it ends: the streamer uses them
     for future in [pool().submit(simulate, tiny, seed) for seed in range(workers())]:
         future.result()
+    while channel.get(timeout=60)[0] == "frame":  # the streamer's first seed: it has imported everything
+        pass
+    del stop

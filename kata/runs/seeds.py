@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import time
+from concurrent.futures import as_completed
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,33 +44,79 @@ class Unwanted:
         return self.unwanted
 
 
-def _grading(publish: Publish, seeds: list[int]) -> None:
-    """The streamed seed is done: tell the page the rest is grading."""
-    status_publish(publish, Run.Status.RUNNING, f"Grading on {len(seeds)} seeds…")
+# Wall seconds between two grading progress messages at most; and the steps of percent they move by.
+PROGRESS_SECONDS = 0.25
+PROGRESS_STEP = 5
+
+
+class GradingProgress:
+    """Tells the page "Grading: seed 2 of 3, 40 %" while the grading seeds run: when it moves by a step, at most
+    every PROGRESS_SECONDS."""
+
+    def __init__(self, publish: Publish, seeds: int) -> None:
+        self.publish = publish
+        self.seeds = seeds
+        self.shown: tuple[int, int] | None = None
+        self.at = 0.0
+
+    def show(self, number: int, fraction: float) -> None:
+        percent = int(100 * min(1.0, max(0.0, fraction))) // PROGRESS_STEP * PROGRESS_STEP
+        now = time.monotonic()
+        if self.shown is not None and (
+            (number, percent) == self.shown or (number == self.shown[0] and now - self.at < PROGRESS_SECONDS)
+        ):
+            return  # the next seed is shown at once, the same seed's progress at most every PROGRESS_SECONDS
+        self.shown, self.at = (number, percent), now
+        status_publish(self.publish, Run.Status.RUNNING, f"Grading: seed {number} of {self.seeds}, {percent} %")
+
+
+class LocalProgress:
+    """A seed's `progress` in this process: setting `value` shows it (a pool worker's is a shared value, read)."""
+
+    def __init__(self, progress: GradingProgress, number: int) -> None:
+        self.progress = progress
+        self.number = number
+        self._value = 0.0
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    @value.setter
+    def value(self, fraction: float) -> None:
+        self._value = fraction
+        self.progress.show(self.number, fraction)
 
 
 def _follow(future: Any, channel: Any, stop: Any, stream: FrameStream, stop_all: Callable[[], None]) -> dict[str, Any]:
-    """Relay the streamed seed's frames until it ends; its results, or RunCancelled."""
+    """Relay the streamed seed's frames until it ends (its end comes on the channel after its last frame, and
+    settles `future`); its results, or RunCancelled."""
     while True:
         try:
-            kind, points, t, progress = channel.get(timeout=0.25)
+            message = channel.get(timeout=0.25)
         except queue.Empty:
-            if future.done():
+            if future.done():  # settled without a word on the channel: the streamer process died
                 break
             continue
-        if stream.add(points, t, progress):
-            stop_all()  # every seed of the run, not only the streamed one: the pool is shared by every learner
-    while not channel.empty():  # frames put just before the end
-        _, points, t, progress = channel.get_nowait()
-        stream.add(points, t, progress)
+        kind = message[0]
+        if kind == "frame":
+            _, points, t, progress = message
+            if stream.add(points, t, progress):
+                stop_all()  # every seed of the run, not only the streamed one: the pool is shared by every learner
+        elif kind == "result":
+            future.set_result(message[1])
+            break
+        else:
+            future.set_exception(message[1])
+            break
     result = future.result()
     if result is None or stream.stopped:
         raise RunCancelled()
     return result
 
 
-def _await_seed(future: Any, unwanted: Unwanted) -> dict[str, Any]:
-    """A grading seed's results, or RunCancelled as soon as the run is unwanted."""
+def _await_seed(future: Any, unwanted: Unwanted, show: Callable[[], None]) -> dict[str, Any]:
+    """A grading seed's results, or RunCancelled as soon as the run is unwanted; `show()` its progress meanwhile."""
     while True:
         try:
             result = future.result(timeout=STILL_WANTED_SECONDS)
@@ -77,6 +124,7 @@ def _await_seed(future: Any, unwanted: Unwanted) -> dict[str, Any]:
         except TimeoutError:
             if unwanted.is_set():
                 raise RunCancelled() from None
+            show()
     if result is None:
         raise RunCancelled()
     return result
@@ -90,22 +138,25 @@ def simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: FrameStream
     first, *others = seeds
     streamed = pool.submit_streamed(spec, first)
     started = [(seed, *pool.submit_stoppable(spec, seed)) for seed in others]
-    stops = [streamed[2], *(stop for _, _, stop in started)]
+    stops = [streamed[2], *(stop for _, _, stop, _ in started)]
 
     def stop_all() -> None:
         for stop in stops:
             stop.set()
 
     unwanted = Unwanted(stream)
+    grading = GradingProgress(stream.publish, len(seeds))
     try:
         results = {first: _follow(*streamed, stream, stop_all)}
-        _grading(stream.publish, seeds)
-        for seed, future, _ in started:
-            results[seed] = _await_seed(future, unwanted)
+        for number, (seed, future, _, progress) in enumerate(started, start=2):
+            grading.show(number, progress.value)
+            results[seed] = _await_seed(future, unwanted, lambda n=number, p=progress: grading.show(n, p.value))
     except BaseException:
         stop_all()
-        for _, future, _ in started:
+        for _, future, _, _ in started:
             future.cancel()
+        if not streamed[0].done():
+            streamed[0].set_result(None)  # nobody reads its channel any more: settle it, the streamer forgets it
         raise
     return results
 
@@ -120,22 +171,37 @@ def simulate_here(spec: dict[str, Any], seeds: list[int], stream: FrameStream) -
     if result is None or stream.stopped:
         raise RunCancelled()
     results = {first: result}
-    _grading(stream.publish, seeds)
     unwanted = Unwanted(stream)
-    for seed in others:
-        seed_result = pool.simulate(spec, seed, unwanted)
+    grading = GradingProgress(stream.publish, len(seeds))
+    for number, seed in enumerate(others, start=2):
+        grading.show(number, 0.0)
+        seed_result = pool.simulate(spec, seed, unwanted, LocalProgress(grading, number))
         if seed_result is None or unwanted.is_set():
             raise RunCancelled()
         results[seed] = seed_result
     return results
 
 
-def seeds_simulate(spec: dict[str, Any], seeds: Sequence[int], *, parallel: bool = True) -> dict[int, dict[str, Any]]:
-    """Run several seeds side by side in the warm process pool (or one after another here)."""
+SeedDone = Callable[[int, int, int], None]  # (seed, seeds done so far, seeds in all)
+
+
+def seeds_simulate(spec: dict[str, Any], seeds: Sequence[int], *, parallel: bool = True,
+                   done: SeedDone | None = None) -> dict[int, dict[str, Any]]:
+    """Run several seeds side by side in the warm process pool (or one after another here); `done` hears of each
+    seed as it ends."""
+    results: dict[int, dict[str, Any]] = {}
     if not parallel or len(seeds) == 1:
-        return {seed: pool.simulate(spec, seed) for seed in seeds}
-    futures = {seed: pool.submit(spec, seed) for seed in seeds}
-    return {seed: future.result() for seed, future in futures.items()}
+        for seed in seeds:
+            results[seed] = pool.simulate(spec, seed)
+            if done is not None:
+                done(seed, len(results), len(seeds))
+        return results
+    futures = {pool.submit(spec, seed): seed for seed in seeds}
+    for future in as_completed(futures):
+        results[futures[future]] = future.result()
+        if done is not None:
+            done(futures[future], len(results), len(seeds))
+    return {seed: results[seed] for seed in seeds}
 
 
 @dataclass(frozen=True)
@@ -150,10 +216,11 @@ def grading_seeds(palette: Palette, *, count: int | None = None, first: int = 1)
     return list(range(first, first + (count or palette.grading_seeds)))
 
 
-def design_grade(*, palette: Palette, document: Any, seeds: Sequence[int], parallel: bool = True) -> GradedDesign:
+def design_grade(*, palette: Palette, document: Any, seeds: Sequence[int], parallel: bool = True,
+                 done: SeedDone | None = None) -> GradedDesign:
     """Validate, compile, simulate on every seed and grade. Raises `DesignError` for an invalid design."""
     compiled = compile_document(document, palette)
-    results = seeds_simulate(compiled.spec, seeds, parallel=parallel)
+    results = seeds_simulate(compiled.spec, seeds, parallel=parallel, done=done)
     return GradedDesign(
         design=compiled.design, compiled=compiled, results_by_seed=results,
         grade=grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results),

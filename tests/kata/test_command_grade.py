@@ -33,8 +33,13 @@ def _grade(*args: str) -> tuple[int, str, str]:
 
 
 def test_json_output_has_the_documented_shape(katas):
-    code, out, _ = _grade(str(STATUS / "designs/reference.json"), "--kata", "status-cache", "--json", "--seeds", "2")
+    code, out, err = _grade(str(STATUS / "designs/reference.json"), "--kata", "status-cache", "--json", "--seeds", "2")
     assert code == 0
+    # Progress on the terminal (stderr, so the JSON on stdout stays clean): one line as each seed ends.
+    lines = err.splitlines()
+    assert lines[0] == "Grading on seeds 1, 2…"
+    assert [line.split(" (")[1].split(",")[0] for line in lines[1:]] == ["1 of 2", "2 of 2"], err
+    assert {line.split()[1] for line in lines[1:]} == {"1", "2"}
     payload = json.loads(out)
     assert payload["kata"] == "status-cache" and payload["passed"] == payload["total"] == 4
     assert payload["seeds"] == [1, 2]

@@ -64,6 +64,7 @@ class Command(BaseCommand):
             self.stderr.write(f"  [{step.number:>3}] {time.perf_counter() - started:6.0f} s  ${step.cost:.2f}/h  "
                               f"{step.change}: {verdict}")
 
+        self.stderr.write("  grading the starting design…")
         try:
             found = cheapest_search(palette=palette, document=document, seeds=seeds, progress=progress,
                                     max_evaluations=options["max_evaluations"])

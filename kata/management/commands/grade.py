@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from kata import selectors
 from kata.design import DesignError
+from kata.compiler import compile_document
 from kata.palette import Palette
 from kata.runs.seeds import design_grade, grading_seeds
 
@@ -71,7 +72,18 @@ class Command(BaseCommand):
         seeds = grading_seeds(palette, count=options["seeds"], first=options["seed"])
         started = time.perf_counter()
         try:
-            graded = design_grade(palette=palette, document=document, seeds=seeds)
+            compile_document(document, palette)  # a bad design fails here, before any progress line
+        except DesignError as exc:
+            self._fail(f"invalid design: {exc}")
+        except RecursionError:
+            self._fail("the design is nested too deeply to be a design")
+        self.stderr.write(f"Grading on seeds {', '.join(map(str, seeds))}…")
+
+        def done(seed: int, finished: int, total: int) -> None:
+            self.stderr.write(f"  seed {seed} simulated ({finished} of {total}, {time.perf_counter() - started:.1f} s)")
+
+        try:
+            graded = design_grade(palette=palette, document=document, seeds=seeds, done=done)
         except DesignError as exc:
             self._fail(f"invalid design: {exc}")
         except RecursionError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -23,9 +24,10 @@ SLEEP = 1.5  # seconds each probe job sleeps in the pool
 
 @pytest.fixture
 def heavy_clearpay(clearpay):
-    """ClearPay with a payday spike held for 50 minutes: each seed simulates for several seconds."""
+    """ClearPay with a payday spike held for over two hours: each seed simulates for several seconds even on the
+    compiled engine."""
     traffic = clearpay.traffic.get(part__key="checkout")
-    traffic.hold_seconds = 3000
+    traffic.hold_seconds = 8000
     traffic.save()
     clearpay.save()
     return clearpay
@@ -79,13 +81,30 @@ def test_cancel_stops_every_seed_in_the_pool_not_only_the_streamed_one(learner, 
 
 def test_cancel_while_grading_stops_the_other_seeds_on_a_worker(learner, heavy_clearpay, design_file):
     run = services.run_start(learner=learner, kata=heavy_clearpay, document=design_file("reference"))
-    grading = lambda m: m["type"] == "status" and m["message"].startswith("Grading on")  # noqa: E731
+    grading = lambda m: m["type"] == "status" and m["message"].startswith("Grading:")  # noqa: E731
     thread, box = _execute_in_thread(run, simulate=simulate_here, cancel_on=grading)
     thread.join(timeout=120)
     assert "cancelled_at" in box, "the streamed seed ended and grading began"
     # Two more seeds of several seconds each would follow; a cancelled run stops within a fraction of a second.
     assert box["returned_at"] - box["cancelled_at"] < 1.5
     assert box["messages"][-1]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("simulate", [simulate_here, simulate_in_pool], ids=["worker", "pool"])
+def test_the_page_hears_how_far_the_grading_seeds_are(learner, clearpay, design_file, simulate):
+    run = services.run_start(learner=learner, kata=clearpay, document=design_file("reference"))
+    thread, box = _execute_in_thread(run, simulate=simulate, cancel_on=lambda m: False)
+    thread.join(timeout=300)
+    assert box["messages"][-1]["status"] == "succeeded"
+    grading = [m["message"] for m in box["messages"] if m["type"] == "status" and m["message"].startswith("Grading")]
+    shown = [re.fullmatch(r"Grading: seed (\d+) of (\d+), (\d+) %", text) for text in grading]
+    assert all(shown), grading
+    steps = [(int(m[1]), int(m[2]), int(m[3])) for m in shown if m]
+    assert steps and steps[0][:2] == (2, 3), grading  # the streamed seed was the first of three
+    assert all(total == 3 for _, total, _ in steps)
+    assert steps == sorted(steps), "seed numbers, and the percentages within a seed, only go up"
+    assert {number for number, _, _ in steps} == {2, 3}, grading
+    assert all(0 <= percent <= 100 and percent % 5 == 0 for _, _, percent in steps)
 
 
 def test_a_cancelled_run_still_stopping_counts_as_active(learner, clearpay, design_file):

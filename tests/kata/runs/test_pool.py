@@ -42,7 +42,8 @@ pool.warm()
 tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
         "duration": 1.0}
 pool.submit_streamed(tiny, 1)[0].result()
-print(" ".join(str(pid) for pid in [*pool.pool()._processes, pool.channels()._process.pid]), flush=True)
+print(" ".join(str(pid) for pid in [*pool.pool()._processes, pool.channels()._process.pid,
+                                   pool.streamer().process.pid]), flush=True)
 sys.stdin.read()
 """
 
