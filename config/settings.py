@@ -167,6 +167,10 @@ if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:
 # The embedded default simulates this many seeds at once, in worker processes of the web server: one per core but
 # the one the server itself answers learners on.
 KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, (os.cpu_count() or 1) - 1), minimum=1)
+# Runs the embedded default starts at once (a run past its first frame no longer counts): every streamed seed runs
+# at once in the streamer process, so a burst of learners all see their first frames; grading seeds wait for a
+# simulator, first come first served.
+KATA_STARTING_RUNS = env_int("KATA_STARTING_RUNS", 32, minimum=1)
 # The embedded server takes on, when it starts, the runs its previous process left queued or running.
 KATA_RECOVER_RUNS = env_bool("KATA_RECOVER_RUNS", True)
 # An executing run writes a heartbeat every few seconds; one silent for longer than the lease has lost its executor

@@ -32,3 +32,6 @@ KATA_PARALLEL_DB_CALLS = os.environ.get("KATA_TEST_LIVE_SERVER_PARALLEL_DB_CALLS
 # The test process is no server of its own: it never takes on the runs it finds in the test database at its first
 # socket. (The restart test starts a real embedded server, with the real settings, and checks that one does.)
 KATA_RECOVER_RUNS = False
+
+# Few runs start at once, so the queue tests queue with a handful of learners.
+KATA_STARTING_RUNS = int(os.environ.get("KATA_STARTING_RUNS", "2"))

@@ -1,9 +1,9 @@
 """Where runs execute, chosen by KATA_RUN_EXECUTOR.
 
 - The embedded default ("inprocess"): runs of the web process itself, seeds in its warm process pool. Queued runs
-  wait in this process, first come first served; as many start at once as the pool has workers, and the next one
-  starts as soon as a started one has its first frame, so every learner's first seed is simulated before anyone's
-  grading seeds (see `kata.runs.pool`). A run waits as long as it must and is never failed for waiting. Frames are
+  wait in this process, first come first served; up to KATA_STARTING_RUNS start at once, and the next one starts as
+  soon as a started one has its first frame. Every streamed seed runs at once in the pool's streamer, so every
+  learner of a burst sees a first frame within a second; grading seeds wait for a simulator (see `kata.runs.pool`). A run waits as long as it must and is never failed for waiting. Frames are
   published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer belongs to
   that loop and is not safe to touch from another thread. When the server starts, it takes on again the runs its
   previous process left queued or running (`runs_recover`).
@@ -113,7 +113,7 @@ class _Embedded:
 
 def _new_embedded() -> _Embedded:
     pool.configure(workers=settings.KATA_SIMULATORS)
-    return _Embedded(settings.KATA_SIMULATORS)
+    return _Embedded(settings.KATA_STARTING_RUNS)
 
 
 def _new_enqueuers() -> ThreadPoolExecutor:

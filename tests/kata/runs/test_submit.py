@@ -53,9 +53,9 @@ async def _follow(client: AsyncClient, path: str) -> list[dict]:
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_a_class_queueing_more_runs_than_the_simulators_take_loses_none():
+async def test_a_class_queueing_more_runs_than_start_at_once_loses_none():
     await sync_to_async(kata_load_fixture)(path=Path("fixtures/status-cache/kata.json"))
-    count = 2 * settings.KATA_SIMULATORS + 2
+    count = 2 * settings.KATA_STARTING_RUNS + 2
     clients = [await _learner(f"learner-{i}") for i in range(count)]
     answers = await asyncio.gather(*[c.post("/katas/status-cache/runs/", DESIGN, content_type="application/json")
                                      for c in clients])
