@@ -3,10 +3,11 @@
 - The embedded default ("inprocess"): runs of the web process itself, seeds in its warm process pool. Queued runs
   wait in this process, first come first served; up to KATA_STARTING_RUNS start at once, and the next one starts as
   soon as a started one has its first frame. Every streamed seed runs at once in the pool's streamer, so every
-  learner of a burst sees a first frame within a second; grading seeds wait for a simulator (see `kata.runs.pool`). A run waits as long as it must and is never failed for waiting. Frames are
-  published on the server's event loop (`run_coroutine_threadsafe`), because the in-memory channel layer belongs to
-  that loop and is not safe to touch from another thread. When the server starts, it takes on again the runs its
-  previous process left queued or running (`runs_recover`).
+  learner of a burst sees a first frame within a second; grading seeds wait for a simulator (see `kata.runs.pool`).
+  A run waits as long as it must and is never failed for waiting. Frames are published on the server's event loop
+  (`run_coroutine_threadsafe`), because the in-memory channel layer belongs to that loop and is not safe to touch
+  from another thread. When the server starts, it takes on again the runs its previous process left queued or
+  running (`runs_recover`).
 - Production mode ("celery"): the run is a Celery task (kata/tasks.py) on a Redis broker; a worker executes it and
   publishes frames through channels-redis. Tasks are sent by name, so this module never imports the tasks (which
   import the services, which submit kata checks here).
