@@ -91,7 +91,7 @@ validate: test-deps
 	$(PY) -m pytest -m slow tests/simulator tests/kata
 
 # Speed is checked by benchmarks that print figures and ratios, never by timed tests.
-bench: test-deps
+bench: test-deps migrate
 	$(PY) -m simulator bench
 	$(PY) manage.py bench_workspace --runs 3
 
