@@ -41,7 +41,9 @@ from kata.runs import pool
 pool.warm()
 tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
         "duration": 1.0}
-pool.submit_streamed(tiny, 1)[0].result()
+_, channel, stop = pool.submit_streamed(tiny, 1)
+while channel.get(timeout=60)[0] == "frame":  # its frames, then its end
+    pass
 print(" ".join(str(pid) for pid in [*pool.pool()._processes, pool.channels()._process.pid,
                                    pool.streamer().process.pid]), flush=True)
 sys.stdin.read()
@@ -62,7 +64,7 @@ def test_workers_exit_when_the_process_that_owns_the_pool_is_killed():
                              cwd=Path(__file__).resolve().parents[3])
     try:
         pids = [int(p) for p in owner.stdout.readline().split()]
-        assert len(pids) >= 2 and all(_alive(pid) for pid in pids), "the pool's workers and its frame channel run"
+        assert len(pids) >= 3 and all(_alive(pid) for pid in pids), "the pool's workers, streamer and channel run"
     finally:
         owner.kill()  # SIGKILL: no clean-up of its own
         owner.wait()
