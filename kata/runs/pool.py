@@ -257,17 +257,18 @@ def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, 
         return pool().submit(simulate, spec, seed, stop, progress), stop, progress
 
 
-def _stream_job(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> None:
-    """In the streamer: one streamed seed; its frames, then ("result", results or None) or ("error", exception)."""
+def _stream_job(job: int, spec: dict[str, Any], seed: int, channel: Any, stop: Any, results: Any) -> None:
+    """In the streamer: one streamed seed, its frames on `channel`; its end, (job, results or None, None) or
+    (job, None, exception), on `results`, straight to the web process."""
     try:
         result = simulate_streamed(spec, seed, channel, stop)
     except BaseException as exc:  # noqa: BLE001 - handed to the web process, which fails the run with it
-        channel.put(("error", exc))
+        results.put((job, None, exc))
         return
-    channel.put(("result", result))
+    results.put((job, result, None))
 
 
-def _streamer_main(jobs: Any, parent: int) -> None:
+def _streamer_main(jobs: Any, results: Any, parent: int) -> None:
     """The streamer process: a thread for each streamed seed it is given, until its parent is gone."""
     _simulator_start(parent)
     while True:
@@ -275,20 +276,25 @@ def _streamer_main(jobs: Any, parent: int) -> None:
             job = jobs.get()
         except Exception:  # noqa: BLE001 - a job whose channel is already gone (its run ended): nobody waits on it
             continue
-        threading.Thread(target=_stream_job, args=job, name=f"kata-stream-{job[1]}", daemon=True).start()
+        threading.Thread(target=_stream_job, args=(*job, results), name=f"kata-stream-{job[0]}", daemon=True).start()
 
 
 class Streamer:
-    """The process that simulates every streamed seed at once; a seed's future fails if the process dies."""
+    """The process that simulates every streamed seed at once, a thread each. Frames go through the manager's
+    channel of each seed (small, many); a seed's results come back once, on one queue, and settle its future (a
+    seed's future fails if the process dies)."""
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
         self._jobs = context.Queue()
-        self._pending: set[Future[Any]] = set()
+        self._results = context.Queue()
+        self._pending: dict[int, Future[Any]] = {}
         self._pending_lock = threading.Lock()
-        self.process = context.Process(target=_streamer_main, args=(self._jobs, os.getpid()), name="kata-streamer",
-                                       daemon=True)
+        self._ids = itertools.count()
+        self.process = context.Process(target=_streamer_main, args=(self._jobs, self._results, os.getpid()),
+                                       name="kata-streamer", daemon=True)
         self.process.start()
+        threading.Thread(target=self._read, name="kata-streamer-results", daemon=True).start()
         threading.Thread(target=self._watch, name="kata-streamer-watch", daemon=True).start()
 
     def alive(self) -> bool:
@@ -297,23 +303,37 @@ class Streamer:
     def submit(self, spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> Future[Any]:
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
+        job = next(self._ids)
         with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        self._jobs.put((spec, seed, channel, stop))
+            self._pending[job] = future
+        self._jobs.put((job, spec, seed, channel, stop))
         return future
 
-    def _forget(self, future: Future[Any]) -> None:
+    def _settle(self, job: int) -> Future[Any] | None:
         with self._pending_lock:
-            self._pending.discard(future)
+            return self._pending.pop(job, None)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                job, result, error = self._results.get()
+            except (EOFError, OSError):  # the process is gone: `_watch` fails what was pending
+                return
+            future = self._settle(job)
+            if future is None:
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     def _watch(self) -> None:
         self.process.join()
+        time.sleep(0.5)  # results it sent just before it ended are read first
         with self._pending_lock:
-            pending = list(self._pending)
+            pending, self._pending = list(self._pending.values()), {}
         for future in pending:
-            if not future.done():
-                future.set_exception(BrokenProcessPool("the streaming simulator process stopped"))
+            future.set_exception(BrokenProcessPool("the streaming simulator process stopped"))
 
 
 def streamer() -> Streamer:
@@ -325,9 +345,8 @@ def streamer() -> Streamer:
 
 
 def submit_streamed(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, Any] | None], Any, Any]:
-    """Start a seed at once in the streamer; its frames, then its end, come back on the returned queue
-    (("frame", points, t, progress), then ("result", results or None) or ("error", exception); whoever reads the
-    end settles the returned future with it). Set the returned event to stop it."""
+    """Start a seed at once in the streamer; its frames come back on the returned queue as ("frame", points, t,
+    progress), its results (None if stopped) as the returned future's; set the returned event to stop it."""
     manager = channels()
     channel, stop = manager.Queue(), manager.Event()
     return streamer().submit(spec, seed, channel, stop), channel, stop
@@ -339,9 +358,8 @@ def warm() -> None:
             "duration": 1.0}
     channels()
     scheduler()
-    _, channel, stop = submit_streamed(tiny, 0)  # its proxies are held until it ends: the streamer uses them
+    streamed, _, stop = submit_streamed(tiny, 0)  # its proxies are held until it ends: the streamer uses them
     for future in [pool().submit(simulate, tiny, seed) for seed in range(workers())]:
         future.result()
-    while channel.get(timeout=60)[0] == "frame":  # the streamer's first seed: it has imported everything
-        pass
+    streamed.result(timeout=60)  # the streamer's first seed: it has imported everything
     del stop

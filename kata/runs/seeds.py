@@ -89,26 +89,19 @@ class LocalProgress:
 
 
 def _follow(future: Any, channel: Any, stop: Any, stream: FrameStream, stop_all: Callable[[], None]) -> dict[str, Any]:
-    """Relay the streamed seed's frames until it ends (its end comes on the channel after its last frame, and
-    settles `future`); its results, or RunCancelled."""
+    """Relay the streamed seed's frames until it ends; its results, or RunCancelled."""
     while True:
         try:
-            message = channel.get(timeout=0.25)
+            kind, points, t, progress = channel.get(timeout=0.25)
         except queue.Empty:
-            if future.done():  # settled without a word on the channel: the streamer process died
+            if future.done():
                 break
             continue
-        kind = message[0]
-        if kind == "frame":
-            _, points, t, progress = message
-            if stream.add(points, t, progress):
-                stop_all()  # every seed of the run, not only the streamed one: the pool is shared by every learner
-        elif kind == "result":
-            future.set_result(message[1])
-            break
-        else:
-            future.set_exception(message[1])
-            break
+        if stream.add(points, t, progress):
+            stop_all()  # every seed of the run, not only the streamed one: the pool is shared by every learner
+    while not channel.empty():  # frames put just before the end (every put is done before the result is sent)
+        _, points, t, progress = channel.get_nowait()
+        stream.add(points, t, progress)
     result = future.result()
     if result is None or stream.stopped:
         raise RunCancelled()
@@ -155,8 +148,6 @@ def simulate_in_pool(spec: dict[str, Any], seeds: list[int], stream: FrameStream
         stop_all()
         for _, future, _, _ in started:
             future.cancel()
-        if not streamed[0].done():
-            streamed[0].set_result(None)  # nobody reads its channel any more: settle it, the streamer forgets it
         raise
     return results
 

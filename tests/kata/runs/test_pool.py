@@ -41,9 +41,7 @@ from kata.runs import pool
 pool.warm()
 tiny = {"arrival": {"rate": 1.0}, "stations": [{"name": "a", "service": {"dist": "deterministic", "mean": 0.01}}],
         "duration": 1.0}
-_, channel, stop = pool.submit_streamed(tiny, 1)
-while channel.get(timeout=60)[0] == "frame":  # its frames, then its end
-    pass
+pool.submit_streamed(tiny, 1)[0].result()
 print(" ".join(str(pid) for pid in [*pool.pool()._processes, pool.channels()._process.pid,
                                    pool.streamer().process.pid]), flush=True)
 sys.stdin.read()
