@@ -11,6 +11,7 @@ urlpatterns = [
     path("katas/<slug:slug>/workspace/", views.workspace, name="workspace"),
     path("katas/<slug:slug>/draft/", views.draft_save, name="draft_save"),
     path("katas/<slug:slug>/draft/discard/", views.draft_discard, name="draft_discard"),
+    path("katas/<slug:slug>/draft/fit/", views.draft_fit, name="draft_fit"),
     path("katas/<slug:slug>/inspector/", views.inspector, name="inspector"),
     path("katas/<slug:slug>/runs/", views.run_start, name="run_start"),
     path("katas/<slug:slug>/estimate/", views.estimate, name="estimate"),
@@ -18,6 +19,9 @@ urlpatterns = [
     path("katas/<slug:slug>/compare/", views.attempt_compare, name="attempt_compare"),
     path("attempts/<int:attempt_id>/", views.attempt_detail, name="attempt_detail"),
     path("runs/<int:run_id>/grade/", views.run_grade, name="run_grade"),
+    path("katas/<slug:slug>/insights/", review.kata_insights_page, name="kata_insights"),
+    path("runs/<int:run_id>/replay/", review.run_replay, name="run_replay"),
+    path("runs/<int:run_id>/replay/points/", review.run_replay_points, name="run_replay_points"),
     path("review/", review.review_list, name="review_list"),
     path("review/attempts/<int:attempt_id>/", review.review_attempt, name="review_attempt"),
 ]

@@ -24,7 +24,7 @@ from kata.design import MAX_ID_LENGTH, DesignError, design_limits, design_valida
 from kata.drafts import draft_shape_problems
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
-from kata.palette import Palette
+from kata.versions import draft_misfits, palette_live, version_live
 from kata.runs import submit
 
 
@@ -90,7 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    palette = palette_live(kata)
     rules = [
         {"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)
     ]
@@ -101,7 +101,7 @@ def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    palette = palette_live(kata)
     draft = selectors.draft_get(learner=request.user, kata=kata)
     # A draft the editor cannot draw (stored before drafts were shape-checked) is shown as such, kept until the
     # learner discards it or saves over it, and the canvas starts from the starter design.
@@ -119,6 +119,8 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
         "kata/workspace.html",
         {
             "problems": problems,
+            "misfits": draft_misfits(kata, design) if draft is not None and not unusable else [],
+            "live_version": version_live(kata),
             "unusable_draft": unusable,
             "unusable_draft_text": draft.text if unusable else "",
             "kata": kata,
@@ -144,11 +146,21 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
     except services.DraftRejected as exc:
         return JsonResponse({"saved": False, "error": str(exc), "problems": exc.problems}, status=400)
     try:
-        design_validate(document, Palette.from_kata(kata))
+        design_validate(document, palette_live(kata))
         problems: list[dict[str, str | None]] = []
     except DesignError as exc:
         problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
     return JsonResponse({"saved": True, "problems": problems})
+
+
+@login_required
+@require_POST
+def draft_fit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Take the nearest allowed value for one parameter of the draft (or for every one the rules no longer allow)."""
+    kata = _get_kata(slug)
+    node, parameter = request.POST.get("node") or None, request.POST.get("parameter") or None
+    services.draft_fit(learner=request.user, kata=kata, node=node, parameter=parameter)
+    return redirect("workspace", slug=kata.slug)
 
 
 @login_required
@@ -179,7 +191,7 @@ def _inspector_values(raw: str, part: Any) -> dict[str, Any]:
 def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     """The side panel of one part: its parameters as a server-validated form (an htmx partial)."""
     kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    palette = palette_live(kata)
     source = request.POST if request.method == "POST" else request.GET
     part = palette.part(source.get("part", ""))
     node_id = source.get("node", "")
@@ -300,6 +312,10 @@ def _get_attempt_for_user(request: HttpRequest, attempt_id: int) -> Attempt:
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    if selectors.attempt_get_for_learner(learner=request.user, attempt_id=attempt_id) is None and (
+            selectors.attempt_get_for_reviewer(reviewer=request.user, attempt_id=attempt_id) is not None):
+        # A grader following a link to someone's attempt reviews it (the learner's page is the learner's).
+        return redirect("review_attempt", attempt_id=attempt_id)
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
@@ -324,7 +340,7 @@ def attempt_compare(request: HttpRequest, slug: str) -> HttpResponse:
 def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     """The instant estimate of the posted design (an htmx partial)."""
     kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    palette = palette_live(kata)
     document = _json_body(request)
     malformed = draft_shape_problems(document)
     if malformed:  # not a design at all: a 400, with the same partial telling what is wrong

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from kata import services
+from kata.authoring import kata_publish_unchecked
 from kata.models import Run, RunFrame
 from kata.runs import pool
 from kata.runs.execute import Simulate, run_execute
@@ -28,6 +29,8 @@ def heavy_clearpay(clearpay):
     traffic.hold_seconds = 3000
     traffic.save()
     clearpay.save()
+    # Live for learners' runs as a passing check would publish it.
+    kata_publish_unchecked(kata=clearpay)
     return clearpay
 
 
