@@ -5,16 +5,20 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kata import insights, selectors, services
-from kata.forms import FeedbackDeleteForm, FeedbackEditForm, FeedbackForm, OverrideForm, ReviewFilterForm
+from kata import authoring, insights, selectors, services
+from kata.design import DesignError, design_validate
+from kata.forms import (AuthorDesignForm, FeedbackDeleteForm, FeedbackEditForm, FeedbackForm, OverrideForm,
+                        ReviewFilterForm)
 from kata.models import Attempt, Kata, Run
+from kata.palette import Palette
 from kata.versions import palette_for_attempt
 
 PAGE_SIZE = 25
@@ -70,6 +74,43 @@ def run_replay_points(request: HttpRequest, run_id: int) -> JsonResponse:
     replay = selectors.run_replay_source(run=run)
     return JsonResponse({"source": replay["source"], "seed": replay["seed"],
                          "points": selectors.run_replay_points(run=run, source=replay["source"])})
+
+
+@login_required
+@require_POST
+def author_design_save(request: HttpRequest, slug: str) -> HttpResponse:
+    """An instructor saves the workspace's design as the kata's reference, or as a design that must fail."""
+    if not selectors.can_author(request.user):
+        raise PermissionDenied("Only instructors save a kata's designs.")
+    kata = selectors.kata_get_by_slug(slug=slug)
+    if kata is None:
+        raise Http404("No such kata.")
+    palette = Palette.from_kata(kata)
+    form = AuthorDesignForm(request.POST, scenarios=[(s.order, f"{s.order}. {s.title}") for s in palette.scenarios])
+    problems: list[str] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        document = data["design"]
+        if document is None:  # no script on the page: the design is the one autosaved
+            stored = selectors.draft_get(learner=request.user, kata=kata)
+            document = stored.design if stored is not None and not stored.problems else None
+        try:
+            design = design_validate(document, palette).to_document()
+        except DesignError as exc:
+            problems = [str(p) for p in exc.problems]
+        else:
+            if data["action"] == "reference":
+                authoring.kata_reference_save(kata=kata, design=design)
+                messages.success(request, f"Saved as the reference design of “{kata.title}”: not live until "
+                                          "“Save, check and publish” passes in the admin.")
+            else:
+                row = authoring.must_fail_save(kata=kata, title=data["title"], design=design,
+                                               fails=data["fails"], why=data["why"])
+                messages.success(request, f"Saved “{row.title}” as a design that must fail scenario"
+                                          f"{'s' if len(row.fails) > 1 else ''} {', '.join(map(str, row.fails))}.")
+            return redirect("workspace", slug=kata.slug)
+    return render(request, "kata/author_not_saved.html", {"kata": kata, "form": form, "problems": problems},
+                  status=400)
 
 
 def _require_reviewer(request: HttpRequest) -> None:

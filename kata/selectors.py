@@ -261,6 +261,11 @@ def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str,
     return {kind: n for kind, n in counts.items() if n}, refused
 
 
+def can_author(user: AbstractBaseUser) -> bool:
+    """An instructor: writes katas, and works on their unpublished rules in the workspace."""
+    return bool(user.is_authenticated and user.has_perm("kata.change_kata"))
+
+
 def can_review(user: AbstractBaseUser) -> bool:
     return bool(user.is_authenticated and user.has_perm("kata.review_attempt"))
 

@@ -17,6 +17,7 @@ from kata.drafts import draft_shape_problems
 from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, Run,
                          RunFrame)
 from kata.katafile import kata_load_fixture as kata_load_fixture  # the commands' and tests' entry
+from kata.palette import Palette
 from kata.selectors import grade_effective
 from kata.versions import design_fitted, palette_live, version_live
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
@@ -137,13 +138,15 @@ class RunRefused(ValueError):
 
 
 @transaction.atomic
-def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", as_author: bool = False) -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
 
-    One active run per learner: a second Run while one is going is refused with a clear message.
+    One active run per learner: a second Run while one is going is refused with a clear message. A learner's run is
+    graded against the live version; an author's (`as_author`) against the kata's working copy, as it is when the run
+    executes (no version).
     """
-    version = version_live(kata)
-    palette = palette_live(kata)
+    version = None if as_author else version_live(kata)
+    palette = Palette.from_kata(kata) if as_author else palette_live(kata)
     try:
         design = design_validate(document, palette)
     except DesignError as exc:

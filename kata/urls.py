@@ -20,6 +20,7 @@ urlpatterns = [
     path("attempts/<int:attempt_id>/", views.attempt_detail, name="attempt_detail"),
     path("runs/<int:run_id>/grade/", views.run_grade, name="run_grade"),
     path("katas/<slug:slug>/insights/", review.kata_insights_page, name="kata_insights"),
+    path("katas/<slug:slug>/author/designs/", review.author_design_save, name="author_design_save"),
     path("runs/<int:run_id>/replay/", review.run_replay, name="run_replay"),
     path("runs/<int:run_id>/replay/points/", review.run_replay_points, name="run_replay_points"),
     path("review/", review.review_list, name="review_list"),

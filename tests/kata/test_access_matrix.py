@@ -70,6 +70,7 @@ MATRIX = [
     ("post", "/admin/kata/kata/", "check_and_publish", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
     ("get", "/admin/kata/kataversion/", None, INSTRUCTORS),
     ("get", "/admin/kata/mustfaildesign/", None, _expect(LOGIN, LOGIN, LOGIN, MISSING, LOGIN)),
+    ("post", "/katas/clearpay/author/designs/", "form", _expect(LOGIN, FORBIDDEN, FORBIDDEN, 400, FORBIDDEN)),
     ("get", "/runs/{run}/replay/", None, _expect(LOGIN, OK, MISSING, MISSING, OK)),
     ("get", "/runs/{run}/replay/points/", None, _expect(LOGIN, OK, MISSING, MISSING, OK)),
 ]
