@@ -19,6 +19,7 @@ from django.utils.text import capfirst
 
 from kata import authoring, katafile, selectors, services, throttle
 from kata.design import DesignError, design_validate
+from kata.admin_parameters import ParametersField, parameters_initial, parameters_save
 from kata.brief import BRIEF_FIELDS, brief_problems
 from kata.diagram import design_svg
 from kata.models import (Attempt, Kata, KataCheck, KataVersion, MustFailDesign, PartParameter, PartType, Run, Scenario,
@@ -78,12 +79,30 @@ class SuperuserDeletes(CountedDeletion):
         return bool(request.user.is_superuser)
 
 
-class PartTypeInline(admin.TabularInline):
+class PartInlineForm(forms.ModelForm):
+    parameters = ParametersField(required=False, label="Parameters and ranges",
+                                 help_text="What a learner may tune, within [min, max] on steps from min.")
+
+    class Meta:
+        model = PartType
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parameters"].initial = parameters_initial(self.instance)
+
+
+class PartTypeInline(admin.StackedInline):
+    """Each part with its parameters and ranges, on the kata's page; the rest of a part on its own page."""
+
     model = PartType
+    form = PartInlineForm
     extra = 0
     show_change_link = True
-    fields = ["order", "key", "name", "role", "required", "fixed_servers", "unit_cost_per_hour",
-              "service_distribution", "service_mean_ms", "base_error", "error_threshold"]
+    classes = ["kata-parts"]
+    fields = [("order", "key", "name", "role"), ("required", "max_per_design", "fixed_servers"),
+              ("unit_cost_per_hour", "core_cost_per_hour", "concurrency_per_core"),
+              ("service_distribution", "service_mean_ms", "base_error", "error_threshold"), "parameters"]
 
 
 class _SourcePartChoices:
@@ -185,6 +204,16 @@ class KataAdmin(CountedDeletion, admin.ModelAdmin):
         ("Grading", {"fields": [("budget_per_hour", "drain_seconds", "grading_seeds"), "reference_diagram",
                                 "reference_design"]}),
     ]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is PartType:
+            for part_form in formset.forms:
+                part = part_form.instance
+                deleted = formset.can_delete and part_form.cleaned_data.get("DELETE")
+                rows = part_form.cleaned_data.get("parameters")
+                if part.pk and not deleted and rows is not None and "parameters" in part_form.changed_data:
+                    parameters_save(part, rows)
 
     def get_urls(self) -> list[Any]:
         return [

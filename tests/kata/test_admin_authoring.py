@@ -35,7 +35,8 @@ def test_instructor_creates_a_kata_with_a_part_inline(client, instructor):
         **_inline_management("parts", total=1),
         "parts-0-order": 0, "parts-0-key": "users", "parts-0-name": "Users", "parts-0-role": "source",
         "parts-0-unit_cost_per_hour": "0", "parts-0-service_distribution": "exponential",
-        "parts-0-service_mean_ms": 1, "parts-0-base_error": 0,
+        "parts-0-service_mean_ms": 1, "parts-0-base_error": 0, "parts-0-max_per_design": 1,
+        "parts-0-core_cost_per_hour": "0",
         **_inline_management("traffic"), **_inline_management("scenarios"), **_inline_management("must_fail"),
     }
     response = client.post(reverse("admin:kata_kata_add"), data)

@@ -132,7 +132,8 @@ def test_publishing_is_not_a_checkbox(client, instructor, status_cache):
     authoring.kata_unpublish(kata=status_cache)
     page = client.get(reverse("admin:kata_kata_change", args=[status_cache.pk]))
     assert "published" not in page.context["adminform"].form.fields
-    assert client.get(reverse("kata_detail", args=["status-cache"])).status_code == 404
+    client.logout()
+    assert client.get(reverse("kata_detail", args=["status-cache"])).status_code == 404, "hidden from learners"
 
 
 @pytest.mark.django_db(transaction=True)
