@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from kata.design import DesignError, design_validate
@@ -21,6 +24,8 @@ from kata.palette import Palette
 from kata.selectors import grade_effective
 from kata.versions import design_fitted, palette_live, version_live
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
+
+log = logging.getLogger(__name__)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -219,7 +224,21 @@ def feedback_add(*, grader: AbstractUser, attempt: Attempt, text: str) -> Feedba
     """A grader's note on an attempt; writing one is reviewing it."""
     feedback = Feedback.objects.create(attempt=attempt, grader=grader, text=text.strip())
     attempt_mark_reviewed(grader=grader, attempt=attempt, reviewed=True)
+    if settings.EMAIL_HOST and attempt.learner.email:
+        transaction.on_commit(lambda: _feedback_email(feedback))
     return feedback
+
+
+def _feedback_email(feedback: Feedback) -> None:
+    """Tell the learner a grader wrote to them (only where email is configured: EMAIL_HOST)."""
+    attempt = feedback.attempt
+    link = reverse("attempt_detail", args=[attempt.pk])
+    body = (f"A grader left feedback on your attempt #{attempt.pk} at {attempt.kata.title}:\n\n{feedback.text}\n\n"
+            f"Read it, with your grade, on the attempt's page: {settings.KATA_SITE_URL.rstrip('/')}{link}\n")
+    try:
+        send_mail(f"New feedback on your {attempt.kata.title} attempt", body, None, [attempt.learner.email])
+    except OSError:  # the mail server is away: the feedback is saved and shown on the page all the same
+        log.warning("feedback email for attempt %s not sent", attempt.pk, exc_info=True)
 
 
 def _own_feedback(*, grader: AbstractUser, feedback_id: int, attempt: Attempt) -> Feedback:

@@ -15,7 +15,6 @@ from tests.browser.harness import BrowserTestCase
 from tests.personas import PASSWORD, make_persona
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
 CHECK_MS = 180_000
 
 
@@ -40,9 +39,8 @@ class InstructorTests(BrowserTestCase):
                 await clearpay.parts.acount() + 1)
             width = await page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 1440, f"the kata page is {width} px wide"
-            DOCS.mkdir(exist_ok=True)
             await page.locator('[data-testid="part-parameters"]').nth(3).scroll_into_view_if_needed()
-            await page.screenshot(path=str(DOCS / "instructor-kata-admin.png"))
+            await self.screenshot(page, "instructor-kata-admin")
 
     async def test_draw_a_must_fail_design_then_check_and_publish_a_change(self) -> None:
         async with self.page(width=1440, height=1000) as page:
@@ -57,7 +55,7 @@ class InstructorTests(BrowserTestCase):
             await tools.locator('input[name="fails"][value="1"]').check()
             await tools.locator('input[name="fails"][value="4"]').check()
             await tools.locator('textarea[name="why"]').fill("every read goes to the database")
-            await page.screenshot(path=str(DOCS / "instructor-workspace-save.png"))
+            await self.screenshot(page, "instructor-workspace-save")
             await tools.locator('[data-testid="save-must-fail"]').click()
             await expect(page.locator(".flash")).to_contain_text("Saved “no cache” as a design that must fail")
             assert await self.kata.must_fail.acount() == 1
@@ -75,4 +73,4 @@ class InstructorTests(BrowserTestCase):
             await expect(page.locator('[data-testid="check-message"]')).to_contain_text("Published as version 2")
             await expect(panel).to_contain_text("Must fail: no cache")
             await expect(panel).to_contain_text("Live: version 2")
-            await page.screenshot(path=str(DOCS / "instructor-check-passed.png"))
+            await self.screenshot(page, "instructor-check-passed")

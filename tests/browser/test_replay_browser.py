@@ -16,7 +16,6 @@ from tests.browser.harness import BrowserTestCase, node_selector
 from tests.personas import PASSWORD, make_persona
 
 STATUS = Path(__file__).resolve().parents[2] / "fixtures" / "status-cache"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 WAIT_MS = 60_000
 
 
@@ -35,6 +34,10 @@ class ReplayTests(BrowserTestCase):
     async def test_a_grader_scrubs_and_plays_a_saved_run(self) -> None:
         async with self.page(width=1440, height=1000) as page:
             await self.log_in(page, "grader", PASSWORD)
+            # The needs-review queue, oldest first, has the attempt.
+            await page.goto(f"{self.live_server_url}/review/?review=needs&order=queue")
+            await expect(page.locator('[data-testid="needs-review"]')).to_have_count(1)
+            await self.screenshot(page, "grader-queue")
             # The learner's attempt link works for a grader: it opens the attempt's review.
             await page.goto(f"{self.live_server_url}/attempts/{self.run.attempt_id}/")
             await expect(page.locator('[data-testid="review-state"]')).to_be_visible()
@@ -71,5 +74,4 @@ class ReplayTests(BrowserTestCase):
                 "(n) => document.getElementById('chart-utilization').data[0].x.length === n", arg=points,
                 timeout=WAIT_MS)
             await expect(page.locator('[data-testid="replay-clock"]')).to_contain_text("s simulated")
-            DOCS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(DOCS / "grader-replay.png"), full_page=True)
+            await self.screenshot(page, "grader-replay")
