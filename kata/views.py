@@ -176,7 +176,7 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
 @require_POST
 def draft_fit(request: HttpRequest, slug: str) -> HttpResponse:
     """Take the nearest allowed value for one parameter of the draft (or for every one the rules no longer allow)."""
-    kata = _get_kata(slug)
+    kata = _get_kata(slug, request.user)
     node, parameter = request.POST.get("node") or None, request.POST.get("parameter") or None
     services.draft_fit(learner=request.user, kata=kata, node=node, parameter=parameter)
     return redirect("workspace", slug=kata.slug)
