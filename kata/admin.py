@@ -238,7 +238,7 @@ class KataAdmin(CountedDeletion, admin.ModelAdmin):
         """A new kata from an exported file: validated with every problem listed; it arrives unpublished."""
         if not self.has_add_permission(request):
             raise PermissionDenied("You may not add katas.")
-        form = KataImportForm(request.POST or None, request.FILES or None)
+        form = KataImportForm(request.POST, request.FILES) if request.method == "POST" else KataImportForm()
         problems: list[str] = []
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]

@@ -68,6 +68,8 @@ MATRIX = [
     ("get", "/admin/kata/kata/import/", None, INSTRUCTORS),
     ("post", "/admin/kata/kata/", "check_kata", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
     ("post", "/admin/kata/kata/", "check_and_publish", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
+    ("post", "/admin/kata/kata/", "unpublish", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
+    ("post", "/admin/kata/kata/import/", "form", _expect(LOGIN, LOGIN, LOGIN, 400, LOGIN)),
     ("get", "/admin/kata/kataversion/", None, INSTRUCTORS),
     ("get", "/admin/kata/mustfaildesign/", None, _expect(LOGIN, LOGIN, LOGIN, MISSING, LOGIN)),
     ("post", "/katas/clearpay/author/designs/", "form", _expect(LOGIN, FORBIDDEN, FORBIDDEN, 400, FORBIDDEN)),
@@ -97,7 +99,7 @@ def test_role_matrix(world, persona, method, url, body, expected):
         response = client.get(url)
     elif body == "form":
         response = client.post(url, {})
-    elif body in ("check_kata", "check_and_publish"):
+    elif body in ("check_kata", "check_and_publish", "unpublish"):
         response = client.post(url, {"action": body, "_selected_action": [attempt.kata_id]})
     elif body == "feedback":
         response = client.post(url, {"action": "feedback", "text": "Well sized."})

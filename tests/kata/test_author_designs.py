@@ -90,3 +90,8 @@ def test_only_instructors_save_a_katas_designs(client, learner, grader, draft_ka
         client.force_login(person)
         assert _save(client, draft_kata, action="reference", design=json.dumps(REFERENCE)).status_code == 403
     assert Kata.objects.get(pk=draft_kata.pk).reference_design == {}
+
+
+def test_an_instructors_run_is_graded_against_the_working_copy_not_a_version(instructor, draft_kata):
+    run = services.run_start(learner=instructor, kata=draft_kata, document=REFERENCE, as_author=True)
+    assert run.version is None and run.attempt.version is None
