@@ -238,6 +238,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kata <no-reply@localhost>")
+# Where links in emails point (a learner's new-feedback email, sent only when EMAIL_HOST is set).
+KATA_SITE_URL = env_str("KATA_SITE_URL", "http://127.0.0.1:8000")
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

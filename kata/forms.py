@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -156,3 +157,37 @@ class OverrideForm(forms.Form):
     def __init__(self, *args: Any, scenarios: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["scenario_id"].choices = [(s["id"], f"{s['id']}. {s['title']}") for s in scenarios]
+
+
+class AuthorDesignForm(forms.Form):
+    """An instructor's "save this design" from the workspace: as the reference, or as one that must fail."""
+
+    action = forms.ChoiceField(choices=[("reference", "Reference"), ("must_fail", "Must fail")])
+    design = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200_000)
+    title = forms.CharField(required=False, max_length=120)
+    fails = forms.TypedMultipleChoiceField(required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+                                           label="Scenarios it must fail")
+    why = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                          label="What it does wrong")
+
+    def __init__(self, *args: Any, scenarios: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fails"].choices = scenarios
+
+    def clean_design(self) -> Any:
+        raw = self.cleaned_data.get("design") or ""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise forms.ValidationError("The design sent is not JSON; reload the workspace and try again.") from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("action") == "must_fail":
+            if not (cleaned.get("title") or "").strip():
+                self.add_error("title", "Name the design, e.g. “gateway on the checkout's path”.")
+            if not cleaned.get("fails"):
+                self.add_error("fails", "Choose the scenarios it must fail.")
+        return cleaned

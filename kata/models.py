@@ -341,12 +341,104 @@ class Scenario(models.Model):
             raise ValidationError({"threshold": "Every scenario but peak cost needs a threshold."})
 
 
+class KataVersion(models.Model):
+    """A published kata's rules as they were when a check passed: parts and their ranges, traffic, scenarios and
+    thresholds, budget and seeds (a `Palette` as data). Learners are graded against the latest one; every attempt
+    and run keeps the one it was graded against, so an instructor's later edit never moves a grade."""
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    rules = models.JSONField(help_text="The kata's palette as data (see kata/versions.py).")
+    reference_design = models.JSONField(default=dict, blank=True)
+    changes = models.TextField(blank=True, help_text="What changed since the version before, one change a line.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["kata", "-number"]
+        constraints = [models.UniqueConstraint(fields=["kata", "number"], name="unique_version_number_per_kata")]
+
+    def __str__(self) -> str:
+        return f"{self.kata} v{self.number}"
+
+
+class MustFailDesign(models.Model):
+    """A design a clever learner might use to pass without meeting the brief: Check kata proves it fails the
+    scenarios named here."""
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="must_fail")
+    order = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=120)
+    why = models.TextField(blank=True, help_text="What the design does wrong, in a sentence.")
+    design = models.JSONField()
+    fails = models.JSONField(default=list, help_text="The scenarios (by number) it must fail, e.g. [1, 3].")
+
+    class Meta:
+        ordering = ["kata", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        if not isinstance(self.fails, list) or not self.fails or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in self.fails
+        ):
+            raise ValidationError({"fails": "A list of scenario numbers, e.g. [1, 3]: at least one."})
+
+
+class KataCheck(models.Model):
+    """One "Check kata": the reference must pass every scenario and each must-fail design fail those it names.
+    Runs in the background; its progress and report show on the kata's admin page. A check asked to publish makes
+    the rules it checked (snapshotted when it was asked for) the kata's next version when it passes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    kata = models.ForeignKey(Kata, on_delete=models.CASCADE, related_name="checks")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    publish = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rules = models.JSONField(default=dict)
+    reference_design = models.JSONField(default=dict)
+    must_fail = models.JSONField(default=list)
+    done = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveSmallIntegerField(default=0)
+    current = models.CharField(max_length=200, blank=True)
+    report = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    version = models.ForeignKey(KataVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Check of {self.kata} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.PASSED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
 class Attempt(models.Model):
     """A learner's design for a kata, as saved; its runs hang off it."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
     # A learner's work outlives an instructor's edits: a kata with attempts cannot be deleted (archive it).
     kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="attempts")
+    # The rules it was saved (and first graded) against; blank for attempts from before versions, or on a kata's
+    # unpublished rules (an instructor trying them).
+    version = models.ForeignKey(KataVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="attempts")
     title = models.CharField(max_length=120, blank=True)
     design = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -383,6 +475,8 @@ class Run(models.Model):
     FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="runs")
+    # The rules it is graded against (blank: the kata's rules as they are when it executes).
+    version = models.ForeignKey(KataVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
     seeds = models.JSONField(default=list)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0, validators=[MinValueValidator(0), MaxValueValidator(1)])

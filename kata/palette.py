@@ -206,6 +206,11 @@ class Palette:
         return palette
 
     @classmethod
+    def from_rows(cls, kata: Kata) -> Palette:
+        """The kata's palette read from its rows now, whatever the instance's `updated_at` says (a snapshot)."""
+        return cls._build(kata)
+
+    @classmethod
     def _build(cls, kata: Kata) -> Palette:
         parts = []
         for part in kata.parts.prefetch_related("parameters").order_by("order", "name"):

@@ -5,19 +5,112 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kata import selectors, services
-from kata.forms import FeedbackDeleteForm, FeedbackEditForm, FeedbackForm, OverrideForm, ReviewFilterForm
-from kata.models import Attempt, Kata
+from kata import authoring, insights, selectors, services
+from kata.design import DesignError, design_validate
+from kata.forms import (AuthorDesignForm, FeedbackDeleteForm, FeedbackEditForm, FeedbackForm, OverrideForm,
+                        ReviewFilterForm)
+from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
+from kata.versions import palette_for_attempt
 
 PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+def kata_insights_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """What learners do on one kata: for its instructors and graders."""
+    if not insights.can_see_insights(request.user):
+        raise PermissionDenied("Only instructors and graders see what learners do.")
+    kata = selectors.kata_get_by_slug(slug=slug)
+    if kata is None:
+        raise Http404("No such kata.")
+    stats = insights.kata_insights(kata=kata)
+    figures = {"pass_rate": insights.pass_rate_figure(stats)} if stats.scenarios else {}
+    return render(request, "kata/insights.html", {"kata": kata, "stats": stats, "figures": figures,
+                                                  "can_review": selectors.can_review(request.user)})
+
+
+def _get_run_for_replay(request: HttpRequest, run_id: int) -> Run:
+    """A run a grader may replay (any), or its own learner; someone else's id answers 404."""
+    run = selectors.run_get_for_learner(learner=request.user, run_id=run_id)
+    if run is None and selectors.can_review(request.user):
+        run = Run.objects.select_related("attempt__kata", "attempt__learner").filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+@login_required
+@require_GET
+def run_replay(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Scrub or play through a saved run's frames, with the diagram coloured and the charts drawn as they were."""
+    run = _get_run_for_replay(request, run_id)
+    figures = selectors.run_figures(run=run)
+    for figure in figures.values():  # drawn by the page, step by step, from the saved points
+        for trace in figure["data"]:
+            trace["x"], trace["y"] = [], []
+    replay = selectors.run_replay_source(run=run)
+    return render(request, "kata/replay.html", {
+        "run": run, "attempt": run.attempt, "kata": run.attempt.kata, "figures": figures, "replay": replay,
+        "reviewing": selectors.can_review(request.user),
+        "palette_data": palette_for_attempt(run.attempt).editor_parts(),
+    })
+
+
+@login_required
+@require_GET
+def run_replay_points(request: HttpRequest, run_id: int) -> JsonResponse:
+    """The points a replay plays: every saved frame's, or the downsampled series once frames were pruned."""
+    run = _get_run_for_replay(request, run_id)
+    replay = selectors.run_replay_source(run=run)
+    return JsonResponse({"source": replay["source"], "seed": replay["seed"],
+                         "points": selectors.run_replay_points(run=run, source=replay["source"])})
+
+
+@login_required
+@require_POST
+def author_design_save(request: HttpRequest, slug: str) -> HttpResponse:
+    """An instructor saves the workspace's design as the kata's reference, or as a design that must fail."""
+    if not selectors.can_author(request.user):
+        raise PermissionDenied("Only instructors save a kata's designs.")
+    kata = selectors.kata_get_by_slug(slug=slug)
+    if kata is None:
+        raise Http404("No such kata.")
+    palette = Palette.from_kata(kata)
+    form = AuthorDesignForm(request.POST, scenarios=[(s.order, f"{s.order}. {s.title}") for s in palette.scenarios])
+    problems: list[str] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        document = data["design"]
+        if document is None:  # no script on the page: the design is the one autosaved
+            stored = selectors.draft_get(learner=request.user, kata=kata)
+            document = stored.design if stored is not None and not stored.problems else None
+        try:
+            design = design_validate(document, palette).to_document()
+        except DesignError as exc:
+            problems = [str(p) for p in exc.problems]
+        else:
+            if data["action"] == "reference":
+                authoring.kata_reference_save(kata=kata, design=design)
+                messages.success(request, f"Saved as the reference design of “{kata.title}”: not live until "
+                                          "“Save, check and publish” passes in the admin.")
+            else:
+                row = authoring.must_fail_save(kata=kata, title=data["title"], design=design,
+                                               fails=data["fails"], why=data["why"])
+                messages.success(request, f"Saved “{row.title}” as a design that must fail scenario"
+                                          f"{'s' if len(row.fails) > 1 else ''} {', '.join(map(str, row.fails))}.")
+            return redirect("workspace", slug=kata.slug)
+    return render(request, "kata/author_not_saved.html", {"kata": kata, "form": form, "problems": problems},
+                  status=400)
 
 
 def _require_reviewer(request: HttpRequest) -> None:
@@ -34,7 +127,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
     filters: dict[str, Any] = {}
     if form.is_bound:
         if not form.is_valid():
-            return render(request, "kata/review_list.html", {"form": form, "page": None}, status=400)
+            return render(request, "kata/review_list.html", {"form": form, "page": None, "katas": katas}, status=400)
         filters = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
     rows = selectors.review_rows(reviewer=request.user, **filters)
     if request.GET.get("format") == "csv":
@@ -42,7 +135,8 @@ def review_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "kata/review_list.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "kata/review_list.html", {"form": form, "page": page, "query": query.urlencode(),
+                                                     "katas": katas})
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)).
@@ -195,5 +289,5 @@ def attempt_context(attempt: Attempt, run: Any, grade: dict[str, Any] | None) ->
         "runs": attempt.runs.order_by("-created_at"),
         "feedback": attempt.feedback.select_related("grader"),
         "overrides": run.overrides.select_related("grader") if run else [],
-        "palette_data": Palette.from_kata(attempt.kata).editor_parts(),
+        "palette_data": palette_for_attempt(attempt).editor_parts(),
     }

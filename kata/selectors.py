@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Length
 
@@ -30,6 +29,7 @@ from kata.models import (
 )
 from kata.palette import Palette
 from kata.usernames import username_normalize, username_skeleton
+from kata.versions import palette_for_run
 
 
 def user_lookalike_exists(*, username: str) -> bool:
@@ -78,11 +78,6 @@ class StoredDraft:
     design: Any  # as stored: a design only when `problems` is empty
     problems: list[DesignProblem]  # why the editor cannot open it (empty: it can)
     text: str  # the stored document, shortened, to show the learner what an unusable draft held
-
-
-def kata_check_result(*, kata: Kata) -> dict[str, Any] | None:
-    """The latest background check of a kata: {"ok": True | False | None (running), "message", "at"}, or None."""
-    return cache.get(f"kata-check:{kata.pk}")
 
 
 def draft_get(*, learner: AbstractBaseUser, kata: Kata) -> StoredDraft | None:
@@ -151,6 +146,32 @@ def run_frames(*, run: Run, after: int = 0, limit: int | None = None) -> list[di
     return list(frames if limit is None else frames[:limit])
 
 
+def run_replay_source(*, run: Run) -> dict[str, Any]:
+    """What a replay of the run can play: the streamed seed's saved frames, else (pruned after
+    KATA_FRAME_RETENTION_DAYS) the downsampled series; with the seeds that were graded without frames."""
+    frames = RunFrame.objects.filter(run=run).count()
+    points = len((run.series or {}).get("points", []))
+    source = "frames" if frames else ("series" if points else "")
+    seed = (run.series or {}).get("seed") or (run.seeds[0] if run.seeds else None)
+    return {"source": source, "frames": frames, "series_points": points, "seed": seed,
+            "unsaved_seeds": [s for s in run.seeds if s != seed]}
+
+
+def run_replay_points(*, run: Run, source: str) -> list[dict[str, Any]]:
+    if source == "series":
+        return list((run.series or {}).get("points", []))
+    if source != "frames":
+        return []
+    points: list[dict[str, Any]] = []
+    latest = RunFrame.objects.filter(run=run).order_by("-seq").values_list("payload", flat=True).first() or {}
+    # A run taken over by a new execution started again: only the last execution's frames are one run.
+    execution = latest.get("execution")
+    for payload in RunFrame.objects.filter(run=run).order_by("seq").values_list("payload", flat=True).iterator():
+        if payload.get("execution") == execution:
+            points.extend(payload.get("points", []))
+    return points
+
+
 def attempt_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> QuerySet[Attempt]:
     return Attempt.objects.filter(learner=learner, kata=kata).prefetch_related("runs").order_by("-created_at")
 
@@ -165,7 +186,7 @@ def attempt_latest_run(*, attempt: Attempt) -> Run | None:
 
 def run_figures(*, run: Run) -> dict[str, Any]:
     """The run's charts, labelled from its design: empty while it starts, filled from the stored series after."""
-    palette = Palette.from_kata(run.attempt.kata)
+    palette = palette_for_run(run)
     # The saved design was validated when the run started: read its parts back for the labels, in network order
     # (the compiler's stations: every part but the sources, along the connections).
     design = Design.from_saved(run.attempt.design, palette)
@@ -238,6 +259,11 @@ def deletion_summary(*, model: type[Any], objects: list[Any]) -> tuple[dict[str,
                     f"{user} wrote {notes} feedback note(s) or override(s) that learners read; they are kept."
                 )
     return {kind: n for kind, n in counts.items() if n}, refused
+
+
+def can_author(user: AbstractBaseUser) -> bool:
+    """An instructor: writes katas, and works on their unpublished rules in the workspace."""
+    return bool(user.is_authenticated and user.has_perm("kata.change_kata"))
 
 
 def can_review(user: AbstractBaseUser) -> bool:

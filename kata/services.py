@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
-from django.core.cache import cache
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from kata.design import DesignError, design_validate
 from kata.drafts import draft_shape_problems
-from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, PartParameter, PartType, Run,
-                         RunFrame, Scenario, TrafficSource)
+from kata.models import (Attempt, Draft, Feedback, FeedbackChange, GradeOverride, Kata, Run,
+                         RunFrame)
+from kata.katafile import kata_load_fixture as kata_load_fixture  # the commands' and tests' entry
 from kata.palette import Palette
 from kata.selectors import grade_effective
+from kata.versions import design_fitted, palette_live, version_live
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
+
+log = logging.getLogger(__name__)
 
 LEARNERS = "learners"
 INSTRUCTORS = "instructors"
@@ -75,115 +79,9 @@ def demo_accounts_ensure() -> list[DemoAccount]:
     return accounts
 
 
-@transaction.atomic
-def kata_load_fixture(*, path: Path, replace: bool = False) -> tuple[Kata, bool]:
-    """Create a kata, its palette, traffic and scenarios from a fixture file.
-
-    An existing kata is left alone unless `replace`, so `make run` never overwrites an instructor's edits.
-    """
-    data = json.loads(path.read_text(encoding="utf-8"))
-    existing = Kata.objects.filter(slug=data["slug"]).first()
-    if existing is not None and not replace:
-        return existing, False
-    kata = _fixture_kata(data, path, existing)
-    parts = {}
-    for order, raw in enumerate(data.get("parts", [])):
-        part = _fixture_part(kata, order, raw)
-        parts[part.key] = part
-    for raw in data.get("traffic", []):
-        traffic = TrafficSource(kata=kata, **{**raw, "part": parts[raw["part"]]})
-        traffic.full_clean()
-        traffic.save()
-    for raw in data.get("scenarios", []):
-        source = parts[raw["source"]] if raw.get("source") else None
-        scenario = Scenario(kata=kata, **{**raw, "source": source})
-        scenario.full_clean()
-        scenario.save()
-    return kata, existing is None
-
-
-_FIXTURE_NESTED = {"parts", "traffic", "scenarios", "reference_design"}
-
-
-def _fixture_kata(data: dict[str, Any], path: Path, existing: Kata | None) -> Kata:
-    """The kata row of a fixture, saved; an existing one keeps its row (and so every learner's attempt on it)."""
-    kata = existing or Kata()
-    for key, value in data.items():
-        if key not in _FIXTURE_NESTED:
-            setattr(kata, key, value)
-    if existing is not None:
-        # Rebuild the palette in place: the kata row, and so every learner's attempt on it, stays.
-        existing.scenarios.all().delete()
-        existing.traffic.all().delete()
-        existing.parts.all().delete()
-    reference = data.get("reference_design")
-    if isinstance(reference, str):
-        reference = json.loads((path.parent / reference).read_text(encoding="utf-8"))
-    kata.reference_design = reference or {}
-    kata.full_clean()
-    kata.save()
-    return kata
-
-
-def _fixture_part(kata: Kata, order: int, raw: dict[str, Any]) -> PartType:
-    """One part of a fixture's palette, saved with its parameters."""
-    service, errors = raw.get("service", {}), raw.get("errors", {})
-    part = PartType(
-        kata=kata, key=raw["key"], name=raw["name"], role=raw["role"], description=raw.get("description", ""),
-        order=order, required=raw.get("required", False), max_per_design=raw.get("max_per_design", 8),
-        fixed_servers=raw.get("fixed_servers"), unit_cost_per_hour=raw.get("unit_cost_per_hour", 0),
-        service_distribution=service.get("distribution", "exponential"),
-        service_mean_ms=service.get("mean_ms", 10), service_scv=service.get("scv"), service_k=service.get("k"),
-        jitter_mean_ms=service.get("jitter_mean_ms"), base_error=errors.get("base", 0),
-        error_threshold=errors.get("threshold"), error_max=errors.get("max", 0.5),
-        error_power=errors.get("power", 2), slowdown_factor=raw.get("slowdown_factor"),
-        timeout_ms=raw.get("timeout_ms"), core_cost_per_hour=raw.get("core_cost_per_hour", 0),
-        concurrency_per_core=raw.get("concurrency_per_core"), fanout=raw.get("fanout", "split"),
-        feeds=raw.get("feeds"), feeds_reason=raw.get("feeds_reason", ""), cache_keys=raw.get("cache_keys"),
-        cache_zipf=raw.get("cache_zipf"),
-    )
-    part.full_clean(exclude=["kata"])
-    part.save()
-    for parameter in raw.get("parameters", []):
-        row = PartParameter(part=part, **parameter)
-        row.full_clean(exclude=["part"])
-        row.save()
-    return part
-
-
 def kata_cheapest_record(*, kata: Kata, cost_per_hour: float) -> None:
     """Record the cost of the cheapest passing design found (`manage.py cheapest --save`); grades compare with it."""
     Kata.objects.filter(pk=kata.pk).update(cheapest_cost_per_hour=round(cost_per_hour, 2), updated_at=timezone.now())
-
-
-@dataclass(frozen=True)
-class KataCheck:
-    ok: bool
-    message: str
-
-
-def kata_check(*, kata: Kata, parallel: bool = True) -> KataCheck:
-    """Grade a kata's reference design on its grading seeds: an instructor's proof that the kata is solvable."""
-    # Local: the execution stack (the seed pool, grading) stays off the import path of the consumer, which calls
-    # these services.
-    from kata.runs.seeds import design_grade, grading_seeds
-
-    if not kata.reference_design:
-        return KataCheck(False, f"{kata.title}: no reference design to check.")
-    palette = Palette.from_kata(kata)
-    if not palette.scenarios:
-        return KataCheck(False, f"{kata.title}: no scenarios to grade against.")
-    try:
-        graded = design_grade(palette=palette, document=kata.reference_design, seeds=grading_seeds(palette),
-                              parallel=parallel)
-    except DesignError as exc:
-        return KataCheck(False, f"{kata.title}: the reference design is invalid: {exc}")
-    grade = graded.grade
-    if grade.passed == grade.total:
-        return KataCheck(True, f"{kata.title}: the reference design passes {grade.passed}/{grade.total} "
-                               f"on seeds {', '.join(map(str, grade.seeds))}.")
-    failing = "; ".join(f"{s.id}. {s.title}: {s.explanation}" for s in grade.scenarios if not s.passed)
-    return KataCheck(False, f"{kata.title}: the reference design passes only {grade.passed}/{grade.total}. {failing}")
 
 
 def kata_archive(*, kata: Kata, archived: bool = True) -> Kata:
@@ -191,52 +89,6 @@ def kata_archive(*, kata: Kata, archived: bool = True) -> Kata:
     kata.archived = archived
     kata.save(update_fields=["archived", "updated_at"])
     return kata
-
-
-# A check grades the reference design on every grading seed (seconds of CPU each): it runs in the background, one
-# at a time per person; the lock outlives any check, so a process that died mid-check frees it in the end.
-CHECK_LOCK_SECONDS = 15 * 60
-CHECK_RESULT_SECONDS = 7 * 24 * 3600
-
-
-class CheckRefused(ValueError):
-    pass
-
-
-def _check_lock(user_id: int) -> str:
-    return f"kata-check-lock:{user_id}"
-
-
-def kata_check_request(*, kata: Kata, requested_by: AbstractUser) -> None:
-    """Queue a check of the kata in the background (see `kata_check`); refused while the person has one going."""
-    # Local: as in `kata_check`, the execution stack stays off the consumer's import path.
-    from kata.runs import submit
-
-    if not cache.add(_check_lock(requested_by.pk), kata.pk, timeout=CHECK_LOCK_SECONDS):
-        raise CheckRefused("You have a kata check going already: its result shows in the “Last check” column; "
-                           "ask for the next one when it has finished.")
-    cache.set(f"kata-check:{kata.pk}", {"ok": None, "message": "Checking…", "at": timezone.now().isoformat()},
-              timeout=CHECK_RESULT_SECONDS)
-    try:
-        submit.kata_check_submit(kata_id=kata.pk, user_id=requested_by.pk, finish=lambda: kata_check_finish(
-            kata_id=kata.pk, user_id=requested_by.pk))
-    except Exception:
-        cache.delete(_check_lock(requested_by.pk))
-        raise
-
-
-def kata_check_finish(*, kata_id: int, user_id: int, parallel: bool = True) -> KataCheck:
-    """The background half of `kata_check_request`: check, keep the result for the admin, free the person's lock."""
-    try:
-        kata = Kata.objects.get(pk=kata_id)
-        report = kata_check(kata=kata, parallel=parallel)
-    except Exception as exc:  # whatever breaks, the instructor reads it and may ask again
-        report = KataCheck(False, f"The check could not run: {exc}")
-    finally:
-        cache.delete(_check_lock(user_id))
-    cache.set(f"kata-check:{kata_id}", {"ok": report.ok, "message": report.message, "at": timezone.now().isoformat()},
-              timeout=CHECK_RESULT_SECONDS)
-    return report
 
 
 class DraftRejected(ValueError):
@@ -262,6 +114,20 @@ def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
     return draft
 
 
+def draft_fit(*, learner: AbstractUser, kata: Kata, node: str | None = None, parameter: str | None = None) -> bool:
+    """Move the draft's parameters that the live rules no longer allow (all, or the one named) to their nearest
+    allowed values. Returns whether anything changed."""
+    draft = Draft.objects.filter(learner=learner, kata=kata).first()
+    if draft is None or draft_shape_problems(draft.design):
+        return False
+    fitted = design_fitted(draft.design, palette_live(kata), node=node, parameter=parameter)
+    if fitted == draft.design:
+        return False
+    draft.design = fitted
+    draft.save(update_fields=["design", "updated_at"])
+    return True
+
+
 def draft_discard(*, learner: AbstractUser, kata: Kata) -> bool:
     """Throw away the learner's draft of a kata (the workspace offers it for a draft it cannot open)."""
     deleted, _ = Draft.objects.filter(learner=learner, kata=kata).delete()
@@ -277,12 +143,15 @@ class RunRefused(ValueError):
 
 
 @transaction.atomic
-def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "") -> Run:
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", as_author: bool = False) -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
 
-    One active run per learner: a second Run while one is going is refused with a clear message.
+    One active run per learner: a second Run while one is going is refused with a clear message. A learner's run is
+    graded against the live version; an author's (`as_author`) against the kata's working copy, as it is when the run
+    executes (no version).
     """
-    palette = Palette.from_kata(kata)
+    version = None if as_author else version_live(kata)
+    palette = Palette.from_kata(kata) if as_author else palette_live(kata)
     try:
         design = design_validate(document, palette)
     except DesignError as exc:
@@ -307,9 +176,10 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     if RunFrame.objects.filter(run__in=recent).count() >= settings.KATA_FRAMES_PER_HOUR:
         raise RunRefused("Your runs of the last hour have streamed as much as one learner may in an hour; your design "
                          "is saved. Run it again later.")
-    attempt = Attempt.objects.create(learner=learner, kata=kata, design=design.to_document(), title=title[:120])
+    attempt = Attempt.objects.create(learner=learner, kata=kata, version=version, design=design.to_document(),
+                                     title=title[:120])
     seeds = list(range(1, palette.grading_seeds + 1))
-    return Run.objects.create(attempt=attempt, seeds=seeds)
+    return Run.objects.create(attempt=attempt, version=version, seeds=seeds)
 
 
 def run_cancel(*, run: Run, reason: str = "Cancelled by the learner.") -> bool:
@@ -354,7 +224,21 @@ def feedback_add(*, grader: AbstractUser, attempt: Attempt, text: str) -> Feedba
     """A grader's note on an attempt; writing one is reviewing it."""
     feedback = Feedback.objects.create(attempt=attempt, grader=grader, text=text.strip())
     attempt_mark_reviewed(grader=grader, attempt=attempt, reviewed=True)
+    if settings.EMAIL_HOST and attempt.learner.email:
+        transaction.on_commit(lambda: _feedback_email(feedback))
     return feedback
+
+
+def _feedback_email(feedback: Feedback) -> None:
+    """Tell the learner a grader wrote to them (only where email is configured: EMAIL_HOST)."""
+    attempt = feedback.attempt
+    link = reverse("attempt_detail", args=[attempt.pk])
+    body = (f"A grader left feedback on your attempt #{attempt.pk} at {attempt.kata.title}:\n\n{feedback.text}\n\n"
+            f"Read it, with your grade, on the attempt's page: {settings.KATA_SITE_URL.rstrip('/')}{link}\n")
+    try:
+        send_mail(f"New feedback on your {attempt.kata.title} attempt", body, None, [attempt.learner.email])
+    except OSError:  # the mail server is away: the feedback is saved and shown on the page all the same
+        log.warning("feedback email for attempt %s not sent", attempt.pk, exc_info=True)
 
 
 def _own_feedback(*, grader: AbstractUser, feedback_id: int, attempt: Attempt) -> Feedback:

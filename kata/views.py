@@ -25,14 +25,30 @@ from kata.drafts import draft_shape_problems
 from kata.forms import CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
+from kata.versions import draft_misfits, palette_live, version_live
 from kata.runs import submit
 
 
-def _get_kata(slug: str) -> Kata:
+def _get_kata(slug: str, user: Any = None) -> Kata:
+    """A published kata; for its authors (instructors) any kata not archived, so they draw a new one's designs."""
     kata = selectors.kata_get_published(slug=slug)
-    if kata is None:
+    if kata is None and user is not None and selectors.can_author(user):
+        kata = selectors.kata_get_by_slug(slug=slug)
+    if kata is None or kata.archived:
         raise Http404("No such kata.")
     return kata
+
+
+def _get_kata_or_none(slug: str, user: Any) -> Kata | None:
+    try:
+        return _get_kata(slug, user)
+    except Http404:
+        return None
+
+
+def palette_for(kata: Kata, user: Any) -> Any:
+    """The rules a person works with: the live version for learners, the working copy for its authors."""
+    return Palette.from_kata(kata) if selectors.can_author(user) else palette_live(kata)
 
 
 def json_body_limited(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,8 +105,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    kata = _get_kata(slug, request.user)
+    palette = palette_for(kata, request.user)
     rules = [
         {"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)
     ]
@@ -100,13 +116,14 @@ def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def workspace(request: HttpRequest, slug: str) -> HttpResponse:
-    kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    kata = _get_kata(slug, request.user)
+    palette = palette_for(kata, request.user)
     draft = selectors.draft_get(learner=request.user, kata=kata)
     # A draft the editor cannot draw (stored before drafts were shape-checked) is shown as such, kept until the
     # learner discards it or saves over it, and the canvas starts from the starter design.
     unusable = draft.problems if draft is not None and draft.problems else None
     design = draft.design if draft is not None and not unusable else selectors.starter_design(palette=palette)
+    author = selectors.can_author(request.user)
     services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
     try:
@@ -119,6 +136,10 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
         "kata/workspace.html",
         {
             "problems": problems,
+            "misfits": draft_misfits(kata, design) if draft is not None and not unusable and not author else [],
+            "live_version": version_live(kata),
+            "author": author,
+            "author_scenarios": sorted(palette.scenarios, key=lambda s: s.order) if author else [],
             "unusable_draft": unusable,
             "unusable_draft_text": draft.text if unusable else "",
             "kata": kata,
@@ -137,14 +158,14 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @json_body_limited
 def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
-    kata = _get_kata(slug)
+    kata = _get_kata(slug, request.user)
     document = _json_body(request)
     try:
         services.draft_save(learner=request.user, kata=kata, document=document)
     except services.DraftRejected as exc:
         return JsonResponse({"saved": False, "error": str(exc), "problems": exc.problems}, status=400)
     try:
-        design_validate(document, Palette.from_kata(kata))
+        design_validate(document, palette_for(kata, request.user))
         problems: list[dict[str, str | None]] = []
     except DesignError as exc:
         problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
@@ -153,8 +174,18 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
 
 @login_required
 @require_POST
+def draft_fit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Take the nearest allowed value for one parameter of the draft (or for every one the rules no longer allow)."""
+    kata = _get_kata(slug, request.user)
+    node, parameter = request.POST.get("node") or None, request.POST.get("parameter") or None
+    services.draft_fit(learner=request.user, kata=kata, node=node, parameter=parameter)
+    return redirect("workspace", slug=kata.slug)
+
+
+@login_required
+@require_POST
 def draft_discard(request: HttpRequest, slug: str) -> HttpResponse:
-    kata = _get_kata(slug)
+    kata = _get_kata(slug, request.user)
     services.draft_discard(learner=request.user, kata=kata)
     return redirect("workspace", slug=kata.slug)
 
@@ -178,8 +209,8 @@ def _inspector_values(raw: str, part: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     """The side panel of one part: its parameters as a server-validated form (an htmx partial)."""
-    kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    kata = _get_kata(slug, request.user)
+    palette = palette_for(kata, request.user)
     source = request.POST if request.method == "POST" else request.GET
     part = palette.part(source.get("part", ""))
     node_id = source.get("node", "")
@@ -238,13 +269,14 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 @json_body_limited
 async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
     """Validate and save the design, queue its run, start it off the event loop; the page then opens the socket."""
-    kata = await db(selectors.kata_get_published)(slug=slug)
+    user = await request.auser()
+    kata = await db(_get_kata_or_none)(slug, user)
     if kata is None:
         raise Http404("No such kata.")
     document = _json_body(request)
-    user = await request.auser()
     try:
-        run = await db(services.run_start)(learner=user, kata=kata, document=document)
+        run = await db(services.run_start)(learner=user, kata=kata, document=document,
+                                           as_author=await db(selectors.can_author)(user))
     except services.RunRefused as exc:
         return JsonResponse({"error": str(exc), "problems": exc.problems}, status=400)
     figures = await db(selectors.run_figures)(run=run)
@@ -284,7 +316,7 @@ def run_grade(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def attempt_history(request: HttpRequest, slug: str) -> HttpResponse:
-    kata = _get_kata(slug)
+    kata = _get_kata(slug, request.user)
     attempts = selectors.attempt_list_for_learner(learner=request.user, kata=kata)
     rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None)} for a in attempts]
     return render(request, "kata/history.html", {"kata": kata, "rows": rows})
@@ -300,6 +332,10 @@ def _get_attempt_for_user(request: HttpRequest, attempt_id: int) -> Attempt:
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    if selectors.attempt_get_for_learner(learner=request.user, attempt_id=attempt_id) is None and (
+            selectors.attempt_get_for_reviewer(reviewer=request.user, attempt_id=attempt_id) is not None):
+        # A grader following a link to someone's attempt reviews it (the learner's page is the learner's).
+        return redirect("review_attempt", attempt_id=attempt_id)
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
@@ -323,8 +359,8 @@ def attempt_compare(request: HttpRequest, slug: str) -> HttpResponse:
 @json_body_limited
 def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     """The instant estimate of the posted design (an htmx partial)."""
-    kata = _get_kata(slug)
-    palette = Palette.from_kata(kata)
+    kata = _get_kata(slug, request.user)
+    palette = palette_for(kata, request.user)
     document = _json_body(request)
     malformed = draft_shape_problems(document)
     if malformed:  # not a design at all: a 400, with the same partial telling what is wrong

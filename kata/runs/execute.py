@@ -19,11 +19,11 @@ from django.utils import timezone
 from kata.compiler import CompiledDesign, compile_document
 from kata.grading import Grade, grade
 from kata.messages import GradeMessage
-from kata.models import Kata, Run
-from kata.palette import Palette
+from kata.models import Run
 from kata.runs.frames import FrameStream, downsample
 from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
 from kata.runs.publish import Publish, status_publish
+from kata.versions import palette_for_run
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,9 @@ def _announce(claim: Claim, publish: Publish) -> None:
 
 
 def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _Graded:
-    kata = Kata.objects.get(pk=run.attempt.kata_id)
-    palette = Palette.from_kata(kata)
-    # Checked again here, against the kata as it is when the run executes (it may have changed since the click).
+    # The rules of the run's version (kept by the run, so an instructor's later edit never moves its grade); a run
+    # without one is checked against the kata as it is when the run executes.
+    palette = palette_for_run(Run.objects.select_related("version__kata", "attempt__kata").get(pk=run.pk))
     compiled = compile_document(run.attempt.design, palette)
     results = simulate(compiled.spec, list(run.seeds), stream)
     return _Graded(compiled, results, grade(palette=palette, design=compiled.design, compiled=compiled,

@@ -213,18 +213,18 @@ async def runs_recover_once() -> None:
     await db(recover)()
 
 
-def _check_in_background(finish: Callable[[], object], kata_id: int) -> None:
+def _check_in_background(finish: Callable[[], object]) -> None:
     try:
         finish()
     finally:
         close_old_connections()
 
 
-def kata_check_submit(*, kata_id: int, user_id: int, finish: Callable[[], object]) -> None:
+def kata_check_submit(*, check_id: int, finish: Callable[[], object]) -> None:
     """Check a kata off the request: a Celery task in production mode (which calls the check's `finish` there), a
     thread of the server running `finish` otherwise (its seeds wait behind every learner's first seed in the pool)."""
     if settings.KATA_RUN_EXECUTOR == "celery":
-        current_app.send_task(CHECK_TASK, (kata_id, user_id), ignore_result=True)
+        current_app.send_task(CHECK_TASK, (check_id,), ignore_result=True)
     else:
-        threading.Thread(target=_check_in_background, args=(finish, kata_id), name=f"kata-check-{kata_id}",
+        threading.Thread(target=_check_in_background, args=(finish,), name=f"kata-check-{check_id}",
                          daemon=True).start()

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from playwright.async_api import Page, expect
 
 from kata.models import Attempt, Draft
+from kata.authoring import kata_publish_unchecked
 from kata.services import kata_load_fixture
 from tests.browser.harness import BrowserTestCase
 from tests.browser.harness import edge_selector as _edge
@@ -29,6 +30,7 @@ class EditorInBrowserTests(BrowserTestCase):
         # directly); the kata's own connection rules and required parts are tested in tests/browser/test_rules.py.
         self.kata.parts.filter(key__in=["status_clients", "status_api", "ledger_db"]).update(required=False)
         self.kata.parts.filter(key="checkout").update(feeds=None)
+        kata_publish_unchecked(kata=self.kata)  # learners see a kata's rules once published as a version
 
     async def _open_workspace(self, page: Page) -> list[str]:
         """Log in, open the ClearPay workspace and collect console errors for the caller to check."""

@@ -29,6 +29,8 @@ def _expect(anonymous, learner, other, instructor, grader):
 SIGNED_IN = _expect(LOGIN, OK, OK, OK, OK)
 OWNER_ONLY = _expect(LOGIN, OK, MISSING, MISSING, MISSING)
 GRADERS_ONLY = _expect(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+INSTRUCTORS_AND_GRADERS = _expect(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK)
+INSTRUCTORS = _expect(LOGIN, LOGIN, LOGIN, OK, LOGIN)  # the admin: graders and learners are not staff
 EVERYONE = _expect(OK, OK, OK, OK, OK)
 
 # (method, url template, body, expected per persona); {attempt} and {run} belong to `learner`.
@@ -46,7 +48,7 @@ MATRIX = [
     ("post", "/katas/clearpay/runs/", {"nodes": [], "edges": []}, _expect(LOGIN, 400, 400, 400, 400)),
     ("get", "/katas/clearpay/attempts/", None, SIGNED_IN),
     ("get", "/katas/clearpay/compare/", None, SIGNED_IN),
-    ("get", "/attempts/{attempt}/", None, OWNER_ONLY),
+    ("get", "/attempts/{attempt}/", None, _expect(LOGIN, OK, MISSING, MISSING, REDIRECT)),  # graders: its review
     ("get", "/runs/{run}/grade/", None, OWNER_ONLY),
     ("get", "/review/", None, GRADERS_ONLY),
     ("get", "/review/?format=csv", None, GRADERS_ONLY),
@@ -56,6 +58,23 @@ MATRIX = [
     ("get", "/admin/kata/kata/add/", None, _expect(LOGIN, LOGIN, LOGIN, OK, LOGIN)),
     ("get", "/admin/kata/attempt/", None, _expect(LOGIN, LOGIN, LOGIN, OK, LOGIN)),
     ("get", "/admin/auth/user/", None, _expect(LOGIN, LOGIN, LOGIN, FORBIDDEN, LOGIN)),
+    # Versions, checked publishing, export and import, what learners do (issue 16).
+    ("post", "/katas/clearpay/draft/fit/", "form", _expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    ("get", "/katas/clearpay/insights/", None, INSTRUCTORS_AND_GRADERS),
+    ("get", "/katas/unknown/insights/", None, _expect(LOGIN, FORBIDDEN, FORBIDDEN, MISSING, MISSING)),
+    ("get", "/admin/kata/kata/{kata}/change/", None, INSTRUCTORS),
+    ("get", "/admin/kata/kata/{kata}/check/", None, INSTRUCTORS),
+    ("get", "/admin/kata/kata/{kata}/export/", None, INSTRUCTORS),
+    ("get", "/admin/kata/kata/import/", None, INSTRUCTORS),
+    ("post", "/admin/kata/kata/", "check_kata", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
+    ("post", "/admin/kata/kata/", "check_and_publish", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
+    ("post", "/admin/kata/kata/", "unpublish", _expect(LOGIN, LOGIN, LOGIN, REDIRECT, LOGIN)),
+    ("post", "/admin/kata/kata/import/", "form", _expect(LOGIN, LOGIN, LOGIN, 400, LOGIN)),
+    ("get", "/admin/kata/kataversion/", None, INSTRUCTORS),
+    ("get", "/admin/kata/mustfaildesign/", None, _expect(LOGIN, LOGIN, LOGIN, MISSING, LOGIN)),
+    ("post", "/katas/clearpay/author/designs/", "form", _expect(LOGIN, FORBIDDEN, FORBIDDEN, 400, FORBIDDEN)),
+    ("get", "/runs/{run}/replay/", None, _expect(LOGIN, OK, MISSING, MISSING, OK)),
+    ("get", "/runs/{run}/replay/points/", None, _expect(LOGIN, OK, MISSING, MISSING, OK)),
 ]
 
 
@@ -75,9 +94,13 @@ def test_role_matrix(world, persona, method, url, body, expected):
     client = Client()
     if persona != "anonymous":
         client.force_login(people[persona])
-    url = url.format(attempt=attempt.pk, run=run.pk)
+    url = url.format(attempt=attempt.pk, run=run.pk, kata=attempt.kata_id)
     if method == "get":
         response = client.get(url)
+    elif body == "form":
+        response = client.post(url, {})
+    elif body in ("check_kata", "check_and_publish", "unpublish"):
+        response = client.post(url, {"action": body, "_selected_action": [attempt.kata_id]})
     elif body == "feedback":
         response = client.post(url, {"action": "feedback", "text": "Well sized."})
     else:

@@ -35,8 +35,9 @@ def test_instructor_creates_a_kata_with_a_part_inline(client, instructor):
         **_inline_management("parts", total=1),
         "parts-0-order": 0, "parts-0-key": "users", "parts-0-name": "Users", "parts-0-role": "source",
         "parts-0-unit_cost_per_hour": "0", "parts-0-service_distribution": "exponential",
-        "parts-0-service_mean_ms": 1, "parts-0-base_error": 0,
-        **_inline_management("traffic"), **_inline_management("scenarios"),
+        "parts-0-service_mean_ms": 1, "parts-0-base_error": 0, "parts-0-max_per_design": 1,
+        "parts-0-core_cost_per_hour": "0",
+        **_inline_management("traffic"), **_inline_management("scenarios"), **_inline_management("must_fail"),
     }
     response = client.post(reverse("admin:kata_kata_add"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -88,6 +89,7 @@ def test_reference_design_is_validated_against_the_palette(client, instructor, s
 def test_check_kata_runs_in_the_background_one_at_a_time_per_person(client):
     """Transactional: the check's thread reads the kata from the database."""
     clearpay, _ = kata_load_fixture(path=Path("fixtures/clearpay/kata.json"))
+    clearpay.must_fail.all().delete()  # the reference alone here; tests/kata/test_checked_publishing.py does the rest
 
     instructor = make_persona("instructor")
     # A transactional test's flush empties the groups the data migrations filled: give the permissions here.
@@ -100,13 +102,13 @@ def test_check_kata_runs_in_the_background_one_at_a_time_per_person(client):
     again = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
     assert any("You have a kata check going already" in str(m) for m in again.context["messages"])
     deadline = time.monotonic() + 120
-    while "the reference design passes 5/5 on seeds 1, 2, 3" not in (page := client.get(changelist).content.decode()):
+    while "The reference design passes 5/5 on seeds 1, 2, 3" not in (page := client.get(changelist).content.decode()):
         assert time.monotonic() < deadline, "the check never reported"
         time.sleep(0.2)
     assert "✔" in page
     response = client.post(changelist, {"action": "check_kata", "_selected_action": [clearpay.pk]}, follow=True)
     assert any("checking in the background" in str(m) for m in response.context["messages"]), "free again once done"
-    while "Checking…" in client.get(changelist).content.decode():  # let the second check end before the database goes
+    while "… " in client.get(changelist).content.decode():  # let the second check end before the database goes
         assert time.monotonic() < deadline
         time.sleep(0.2)
 

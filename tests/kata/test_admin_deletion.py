@@ -33,7 +33,8 @@ def test_a_kata_with_attempts_cannot_be_deleted_even_by_a_superuser(client, supe
                                                                      django_assert_max_num_queries):
     client.force_login(superuser)
     url = reverse("admin:kata_kata_delete", args=[worked_on.kata_id])
-    with django_assert_max_num_queries(25):
+    # A few per relation whatever the history (versions, checks and must-fail designs are three of them).
+    with django_assert_max_num_queries(35):
         page = client.get(url)
     assert page.status_code == 200
     assert "1 attempt(s) and 0 draft(s) of learners are kept; archive the kata instead" in page.content.decode()

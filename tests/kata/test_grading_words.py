@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db
 
 def _kata_file(tmp_path: Path) -> Path:
     data = json.loads((CLEARPAY / "kata.json").read_text())
+    data.pop("must_fail")  # ClearPay's designs do not fit the pipeline's parts
     parts = [p for p in data["parts"] if p["key"] in KEYS]
     for part in parts:
         part["key"] = KEYS[part["key"]]

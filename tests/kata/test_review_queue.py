@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kata.models import Attempt, FeedbackChange, Run
+from kata.services import feedback_add
 from tests.kata.test_review import _graded
 from tests.personas import make_persona
 
@@ -151,3 +152,22 @@ def test_an_overridden_verdict_says_so_and_why_and_the_graders_attempt_link_open
     assert 'data-testid="override-note-2"' in page
     assert f"A grader changed this verdict</strong> from fail to pass ({grader.username}," in page
     assert "Drops in the last second." in page
+
+
+def test_new_feedback_is_emailed_to_the_learner_where_email_is_configured(settings, grader, learner, clearpay,
+                                                                          mailoutbox,
+                                                                          django_capture_on_commit_callbacks):
+    learner.email = "learner@example.com"
+    learner.save()
+    attempt = Attempt.objects.create(learner=learner, kata=clearpay, design={})
+    settings.EMAIL_HOST = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        feedback_add(grader=grader, attempt=attempt, text="Size the queue for the spike.")
+    assert mailoutbox == [], "no email where none is configured"
+    settings.EMAIL_HOST, settings.KATA_SITE_URL = "smtp.example.com", "https://kata.example.com/"
+    with django_capture_on_commit_callbacks(execute=True):
+        feedback_add(grader=grader, attempt=attempt, text="Now the retries.")
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["learner@example.com"] and clearpay.title in mail.subject
+    assert "Now the retries." in mail.body and f"https://kata.example.com/attempts/{attempt.pk}/" in mail.body

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
+from kata.authoring import kata_publish_unchecked
 from kata.models import Kata
 
 
@@ -74,5 +75,8 @@ def test_the_brief_states_each_scenarios_rule_from_its_data(client, clearpay):
     scenario = clearpay.scenarios.get(order=1)
     scenario.threshold = 250
     scenario.save()
+    assert "passes when p99 accept latency ≤ 300 ms" in client.get(
+        reverse("kata_detail", kwargs={"slug": "clearpay"})).content.decode(), "an edit is not live before a check"
+    kata_publish_unchecked(kata=clearpay)
     assert "passes when p99 accept latency ≤ 250 ms" in client.get(
         reverse("kata_detail", kwargs={"slug": "clearpay"})).content.decode()

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kata import services
+from kata import authoring, services
 
 
 class Command(BaseCommand):
@@ -21,3 +21,5 @@ class Command(BaseCommand):
             kata, created = services.kata_load_fixture(path=path, replace=options["replace"])
             state = "loaded" if created else ("replaced" if options["replace"] else "kept (already present)")
             self.stdout.write(f"Kata {kata.slug}: {state}")
+        for version in authoring.kata_versions_ensure():
+            self.stdout.write(f"Kata {version.kata.slug}: published as version {version.number}")

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from kata import services
+from kata.authoring import kata_publish_unchecked
 from kata.models import Run, RunFrame
 from kata.runs import pool
 from kata.runs.execute import Simulate, run_execute
@@ -30,6 +31,8 @@ def heavy_clearpay(clearpay):
     traffic.hold_seconds = 8000
     traffic.save()
     clearpay.save()
+    # Live for learners' runs as a passing check would publish it.
+    kata_publish_unchecked(kata=clearpay)
     return clearpay
 
 
