@@ -288,7 +288,9 @@ class Streamer:
         context = multiprocessing.get_context("spawn")
         self._jobs = context.Queue()
         self._results = context.Queue()
-        self._pending: dict[int, Future[Any]] = {}
+        # A seed's future, and its channel and stop event: held here until it ends, so their referents in the
+        # manager live as long as the streamer may use them, whoever else lets go of them.
+        self._pending: dict[int, tuple[Future[Any], Any, Any]] = {}
         self._pending_lock = threading.Lock()
         self._ids = itertools.count()
         self.process = context.Process(target=_streamer_main, args=(self._jobs, self._results, os.getpid()),
@@ -305,13 +307,14 @@ class Streamer:
         future.set_running_or_notify_cancel()
         job = next(self._ids)
         with self._pending_lock:
-            self._pending[job] = future
+            self._pending[job] = (future, channel, stop)
         self._jobs.put((job, spec, seed, channel, stop))
         return future
 
     def _settle(self, job: int) -> Future[Any] | None:
         with self._pending_lock:
-            return self._pending.pop(job, None)
+            entry = self._pending.pop(job, None)
+        return entry[0] if entry is not None else None
 
     def _read(self) -> None:
         while True:
@@ -331,7 +334,7 @@ class Streamer:
         self.process.join()
         time.sleep(0.5)  # results it sent just before it ended are read first
         with self._pending_lock:
-            pending, self._pending = list(self._pending.values()), {}
+            pending, self._pending = [entry[0] for entry in self._pending.values()], {}
         for future in pending:
             future.set_exception(BrokenProcessPool("the streaming simulator process stopped"))
 
@@ -358,8 +361,7 @@ def warm() -> None:
             "duration": 1.0}
     channels()
     scheduler()
-    streamed, _, stop = submit_streamed(tiny, 0)  # its proxies are held until it ends: the streamer uses them
+    streamed = submit_streamed(tiny, 0)[0]
     for future in [pool().submit(simulate, tiny, seed) for seed in range(workers())]:
         future.result()
     streamed.result(timeout=60)  # the streamer's first seed: it has imported everything
-    del stop
