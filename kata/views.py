@@ -4,6 +4,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -183,8 +184,11 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     part = palette.part(source.get("part", ""))
     node_id = source.get("node", "")
+    # Refusals answer 422, which htmx swaps in place (base.html's htmx-config) in every mode: a 400 would be taken
+    # by django-htmx's debug script in development, which replaces the whole page with the response.
     if part is None or not node_id or len(node_id) > MAX_ID_LENGTH:
-        return render(request, "kata/partials/inspector_empty.html", {"message": "Unknown part."}, status=400)
+        return render(request, "kata/partials/inspector_empty.html", {"message": "Unknown part."},
+                      status=HTTPStatus.UNPROCESSABLE_ENTITY)
     if request.method == "POST":
         form = PartParamsForm(request.POST, part=part)
         if not form.is_valid():
@@ -192,7 +196,7 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
                 request,
                 "kata/partials/inspector.html",
                 {"form": form, "part": part, "node_id": node_id, "kata": kata},
-                status=400,
+                status=HTTPStatus.UNPROCESSABLE_ENTITY,
             )
         response = render(
             request,

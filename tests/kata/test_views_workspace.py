@@ -65,16 +65,16 @@ def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_i
     url = reverse("inspector", args=["clearpay"])
     bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "cores": 2,
                                "concurrency": 4}, HTTP_HX_REQUEST="true")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "Ensure this value is less than or equal to 30." in bad.content.decode()
     assert "HX-Trigger" not in bad
     off_step = logged_in.post(url, {"part": "queue", "node": "queue", "capacity": 30050, "acknowledges": "on",
                                     "max_attempts": 5, "backoff_ms": 500}, HTTP_HX_REQUEST="true")
-    assert off_step.status_code == 400
+    assert off_step.status_code == 422
     assert "on the steps of 100 from 100 (100, 200, 300, …)" in off_step.content.decode()
     no_cores = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 1, "cores": 2,
                                     "concurrency": 20}, HTTP_HX_REQUEST="true")
-    assert no_cores.status_code == 400 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
+    assert no_cores.status_code == 422 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
     good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "cores": 4,
                                 "concurrency": 8}, HTTP_HX_REQUEST="true")
     assert good.status_code == 200
@@ -86,7 +86,7 @@ def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_i
 def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
     response = logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "gateway", "node": "gateway"})
     assert "50 calls in flight, not yours to size" in response.content.decode()
-    assert logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "nope", "node": "x"}).status_code == 400
+    assert logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "nope", "node": "x"}).status_code == 422
 
 
 def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file):

@@ -246,20 +246,10 @@ function bindPageKeys(ctx) {
 }
 
 // ---- toolbar, inspector and window -----------------------------------------------------------------------------
-function bindPage({ inspectorEl, buttons, state, view, ctl }) {
+function bindPage({ buttons, state, view, ctl }) {
   if (buttons.undo) buttons.undo.addEventListener('click', ctl.undo);
   if (buttons.redo) buttons.redo.addEventListener('click', ctl.redo);
   if (buttons.remove) buttons.remove.addEventListener('click', ctl.removeSelection);
-  // The inspector answers an invalid form with 400 and the form with its errors; htmx 2 does not swap error
-  // responses by default, so let this one through to show the errors in place.
-  document.body.addEventListener('htmx:beforeSwap', (event) => {
-    const detail = event.detail || {};
-    if (detail.xhr && detail.xhr.status === 400 && detail.target === inspectorEl &&
-        /class="inspector"/.test(detail.serverResponse || '')) {
-      detail.shouldSwap = true;
-      detail.isError = false;
-    }
-  });
   // The inspector form answers with an HX-Trigger `kata:params` event: {node, params}.
   document.body.addEventListener('kata:params', (event) => {
     const detail = event.detail || {};
