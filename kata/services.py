@@ -254,8 +254,10 @@ def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
     if problems:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         shown = "; ".join(str(p) for p in problems[:3]) + more
-        raise DraftRejected(f"Not saved: this is not the shape of a design ({shown}).",
-                            [{"path": p.path, "message": p.message, "node": p.node} for p in problems[:20]])
+        raise DraftRejected(
+            f"Not saved: this is not the shape of a design ({shown}).",
+            [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in problems[:20]],
+        )
     draft, _ = Draft.objects.update_or_create(
         learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
     )
@@ -286,7 +288,7 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     try:
         design = design_validate(document, palette)
     except DesignError as exc:
-        problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
+        problems = [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in exc.problems]
         raise RunRefused("The design has problems to fix before it can run.", problems) from None
     # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()

@@ -92,10 +92,15 @@ def home(request: HttpRequest) -> HttpResponse:
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
     palette = Palette.from_kata(kata)
-    rules = [
+    return render(request, "kata/kata_detail.html",
+                  {"kata": kata, "palette": palette, "scenario_rules": _scenario_rules(palette)})
+
+
+def _scenario_rules(palette: Palette) -> list[dict[str, Any]]:
+    """Each scenario with its rule in words ("passes when p99 accept latency ≤ 300 ms"), as the brief lists them."""
+    return [
         {"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)
     ]
-    return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette, "scenario_rules": rules})
 
 
 @login_required
@@ -124,6 +129,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
             "unusable_draft_text": draft.text if unusable else "",
             "kata": kata,
             "palette": palette,
+            "scenario_rules": _scenario_rules(palette),
             "palette_data": palette.editor_parts(),
             "design": design,
             "budget": palette.budget_per_hour,
@@ -148,7 +154,7 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
         design_validate(document, Palette.from_kata(kata))
         problems: list[dict[str, str | None]] = []
     except DesignError as exc:
-        problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
+        problems = [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in exc.problems]
     return JsonResponse({"saved": True, "problems": problems})
 
 
@@ -336,7 +342,9 @@ def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         design = design_validate(document, palette)
     except DesignError as exc:
-        return render(request, "kata/partials/estimate.html", {"problems": exc.problems, "kata": kata})
+        # The workspace lists these problems above the estimate already: said once, there.
+        return render(request, "kata/partials/estimate.html",
+                      {"problems": exc.problems, "listed_above": True, "kata": kata})
     return render(
         request,
         "kata/partials/estimate.html",

@@ -161,6 +161,16 @@ describe('undo and redo', () => {
     assert.equal(doc.redo(), false);
   });
 
+  test('an edit that changes nothing keeps what Redo would bring back', () => {
+    const doc = built();
+    doc.applyParams('api', { instances: 3 });
+    doc.undo();
+    assert.equal(doc.applyParams('api', { instances: 1 }), false, 'Apply on the values it already has');
+    assert.equal(doc.canRedo(), true);
+    assert.equal(doc.redo(), true);
+    assert.equal(doc.findNode('api').params.instances, 3);
+  });
+
   test('a new edit after an undo drops the redo history', () => {
     const doc = built();
     doc.connect('src', 'lb');

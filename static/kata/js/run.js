@@ -185,7 +185,7 @@ function start(payload) {
 }
 
 function showProblems(message, problems) {
-  var items = (problems || []).map(function (p) { return "<li>" + escapeHtml((p.path ? p.path + ": " : "") + p.message) + "</li>"; }).join("");
+  var items = (problems || []).map(function (p) { return "<li>" + escapeHtml(p.text || p.message) + "</li>"; }).join("");
   problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
 }
 

@@ -4,12 +4,13 @@ import { clone } from './document.js';
 import { renderProblems } from './status.js';
 
 const READ_ONLY = 'The design is read-only right now.';
+const LOCKED = 'A run is going: the design is frozen until it ends, so parameters cannot change now.';
 const DEFAULT_BOX = { x: 0, y: 0, width: 900, height: 460 };
 // Handed to event listeners and to window.KataEditor as they are, so bound to the editor once.
 const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly'];
 
-/* `parts`: {model, state, view, status, inspector, autosave, buttons, problemsEl}; the autosave may come later
- * (it reports back to the editor). */
+/* `parts`: {model, state, view, status, inspector, autosave, toast, buttons, problemsEl}; the autosave may come
+ * later (it reports back to the editor). */
 export class Editor {
   constructor(parts) {
     Object.assign(this, parts);
@@ -43,9 +44,20 @@ export class Editor {
     if (!this.state.readOnly) this.autosave.schedule();
   }
 
+  // The inspector shows the selected part's parameters as the document has them: after an undo, a redo or a
+  // replaced design it is loaded again (a form that already shows them is left alone, half-typed input included).
+  syncInspector() {
+    const s = this.state.selection;
+    if (this.inspectorAnswered || !s || s.kind !== 'node') return;
+    const node = this.model.findNode(s.id);
+    if (node && !this.inspector.showsParams(node)) this.inspector.load(node);
+  }
+
   // After any change to the document: redraw, refit when a part left the view, tell the page, save.
   changed() {
+    if (this.toast) this.toast.hide();  // its Undo would now undo this change instead
     this.pruneSelection();
+    this.syncInspector();
     this.render();
     const box = this.view.viewBox();
     if (!this.state.dragging && (!box || this.model.outOfView(box))) this.view.fit();
@@ -113,14 +125,26 @@ export class Editor {
     return true;
   }
 
+  // A deletion is said where the learner is looking (a toast on the canvas, with Undo) and in the status line.
+  removed(text) {
+    this.announce(text);
+    if (this.toast) this.toast.show(text, () => { this.undo(); this.view.svg.focus({ preventScroll: true }); });
+  }
+
   removeSelection() {
     const s = this.state.selection, model = this.model;
     if (!s) return;
     if (s.kind === 'node') {
       const node = model.findNode(s.id);
-      if (node && this.edit(() => model.removeNode(s.id))) this.announce('Removed ' + model.partOf(node).name + '.');
+      const links = model.edges.filter((e) => e.source === s.id || e.target === s.id).length;
+      if (node && this.edit(() => model.removeNode(s.id))) {
+        this.removed('Removed ' + model.partOf(node).name +
+          (links ? ' and its ' + (links === 1 ? 'connection' : links + ' connections') : '') + '.');
+      }
     } else if (this.edit(() => model.removeEdge(s.source, s.target))) {
-      this.announce('Removed the connection.');
+      const a = model.findNode(s.source), b = model.findNode(s.target);
+      this.removed(a && b ? 'Removed the connection ' + model.partOf(a).name + ' → ' + model.partOf(b).name + '.'
+        : 'Removed the connection.');
     }
   }
 
@@ -128,7 +152,17 @@ export class Editor {
     const node = this.model.findNode(id);
     if (!node || !params || typeof params !== 'object') return;
     if (this.state.readOnly) { this.announce('The design is read-only right now; parameters were not applied.'); return; }
-    if (this.edit(() => this.model.applyParams(id, params))) this.announce('Applied to ' + this.model.partOf(node).name + '.');
+    // The inspector already shows what the server accepted: it is not loaded again for this change.
+    this.inspectorAnswered = true;
+    let applied;
+    try {
+      applied = this.edit(() => this.model.applyParams(id, params));
+    } finally {
+      this.inspectorAnswered = false;
+    }
+    const now = this.model.findNode(id);
+    if (now) this.inspector.accepted(now);
+    if (applied) this.announce('Applied to ' + this.model.partOf(node).name + '.');
   }
 
   // ---- gestures that span several events ---------------------------------------------------------------------
@@ -160,15 +194,19 @@ export class Editor {
     this.designChanged();
   }
 
-  setReadOnly(value) {
+  // `reason` is what the inspector says while its form is locked (a run is going, by default).
+  setReadOnly(value, reason) {
     const state = this.state, svg = this.view.svg;
     state.readOnly = !!value;
     if (state.readOnly) {
       svg.setAttribute('data-readonly', '');
       state.connectFrom = null;
       this.autosave.flush();
+      if (this.toast) this.toast.hide();
+      this.inspector.lock(reason || LOCKED);
     } else {
       svg.removeAttribute('data-readonly');
+      this.inspector.lock(null);
     }
     svg.classList.toggle('is-readonly', state.readOnly);
     if (this.buttons.palette) {

@@ -141,12 +141,15 @@ export class DesignDocument {
   }
 
   // Runs `mutate` as one undoable step; an edit that changes nothing leaves no step behind.
+  // Nor does it clear what Redo would bring back (Apply on unchanged values, say).
   edit(mutate, undoKey) {
     const before = this.snapshot();
+    const redo = this.redoStack;
     const pushed = this.pushUndo(undoKey);
     mutate(this.doc);
     if (this.snapshot() !== before) return true;
     if (pushed) this.undoStack.pop();
+    this.redoStack = redo;
     return false;
   }
 

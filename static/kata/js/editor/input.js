@@ -32,7 +32,12 @@ class PointerGestures {
     const point = this.view.toSvgPoint(event.clientX, event.clientY);
     if (port && g && !this.state.readOnly) this.startConnect(event, g, port, point);
     else if (g) this.startMove(event, g, point);
-    else if (edgeGroup) this.ctl.select(edgeOf(edgeGroup));
+    else if (edgeGroup) {
+      // Edges are drawn again on selection: focus stays on the canvas, where Delete then removes this one.
+      this.ctl.select(edgeOf(edgeGroup));
+      event.preventDefault();
+      this.svg.focus({ preventScroll: true });
+    }
     else this.state.dragging = { kind: 'background', pointerId: event.pointerId };
   }
 
@@ -216,7 +221,19 @@ function bindCanvasKeys(ctx) {
   });
 }
 
-// ---- keyboard anywhere on the page: undo, redo, delete, deselect --------------------------------------------------
+// ---- keyboard in the editor: undo, redo, delete, deselect ---------------------------------------------------------
+// Shortcuts act only while focus is on the canvas (undo and redo also from the toolbar's buttons): a Backspace
+// after clicking the estimate's text, or anywhere else on the page, deletes nothing.
+function inCanvas(svg) {
+  const active = document.activeElement;
+  return !!active && (active === svg || svg.contains(active));
+}
+
+function inToolbar(toolbarEl) {
+  const active = document.activeElement;
+  return !!toolbarEl && !!active && toolbarEl.contains(active);
+}
+
 function deleteKey(event, { svg, state, ctl }) {
   const active = document.activeElement;
   const focused = active && active.closest && active.closest('#canvas .node');
@@ -230,18 +247,18 @@ function deleteKey(event, { svg, state, ctl }) {
 }
 
 function bindPageKeys(ctx) {
-  const { svg, state, ctl } = ctx;
+  const { svg, state, ctl, toolbarEl } = ctx;
   document.addEventListener('keydown', (event) => {
     if (isFormField(event.target)) return;
+    const canvas = inCanvas(svg);
+    if (!canvas && !inToolbar(toolbarEl)) return;
     const mod = event.ctrlKey || event.metaKey;
     const key = event.key.toLowerCase();
     if (mod && key === 'z' && !event.shiftKey) { event.preventDefault(); ctl.undo(); return; }
     if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) { event.preventDefault(); ctl.redo(); return; }
-    if (mod || event.altKey) return;
+    if (mod || event.altKey || !canvas) return;
     if (event.key === 'Delete' || event.key === 'Backspace') { deleteKey(event, ctx); return; }
-    if (event.key === 'Escape' && state.selection && !state.connectFrom && svg.contains(document.activeElement)) {
-      ctl.select(null);
-    }
+    if (event.key === 'Escape' && state.selection && !state.connectFrom) ctl.select(null);
   });
 }
 
@@ -249,7 +266,10 @@ function bindPageKeys(ctx) {
 function bindPage({ buttons, state, view, ctl }) {
   if (buttons.undo) buttons.undo.addEventListener('click', ctl.undo);
   if (buttons.redo) buttons.redo.addEventListener('click', ctl.redo);
-  if (buttons.remove) buttons.remove.addEventListener('click', ctl.removeSelection);
+  // The Delete button is disabled once nothing is selected: focus goes back to the canvas, where the keys work.
+  if (buttons.remove) {
+    buttons.remove.addEventListener('click', () => { ctl.removeSelection(); view.svg.focus({ preventScroll: true }); });
+  }
   // The inspector form answers with an HX-Trigger `kata:params` event: {node, params}.
   document.body.addEventListener('kata:params', (event) => {
     const detail = event.detail || {};
@@ -262,7 +282,7 @@ function bindPage({ buttons, state, view, ctl }) {
   });
 }
 
-/* `ctx`: {svg, paletteEl, inspectorEl, buttons, model, state, view, ctl}. */
+/* `ctx`: {svg, paletteEl, toolbarEl, buttons, model, state, view, ctl}. */
 export function bindInput(ctx) {
   new PointerGestures(ctx);  // it lives on in its listeners
   bindPalette(ctx);

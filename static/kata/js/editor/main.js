@@ -9,7 +9,7 @@ import { Autosave } from './autosave.js';
 import { Editor } from './controller.js';
 import { DesignDocument } from './document.js';
 import { bindInput } from './input.js';
-import { Inspector, StatusLine } from './status.js';
+import { Inspector, StatusLine, Toast } from './status.js';
 import { SvgView } from './view.js';
 
 function readJson(id, fallback) {
@@ -64,6 +64,7 @@ function start(svg) {
   };
   const ctl = new Editor({
     model, state, view, status, inspector, buttons, problemsEl: document.getElementById('problems'),
+    toast: new Toast(document.getElementById('canvas-toast')),
   });
   const autosave = new Autosave({
     url: workspace ? workspace.dataset.draftUrl : null, design: () => model.doc, status,
@@ -71,7 +72,7 @@ function start(svg) {
   });
   ctl.autosave = autosave;
   window.addEventListener('pagehide', () => { if (!state.readOnly) autosave.onLeave(); });
-  bindInput({ svg, paletteEl, inspectorEl, buttons, model, state, view, ctl });
+  bindInput({ svg, paletteEl, toolbarEl: document.getElementById('toolbar'), buttons, model, state, view, ctl });
   publish(model, state, ctl);
   return { view, ctl, state };
 }

@@ -109,8 +109,10 @@ export class SvgView {
       }, defs);
       el('path', { d: 'M0,1 L10,5 L0,9 z', class: cls }, marker);
     });
-    this.edgeLayer = el('g', { class: 'edges' }, svg);
+    // Parts come before connections in the document, so in the tab order; connections are drawn over them (an
+    // edge starts and ends outside the parts' bodies, so it covers none of a part's own handles).
     this.nodeLayer = el('g', { class: 'nodes' }, svg);
+    this.edgeLayer = el('g', { class: 'edges' }, svg);
     this.overlayLayer = el('g', { class: 'overlay', 'pointer-events': 'none' }, svg);
     this.tempLine = el('path', { class: 'edge edge--temp', 'marker-end': 'url(#kata-arrow-temp)' }, null);
     this.isSelectedEdge = this.isSelectedEdge.bind(this);
