@@ -181,3 +181,37 @@ class WorkspaceTests(BrowserTestCase):
                     .map(el => el.classList.contains('node') ? 'node' : 'edge')""")
             assert order.index("node") < order.index("edge"), order
             assert re.search(r"node", order[0])
+
+    async def test_zoom_pan_and_fit_keep_the_design_reachable_and_its_text_readable(self) -> None:
+        async with self.page(width=1100, height=850) as page:
+            errors = await self._open(page)
+            # At this width the whole starter would need small text: the view stays readable, from the sources.
+            scale = float(await page.get_attribute("#canvas", "data-scale") or 0)
+            assert 1 <= scale <= 1.5, scale
+            font = await page.evaluate(
+                "() => document.querySelector('#canvas .node__name').getBoundingClientRect().height")
+            assert font >= 7, font
+            await expect(page.locator(node_selector("checkout"))).to_be_in_viewport()
+            # Fit shows everything; + zooms in; a drag of the background pans; a click there still deselects.
+            await page.click("#zoom-fit")
+            canvas = await page.locator("#canvas").bounding_box()
+            assert canvas is not None
+            for node_id in await self._node_ids(page):
+                box = await page.locator(node_selector(node_id)).bounding_box()
+                assert box is not None and canvas["x"] <= box["x"] and box["x"] + box["width"] <= canvas["x"] + canvas["width"] + 1
+            fitted = float(await page.get_attribute("#canvas", "data-scale") or 0)
+            await page.click("#zoom-in")
+            zoomed = float(await page.get_attribute("#canvas", "data-scale") or 0)
+            assert zoomed < fitted
+            before = await page.locator(node_selector("checkout")).bounding_box()
+            start = (canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] - 12)
+            await self.drag_mouse(page, start, (start[0] + 80, start[1] - 30))
+            after = await page.locator(node_selector("checkout")).bounding_box()
+            assert before is not None and after is not None
+            assert abs(after["x"] - before["x"] - 80) < 3 and abs(after["y"] - before["y"] + 30) < 3
+            # The design itself did not move: panning is the view's.
+            assert (await self._design(page))["nodes"][0]["x"] == (await self._design(page))["nodes"][0]["x"]
+            await page.click(f"{node_selector('status_api')} .node__body")
+            await page.mouse.click(*start)
+            await expect(page.locator("#canvas .node--selected")).to_have_count(0)
+            assert errors == []

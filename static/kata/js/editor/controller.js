@@ -59,8 +59,9 @@ export class Editor {
     this.pruneSelection();
     this.syncInspector();
     this.render();
+    // Refit when a part left the view, until the learner has zoomed or panned the view themselves.
     const box = this.view.viewBox();
-    if (!this.state.dragging && (!box || this.model.outOfView(box))) this.view.fit();
+    if (!this.state.dragging && !this.state.viewSet && (!box || this.model.outOfView(box))) this.view.fit();
     this.designChanged();
   }
 
@@ -184,13 +185,22 @@ export class Editor {
     if (this.model.endGesture()) this.changed(); else this.render();
   }
 
+  // ---- the view: zoom, pan, fit ------------------------------------------------------------------------------
+  zoom(factor, clientX, clientY) { this.state.viewSet = true; this.view.zoom(factor, clientX, clientY); }
+
+  pan(dx, dy) { this.state.viewSet = true; this.view.pan(dx, dy); }
+
+  fitAll() { this.state.viewSet = false; this.view.fit(true); }
+
   // ---- the page's API and the server's answers ---------------------------------------------------------------
   setDesign(next) {
-    if (!this.model.replace(next)) { this.view.fit(); return; }
+    // A design handed over whole (imported, reopened) is shown whole.
+    this.state.viewSet = false;
+    if (!this.model.replace(next)) { this.view.fit(true); return; }
     this.state.connectFrom = null;
     this.pruneSelection();
     this.render();
-    this.view.fit();
+    this.view.fit(true);
     this.designChanged();
   }
 

@@ -27,8 +27,11 @@ class PointerGestures {
   down(event) {
     if (event.button !== 0 || this.state.dragging) return;
     const port = event.target.closest('.port--out');
-    const g = event.target.closest('.node');
-    const edgeGroup = event.target.closest('.edge-group');
+    let edgeGroup = event.target.closest('.edge-group');
+    let g = event.target.closest('.node');
+    // A part under a connection's hit area is the part: connections are the thinner target.
+    const under = edgeGroup ? this.view.nodeAt(event.clientX, event.clientY) : null;
+    if (under && this.view.nodeEls.has(under)) { g = this.view.nodeEls.get(under); edgeGroup = null; }
     const point = this.view.toSvgPoint(event.clientX, event.clientY);
     if (port && g && !this.state.readOnly) this.startConnect(event, g, port, point);
     else if (g) this.startMove(event, g, point);
@@ -38,7 +41,12 @@ class PointerGestures {
       event.preventDefault();
       this.svg.focus({ preventScroll: true });
     }
-    else this.state.dragging = { kind: 'background', pointerId: event.pointerId };
+    else {
+      // The background: a click deselects, a drag pans the view.
+      this.state.dragging = { kind: 'background', pointerId: event.pointerId, last: [event.clientX, event.clientY],
+        start: [event.clientX, event.clientY], moved: false };
+      this.svg.setPointerCapture(event.pointerId);
+    }
   }
 
   startConnect(event, g, port, point) {
@@ -67,6 +75,15 @@ class PointerGestures {
     const point = this.view.toSvgPoint(event.clientX, event.clientY);
     if (gesture.kind === 'move') this.dragMove(gesture, point);
     else if (gesture.kind === 'connect') this.dragConnect(gesture, point, event);
+    else if (gesture.kind === 'background') this.dragPan(gesture, event);
+  }
+
+  dragPan(gesture, event) {
+    if (!gesture.moved && Math.hypot(event.clientX - gesture.start[0], event.clientY - gesture.start[1]) < DRAG_SLOP) return;
+    gesture.moved = true;
+    this.svg.classList.add('is-panning');
+    this.ctl.pan(event.clientX - gesture.last[0], event.clientY - gesture.last[1]);
+    gesture.last = [event.clientX, event.clientY];
   }
 
   dragMove(gesture, point) {
@@ -123,8 +140,10 @@ class PointerGestures {
       else if (!cancelled) this.ctl.select({ kind: 'node', id: gesture.id });
     } else if (gesture.kind === 'connect') {
       this.endConnect(gesture, event, cancelled);
-    } else if (gesture.kind === 'background' && !cancelled) {
-      if (event.target === this.svg || event.target.closest('.overlay')) this.ctl.select(null);
+    } else if (gesture.kind === 'background') {
+      this.svg.classList.remove('is-panning');
+      if (this.svg.hasPointerCapture(event.pointerId)) this.svg.releasePointerCapture(event.pointerId);
+      if (!cancelled && !gesture.moved) this.ctl.select(null);
     }
   }
 }
@@ -258,6 +277,9 @@ function bindPageKeys(ctx) {
     if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) { event.preventDefault(); ctl.redo(); return; }
     if (mod || event.altKey || !canvas) return;
     if (event.key === 'Delete' || event.key === 'Backspace') { deleteKey(event, ctx); return; }
+    if (event.key === '+' || event.key === '=') { event.preventDefault(); ctl.zoom(1.25); return; }
+    if (event.key === '-' || event.key === '_') { event.preventDefault(); ctl.zoom(0.8); return; }
+    if (event.key === '0') { event.preventDefault(); ctl.fitAll(); return; }
     if (event.key === 'Escape' && state.selection && !state.connectFrom) ctl.select(null);
   });
 }
@@ -275,10 +297,19 @@ function bindPage({ buttons, state, view, ctl }) {
     const detail = event.detail || {};
     ctl.applyParams(detail.node, detail.params);
   });
+  if (buttons.zoomIn) buttons.zoomIn.addEventListener('click', () => ctl.zoom(1.25));
+  if (buttons.zoomOut) buttons.zoomOut.addEventListener('click', () => ctl.zoom(0.8));
+  if (buttons.fit) buttons.fit.addEventListener('click', () => ctl.fitAll());
+  // Ctrl (or ⌘) and the wheel zoom about the pointer; the wheel alone scrolls the page, as everywhere else.
+  view.svg.addEventListener('wheel', (event) => {
+    if (!(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    ctl.zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX, event.clientY);
+  }, { passive: false });
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (!state.dragging) view.fit(); }, RESIZE_MS);
+    resizeTimer = setTimeout(() => { if (!state.dragging && !state.viewSet) view.fit(); }, RESIZE_MS);
   });
 }
 

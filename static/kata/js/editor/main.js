@@ -29,12 +29,14 @@ function publish(model, state, ctl) {
       ctl.select({ kind: 'node', id });
       return true;
     },
-    setUtilization(map) {
+    // `map`: busy share per part (0..1); `waiting`: requests waiting per part (a queue's badge says how full it is).
+    setUtilization(map, waiting) {
       // Own keys only, read without assignment: a '__proto__' key stays a key.
       state.utilization = map && typeof map === 'object' ? new Map(Object.entries(map)) : null;
+      state.waiting = waiting && typeof waiting === 'object' ? new Map(Object.entries(waiting)) : null;
       ctl.render();
     },
-    clearUtilization() { state.utilization = null; ctl.render(); },
+    clearUtilization() { state.utilization = null; state.waiting = null; ctl.render(); },
     setReadOnly: ctl.setReadOnly,
     isReadOnly: () => state.readOnly,
     undo: ctl.undo,
@@ -49,9 +51,11 @@ function start(svg) {
     selection: null,           // {kind: 'node', id} | {kind: 'edge', source, target} | null
     readOnly: svg.hasAttribute('data-readonly'),
     utilization: null,         // Map nodeId → 0..1 during a live run
+    waiting: null,             // Map nodeId → requests waiting (a queue's fill)
     problemNodes: new Set(),
     connectFrom: null,         // node id while connecting with the keyboard
     dragging: null,            // pointer gesture in progress
+    viewSet: false,            // the learner zoomed or panned: changes no longer refit the view
   };
   const view = new SvgView(svg, model, state);
   const status = new StatusLine(document.getElementById('save-status'));
@@ -61,6 +65,8 @@ function start(svg) {
   const buttons = {
     undo: document.getElementById('undo'), redo: document.getElementById('redo'),
     remove: document.getElementById('delete'), palette: paletteEl,
+    zoomIn: document.getElementById('zoom-in'), zoomOut: document.getElementById('zoom-out'),
+    fit: document.getElementById('zoom-fit'),
   };
   const ctl = new Editor({
     model, state, view, status, inspector, buttons, problemsEl: document.getElementById('problems'),

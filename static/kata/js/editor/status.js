@@ -111,7 +111,13 @@ export class Inspector {
     this.empty = inspectorEl ? inspectorEl.innerHTML : '';
     this.loaded = null;        // {id, params}: what the last form was asked for (JSON of the node's parameters)
     this.lockReason = null;
-    if (inspectorEl) inspectorEl.addEventListener('htmx:afterSwap', () => this.applyLock());
+    if (!inspectorEl) return;
+    inspectorEl.addEventListener('htmx:afterSwap', () => this.applyLock());
+    // A form that arrives after its part was deselected or deleted (a quick Delete after a click) is dropped.
+    inspectorEl.addEventListener('htmx:beforeSwap', (event) => {
+      const match = /data-node="([^"]*)"/.exec((event.detail && event.detail.serverResponse) || '');
+      if (match && (!this.loaded || this.loaded.id !== match[1])) event.detail.shouldSwap = false;
+    });
   }
 
   reset(message) {
