@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -424,3 +425,15 @@ def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: 
     run.passed = grade_effective(run=run)["passed"]
     run.save(update_fields=["passed"])
     return override
+
+
+def attempt_feedback_seen(*, attempt: Attempt) -> None:
+    """The learner opened the attempt: its feedback so far is no longer new to them."""
+    Attempt.objects.filter(pk=attempt.pk).update(feedback_seen_at=timezone.now())
+
+
+def attempt_share_set(*, attempt: Attempt, shared: bool) -> Attempt:
+    """Share the attempt under a fresh unguessable link, or revoke the link (a later share gets a new one)."""
+    attempt.share_token = secrets.token_urlsafe(24) if shared else None
+    Attempt.objects.filter(pk=attempt.pk).update(share_token=attempt.share_token)
+    return attempt

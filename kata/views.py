@@ -85,7 +85,10 @@ def _json_body(request: HttpRequest) -> Any:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "kata/home.html", {"katas": selectors.kata_list_published()})
+    katas = list(selectors.kata_list_published())
+    progress = selectors.kata_progress_for_learner(learner=request.user)
+    rows = [{"kata": k, "progress": progress.get(k.pk)} for k in katas]
+    return render(request, "kata/home.html", {"katas": katas, "rows": rows})
 
 
 @require_GET
@@ -115,6 +118,9 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     design = draft.design if draft is not None and not unusable else selectors.starter_design(palette=palette)
     services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
+    # "Open in workspace" from an attempt: the page puts its design on the canvas as one undoable step over the
+    # draft, so the draft is one Undo away (and nothing is written until the editor saves).
+    opened = _opened_attempt(request, kata)
     try:
         design_validate(design, palette)
         problems: list[Any] = []
@@ -136,8 +142,20 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
             "limits": design_limits(),
             # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
             "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
+            "opened": opened if not active else None,
+            "new_feedback": len(selectors.attempts_with_new_feedback(learner=request.user, kata=kata)),
         },
     )
+
+
+def _opened_attempt(request: HttpRequest, kata: Kata) -> dict[str, Any] | None:
+    raw = request.GET.get("from", "")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    attempt = selectors.attempt_get_for_learner(learner=request.user, attempt_id=int(raw))
+    if attempt is None or attempt.kata_id != kata.pk or draft_shape_problems(attempt.design):
+        return None
+    return {"attempt": attempt.pk, "design": attempt.design}
 
 
 @login_required
@@ -215,8 +233,18 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
         initial["acknowledges"] = bool(initial["acknowledges"])
     form = PartParamsForm(initial=initial, part=part)
     return render(
-        request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata}
+        request, "kata/partials/inspector.html",
+        {"form": form, "part": part, "node_id": node_id, "kata": kata, "figures": _part_figures(request, node_id)},
     )
+
+
+def _part_figures(request: HttpRequest, node_id: str) -> dict[str, Any] | None:
+    """The part's own figures in the learner's last run, when the page asks for them (`run`, their own)."""
+    raw = request.GET.get("run", "")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    run = selectors.run_get_for_learner(learner=request.user, run_id=int(raw))
+    return selectors.run_part_figures(run=run, node_id=node_id) if run else None
 
 
 def _database_ping() -> None:
@@ -296,7 +324,9 @@ def run_grade(request: HttpRequest, run_id: int) -> HttpResponse:
 def attempt_history(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug)
     attempts = selectors.attempt_list_for_learner(learner=request.user, kata=kata)
-    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None)} for a in attempts]
+    fresh = selectors.attempts_with_new_feedback(learner=request.user, kata=kata)
+    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None),
+             "new_feedback": a.pk in fresh} for a in attempts]
     return render(request, "kata/history.html", {"kata": kata, "rows": rows})
 
 
@@ -313,7 +343,63 @@ def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
-    return render(request, "kata/attempt.html", review.attempt_context(attempt, run, grade))
+    context = review.attempt_context(attempt, run, grade)
+    context["share_url"] = (request.build_absolute_uri(reverse("attempt_shared", args=[attempt.share_token]))
+                            if attempt.share_token else None)
+    services.attempt_feedback_seen(attempt=attempt)
+    return render(request, "kata/attempt.html", context)
+
+
+@login_required
+@require_POST
+def attempt_share(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Turn the attempt's read-only link on (a new one each time) or off."""
+    attempt = _get_attempt_for_user(request, attempt_id)
+    services.attempt_share_set(attempt=attempt, shared=request.POST.get("share") == "on")
+    return redirect("attempt_detail", attempt_id=attempt.pk)
+
+
+@require_GET
+def attempt_shared(request: HttpRequest, token: str) -> HttpResponse:
+    """An attempt shared by its learner: the design, charts and grade, without the learner's name."""
+    attempt = selectors.attempt_get_shared(token=token)
+    if attempt is None:
+        raise Http404("This link was turned off by the person who shared it, or never existed.")
+    run = selectors.attempt_latest_run(attempt=attempt)
+    grade = selectors.grade_effective(run=run) if run and run.grade else None
+    return render(request, "kata/attempt_shared.html", {
+        "attempt": attempt, "kata": attempt.kata, "run": run, "grade": grade, "shared": True,
+        "figures": selectors.run_figures(run=run) if run and run.series else None,
+        "palette_data": Palette.from_kata(attempt.kata).editor_parts(),
+    })
+
+
+@login_required
+@require_POST
+@json_body_limited
+def design_import_check(request: HttpRequest, slug: str) -> JsonResponse:
+    """Whether a file the learner imports is a design of this kata: 422 with the reasons when it is not; its design
+    problems (unconnected parts, say) are listed but do not refuse it, as a draft may have them."""
+    kata = _get_kata(slug)
+    palette = Palette.from_kata(kata)
+    document = _json_body(request)
+    if document is None:
+        return JsonResponse({"ok": False, "error": "This file is not JSON: export a design from the workspace."},
+                            status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    malformed = draft_shape_problems(document)
+    if malformed:
+        return JsonResponse({"ok": False, "error": "This file is not a design: "
+                             + "; ".join(str(p) for p in malformed[:3]) + "."}, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    unknown = sorted({str(n.get("part")) for n in document["nodes"] if palette.part(str(n.get("part"))) is None})
+    if unknown:
+        return JsonResponse({"ok": False, "error": f"This design uses parts that {kata.title} does not have: "
+                             + ", ".join(unknown) + "."}, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    try:
+        design_validate(document, palette)
+        problems: list[str] = []
+    except DesignError as exc:
+        problems = [p.text for p in exc.problems]
+    return JsonResponse({"ok": True, "problems": problems})
 
 
 @login_required

@@ -158,6 +158,8 @@ function finish(run, status, message) {
   panel.dataset.status = status;
   setStatus(message || status);
   htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
+  // A selected part's panel gets its figures of this run.
+  if (status === "succeeded" && window.KataEditor && window.KataEditor.reloadInspector) window.KataEditor.reloadInspector();
 }
 
 // The page stops following the run (its socket will not come back): say why, and let the learner act.
@@ -261,6 +263,14 @@ function onCancel() {
     setStatus("Cancelling…");
   }
 }
+
+// The editor asks which run's figures a part's panel may show: the last succeeded run, while the part is unchanged.
+window.KataRun = {
+  figuresRun: function (nodeId) {
+    if (!current || !current.finished || panel.dataset.status !== "succeeded") return null;
+    return changedParts(current)[nodeId] ? null : current.payload.run;
+  },
+};
 
 if (root) {
   document.addEventListener("kata:design-changed", onDesignChanged);

@@ -126,10 +126,18 @@ export class Editor {
     return true;
   }
 
-  // A deletion is said where the learner is looking (a toast on the canvas, with Undo) and in the status line.
-  removed(text) {
+  // A deletion (or a design replaced) is said where the learner is looking (a toast on the canvas, with Undo) and
+  // in the status line.
+  offerUndo(text) {
     this.announce(text);
     if (this.toast) this.toast.show(text, () => { this.undo(); this.view.svg.focus({ preventScroll: true }); });
+  }
+
+  removed(text) { this.offerUndo(text); }
+
+  refuseImport(text) {
+    this.announce(text);
+    if (this.toast) this.toast.show(text, null);
   }
 
   removeSelection() {

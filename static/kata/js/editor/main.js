@@ -8,6 +8,7 @@
 import { Autosave } from './autosave.js';
 import { Editor } from './controller.js';
 import { DesignDocument } from './document.js';
+import { DesignFiles } from './files.js';
 import { bindInput } from './input.js';
 import { Inspector, StatusLine, Toast } from './status.js';
 import { SvgView } from './view.js';
@@ -41,7 +42,45 @@ function publish(model, state, ctl) {
     isReadOnly: () => state.readOnly,
     undo: ctl.undo,
     redo: ctl.redo,
+    // Loads the selected part's panel again (a run finished: its figures are there now).
+    reloadInspector() {
+      const s = state.selection;
+      const node = s && s.kind === 'node' ? model.findNode(s.id) : null;
+      if (node) ctl.inspector.load(node);
+    },
   };
+}
+
+// The Design menu: export as JSON, SVG or PNG; import a JSON file. The menu closes after a choice.
+function bindFiles(files) {
+  const menu = document.getElementById('design-menu');
+  if (!menu) return;
+  const close = () => { menu.open = false; };
+  const on = (id, action) => {
+    const el = document.getElementById(id);
+    if (el) el.addEventListener('click', () => { close(); action(); });
+  };
+  on('export-json', () => files.exportJson());
+  on('export-svg', () => files.exportSvg());
+  on('export-png', () => files.exportPng());
+  const input = document.getElementById('import-file');
+  on('import-json', () => input.click());
+  input.addEventListener('change', () => {
+    const file = input.files && input.files[0];
+    files.importFile(file).then(() => { input.value = ''; });
+  });
+  window.KataFiles = files;
+}
+
+// "Open in workspace" from an attempt: its design goes on the canvas as one undoable step over the draft.
+function openAttempt(ctl) {
+  const opened = readJson('opened-data', null);
+  if (!opened || !opened.design) return;
+  ctl.setDesign(opened.design);
+  ctl.offerUndo('Opened attempt #' + opened.attempt + ' on the canvas. Undo brings back the draft you had.');
+  const url = new URL(window.location.href);
+  url.searchParams.delete('from');
+  window.history.replaceState(null, '', url.pathname + url.search + url.hash);
 }
 
 function start(svg) {
@@ -79,6 +118,10 @@ function start(svg) {
   ctl.autosave = autosave;
   window.addEventListener('pagehide', () => { if (!state.readOnly) autosave.onLeave(); });
   bindInput({ svg, paletteEl, toolbarEl: document.getElementById('toolbar'), buttons, model, state, view, ctl });
+  bindFiles(new DesignFiles({
+    svg, model, ctl, kata: workspace ? workspace.dataset.kata : null,
+    importUrl: workspace ? workspace.dataset.importUrl : null,
+  }));
   publish(model, state, ctl);
   return { view, ctl, state };
 }
@@ -90,6 +133,7 @@ if (svg && document.getElementById('design-data')) {
   ctl.setReadOnly(state.readOnly);
   ctl.render();
   view.fit();
+  if (!state.readOnly) openAttempt(ctl);
   // Fonts can change text widths after first paint; measure once more when they are ready.
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(view.remeasure);
   if (svg.clientWidth === 0) requestAnimationFrame(view.fit);

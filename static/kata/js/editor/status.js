@@ -132,6 +132,9 @@ export class Inspector {
     if (!this.el || !this.url || !window.htmx) return;
     this.loaded = { id: node.id, params: JSON.stringify(node.params || {}) };
     const query = new URLSearchParams({ part: node.part, node: node.id, params: JSON.stringify(node.params || {}) });
+    // After a run, the part's own figures come with its panel while the part is as it was in that run.
+    const run = window.KataRun && window.KataRun.figuresRun(node.id);
+    if (run) query.set('run', String(run));
     window.htmx.ajax('GET', this.url + '?' + query, { target: '#inspector', swap: 'innerHTML' });
   }
 
