@@ -112,6 +112,11 @@ class LearnerLoopTests(BrowserTestCase):
             await expect(page.locator(f"{node_selector('queue')} .node__badge text")).to_contain_text("% full")
             assert not await page.evaluate("() => window.KataEditor.isReadOnly()")
             await expect(page.locator('[data-testid="results-stale"]')).to_be_hidden()
+            # A part clicked after the run shows its own figures of the worst seed.
+            await page.click(f"{node_selector('queue')} .node__body")
+            figures = page.locator('#inspector [data-testid="part-figures"]')
+            await expect(figures).to_contain_text("In the last run")
+            await expect(figures).to_contain_text("Retried")
             await self.screenshot(page, "workspace-after-run")
 
             await self._put_the_gateway_on_the_synchronous_path(page)

@@ -4,12 +4,15 @@ inspector that follows the design, and layouts from a laptop to a phone. Served 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from playwright.async_api import Page, expect
 
+from kata.models import Attempt, Draft
 from kata.services import kata_load_fixture
 from tests.browser.harness import BrowserTestCase, DevelopmentDaphneProcess, node_selector
 from tests.personas import PASSWORD, make_persona
@@ -215,4 +218,96 @@ class WorkspaceTests(BrowserTestCase):
             await page.click(f"{node_selector('status_api')} .node__body")
             await page.mouse.click(*start)
             await expect(page.locator("#canvas .node--selected")).to_have_count(0)
+            assert errors == []
+
+
+class WorkspaceFilesTests(BrowserTestCase):
+    """Reopening an attempt, export and import, and the shared page, in a real browser."""
+
+    ProtocolServerProcess = DevelopmentDaphneProcess
+
+    def setUp(self) -> None:
+        self.learner = make_persona("learner")
+        self.kata, _ = kata_load_fixture(path=FIXTURE)
+        self.reference = json.loads((FIXTURE.parent / "designs" / "reference.json").read_text())
+
+    _open = WorkspaceTests._open
+    _design = WorkspaceTests._design
+
+    @sync_to_async
+    def _draft(self) -> dict[str, Any] | None:
+        draft = Draft.objects.filter(learner=self.learner, kata=self.kata).first()
+        return draft.design if draft else None
+
+    async def test_an_attempt_opens_in_the_workspace_and_undo_brings_the_draft_back(self) -> None:
+        attempt = await sync_to_async(Attempt.objects.create)(learner=self.learner, kata=self.kata,
+                                                              design=self.reference)
+        async with self.page(width=1280, height=900) as page:
+            errors = await self._open(page)
+            draft = await self._design(page)
+            await page.goto(f"{self.live_server_url}/attempts/{attempt.pk}/")
+            await page.click('[data-testid="open-in-workspace"]')
+            await page.wait_for_function("() => window.KataEditor !== undefined")
+            await expect(page.locator("#canvas .node")).to_have_count(len(self.reference["nodes"]))
+            toast = page.locator('[data-testid="toast"]')
+            await expect(toast).to_contain_text(f"Opened attempt #{attempt.pk}")
+            assert "from=" not in page.url, "a reload does not open it again"
+            await expect(page.locator("#save-status .ws-status__save")).to_have_text("Saved", timeout=15_000)
+            assert {n["id"] for n in (await self._draft() or {"nodes": []})["nodes"]} == {
+                n["id"] for n in self.reference["nodes"]}
+            await toast.get_by_role("button", name="Undo").click()
+            await expect(page.locator("#canvas .node")).to_have_count(len(draft["nodes"]))
+            assert await self._design(page) == draft
+            assert errors == []
+
+    async def test_export_json_svg_and_png_and_import_a_design_with_clear_refusals(self) -> None:
+        async with self.page(width=1280, height=900) as page:
+            errors = await self._open(page)
+            before = await self._design(page)
+            await page.click("#design-menu summary")
+            async with page.expect_download() as download_info:
+                await page.click("#export-json")
+            download = await download_info.value
+            assert download.suggested_filename == "clearpay-design.json"
+            assert json.loads(Path(await download.path()).read_text()) == before
+            await page.click("#design-menu summary")
+            async with page.expect_download() as download_info:
+                await page.click("#export-svg")
+            svg = Path(await (await download_info.value).path()).read_text()
+            assert svg.startswith("<svg") and "Payment gateway" in svg and "<style>" in svg
+            await page.click("#design-menu summary")
+            async with page.expect_download() as download_info:
+                await page.click("#export-png")
+            png = Path(await (await download_info.value).path()).read_bytes()
+            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+            # A design of another kata is refused with the reason, where the learner looks; nothing changes.
+            alien = {"nodes": [{"id": "x", "part": "photo_resizer", "params": {}, "x": 5, "y": 5}], "edges": []}
+            await page.set_input_files("#import-file", files=[{"name": "other.json", "mimeType": "application/json",
+                                                               "buffer": json.dumps(alien).encode()}])
+            toast = page.locator('[data-testid="toast"]')
+            await expect(toast).to_contain_text("Not imported: This design uses parts that ClearPay")
+            await page.set_input_files("#import-file", files=[{"name": "notes.json", "mimeType": "application/json",
+                                                               "buffer": b"{not json"}])
+            await expect(toast).to_contain_text("notes.json is not JSON")
+            assert await self._design(page) == before
+            # The reference imports: on the canvas as one step, which Undo takes back.
+            await page.set_input_files("#import-file", files=[{"name": "reference.json", "mimeType": "application/json",
+                                                               "buffer": json.dumps(self.reference).encode()}])
+            await expect(toast).to_contain_text("Imported reference.json")
+            await expect(page.locator("#canvas .node")).to_have_count(len(self.reference["nodes"]))
+            await expect(page.locator('[data-testid="problems"] li')).to_have_count(0)
+            await toast.get_by_role("button", name="Undo").click()
+            assert await self._design(page) == before
+            assert errors == []
+
+    async def test_a_shared_attempt_shows_its_design_to_anyone_with_the_link(self) -> None:
+        attempt = await sync_to_async(Attempt.objects.create)(learner=self.learner, kata=self.kata,
+                                                              design=self.reference, share_token="t" * 32)
+        async with self.page(width=390, height=844) as page:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{self.live_server_url}/shared/{attempt.share_token}/")
+            await expect(page.locator("#canvas .node")).to_have_count(len(self.reference["nodes"]))
+            await expect(page.locator("body")).not_to_contain_text("learner")
             assert errors == []
