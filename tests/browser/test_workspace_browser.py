@@ -139,6 +139,7 @@ class WorkspaceTests(BrowserTestCase):
             height = (await toolbar.bounding_box() or {})["height"]
             run = await page.locator("#run").bounding_box()
             # A long announcement: the toolbar keeps its height and Run does not move.
+            await page.click("#zoom-fit")
             await self.connect(page, "status_api", "gateway")
             await expect(page.locator("#save-status")).to_contain_text("settles no payments")
             assert (await toolbar.bounding_box() or {})["height"] == height
@@ -219,6 +220,52 @@ class WorkspaceTests(BrowserTestCase):
             await page.mouse.click(*start)
             await expect(page.locator("#canvas .node--selected")).to_have_count(0)
             assert errors == []
+
+    async def test_shift_click_selects_several_parts_to_duplicate_copy_paste_move_and_delete(self) -> None:
+        async with self.page(width=1280, height=900) as page:
+            errors = await self._open(page)
+            await self.connect(page, "status_api", "ledger_db")
+            await page.click(f"{node_selector('status_api')} .node__body")
+            await page.click(f"{node_selector('ledger_db')} .node__body", modifiers=["Shift"])
+            await expect(page.locator("#canvas .node--selected")).to_have_count(2)
+            await expect(page.locator("#inspector")).to_contain_text("2 parts selected")
+            count = len(await self._node_ids(page))
+            await page.keyboard.press("Control+d")
+            await expect(page.locator("#canvas .node")).to_have_count(count + 2)
+            design = await self._design(page)
+            assert {"status_api-2", "ledger_db-2"} <= {n["id"] for n in design["nodes"]}
+            assert {"source": "status_api-2", "target": "ledger_db-2"} in design["edges"]
+            # The copies are the selection now: dragging one moves both.
+            await expect(page.locator("#canvas .node--selected")).to_have_count(2)
+            before = {n["id"]: (n["x"], n["y"]) for n in design["nodes"]}
+            start = await self.center(page, f"{node_selector('ledger_db-2')} .node__name")
+            await self.drag_mouse(page, start, (start[0] + 30, start[1] + 45))
+            moved = {n["id"]: (n["x"], n["y"]) for n in (await self._design(page))["nodes"]}
+            for node_id in ("status_api-2", "ledger_db-2"):
+                assert moved[node_id][1] > before[node_id][1] + 20, (node_id, before[node_id], moved[node_id])
+            assert moved["status_api"] == before["status_api"]
+            # Copy and paste; then Delete takes the selected copies away in one step, which Undo brings back.
+            await page.keyboard.press("Control+c")
+            await expect(page.locator("#save-status")).to_contain_text("Copied 2 parts")
+            await page.keyboard.press("Control+v")
+            await expect(page.locator("#canvas .node")).to_have_count(count + 4)
+            await page.keyboard.press("Delete")
+            await expect(page.locator("#canvas .node")).to_have_count(count + 2)
+            await expect(page.locator('[data-testid="toast"]')).to_contain_text("Removed 2 parts")
+            await page.keyboard.press("Control+z")
+            await expect(page.locator("#canvas .node")).to_have_count(count + 4)
+            await page.keyboard.press("Escape")
+            await expect(page.locator("#canvas .node--selected")).to_have_count(0)
+            assert errors == []
+
+    async def test_the_toolbar_fits_on_one_line_from_800_to_1440_px(self) -> None:
+        for width in (820, 1024, 1280, 1440):
+            async with self.page(width=width, height=800) as page:
+                await self._open(page)
+                fits = await page.evaluate(
+                    "() => { const t = document.getElementById('toolbar'); return t.scrollWidth <= t.clientWidth; }")
+                assert fits, f"the toolbar overflows at {width} px"
+                await self._no_sideways_scroll(page)
 
 
 class WorkspaceFilesTests(BrowserTestCase):

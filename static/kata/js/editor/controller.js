@@ -7,7 +7,7 @@ const READ_ONLY = 'The design is read-only right now.';
 const LOCKED = 'A run is going: the design is frozen until it ends, so parameters cannot change now.';
 const DEFAULT_BOX = { x: 0, y: 0, width: 900, height: 460 };
 // Handed to event listeners and to window.KataEditor as they are, so bound to the editor once.
-const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly'];
+const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly', 'duplicateSelection'];
 
 /* `parts`: {model, state, view, status, inspector, autosave, toast, buttons, problemsEl}; the autosave may come
  * later (it reports back to the editor). */
@@ -22,6 +22,91 @@ export class Editor {
     if (buttons.undo) buttons.undo.disabled = state.readOnly || !model.canUndo();
     if (buttons.redo) buttons.redo.disabled = state.readOnly || !model.canRedo();
     if (buttons.remove) buttons.remove.disabled = state.readOnly || !state.selection;
+    if (buttons.duplicate) buttons.duplicate.disabled = state.readOnly || !this.selectedIds().length;
+  }
+
+  // ---- several parts: the selection's parts, shift-click, duplicate, copy and paste -------------------------
+  // The parts selected: every one of a multi-selection, or the one selected part.
+  selectedIds() {
+    const s = this.state.selection;
+    if (this.state.multi.size > 1) return this.model.nodes.map((n) => n.id).filter((id) => this.state.multi.has(id));
+    return s && s.kind === 'node' && this.model.findNode(s.id) ? [s.id] : [];
+  }
+
+  // Shift-click: adds a part to the selection, or takes it out.
+  toggleSelect(id) {
+    if (!this.model.findNode(id)) return;
+    const multi = this.state.multi;
+    const s = this.state.selection;
+    if (!multi.size && s && s.kind === 'node') multi.add(s.id);
+    if (multi.has(id)) multi.delete(id); else multi.add(id);
+    const rest = this.model.nodes.map((n) => n.id).filter((n) => multi.has(n));
+    if (rest.length <= 1) {
+      multi.clear();
+      this.select(rest.length ? { kind: 'node', id: rest[0] } : null);
+      return;
+    }
+    this.state.selection = { kind: 'node', id };
+    this.render();
+    this.showMulti();
+  }
+
+  selectAll() {
+    const ids = this.model.nodes.map((n) => n.id);
+    if (ids.length < 2) { if (ids.length) this.select({ kind: 'node', id: ids[0] }); return; }
+    this.state.multi = new Set(ids);
+    this.state.selection = { kind: 'node', id: ids[0] };
+    this.render();
+    this.showMulti();
+  }
+
+  showMulti() {
+    const n = this.state.multi.size;
+    this.inspector.reset(n + ' parts selected. Delete removes them, Ctrl+D duplicates them, Ctrl+C copies them; ' +
+      'drag one to move them all; Escape selects none.');
+    this.announce(n + ' parts selected.');
+  }
+
+  selectMany(ids) {
+    if (ids.length === 1) { this.state.multi.clear(); this.select({ kind: 'node', id: ids[0] }); return; }
+    this.state.multi = new Set(ids);
+    this.state.selection = ids.length ? { kind: 'node', id: ids[ids.length - 1] } : null;
+    this.render();
+    if (ids.length) this.showMulti();
+  }
+
+  pasted(result, verb) {
+    if (result.ids.length) {
+      this.changed();
+      this.selectMany(result.ids);
+      const n = result.ids.length;
+      this.announce((verb + ' ' + (n === 1 ? '1 part' : n + ' parts') + '.') +
+        (result.refused.length ? ' ' + result.refused[0] : ''));
+    } else if (result.refused.length) {
+      this.announce(result.refused[0]);
+    }
+  }
+
+  duplicateSelection() {
+    const ids = this.selectedIds();
+    if (!ids.length) return;
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.pasted(this.model.duplicate(ids), 'Duplicated');
+  }
+
+  copySelection() {
+    const ids = this.selectedIds();
+    if (!ids.length) return;
+    this.clipboard = this.model.copy(ids);
+    this.pastes = 0;
+    this.announce('Copied ' + (ids.length === 1 ? '1 part' : ids.length + ' parts') + '; Ctrl+V pastes them.');
+  }
+
+  paste() {
+    if (!this.clipboard) { this.announce('Nothing copied yet: select parts and press Ctrl+C.'); return; }
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.pastes = (this.pastes || 0) + 1;
+    this.pasted(this.model.paste(this.clipboard, { dx: 40 * this.pastes, dy: 40 * this.pastes }), 'Pasted');
   }
 
   render() {
@@ -33,6 +118,8 @@ export class Editor {
 
   pruneSelection() {
     const { state, model, inspector } = this;
+    state.multi.forEach((id) => { if (!model.findNode(id)) state.multi.delete(id); });
+    if (state.multi.size === 1) state.multi.clear();
     const s = state.selection;
     if (s && s.kind === 'node' && !model.findNode(s.id)) { state.selection = null; inspector.reset(); }
     if (s && s.kind === 'edge' && !model.edges.some(this.view.isSelectedEdge)) { state.selection = null; inspector.reset(); }
@@ -87,15 +174,18 @@ export class Editor {
 
   select(next) {
     const previous = this.state.selection;
+    const wasMulti = this.state.multi.size > 1;
+    this.state.multi.clear();
     this.state.selection = next;
     this.render();
     if (!next) {
-      if (previous) this.inspector.reset();
+      if (previous || wasMulti) this.inspector.reset();
       return;
     }
     if (next.kind === 'node') {
       const node = this.model.findNode(next.id);
-      const open = previous && previous.kind === 'node' && previous.id === next.id && this.inspector.shows(next.id);
+      const open = !wasMulti && previous && previous.kind === 'node' && previous.id === next.id &&
+        this.inspector.shows(next.id);
       if (node && !open) this.inspector.load(node);
     } else {
       this.inspector.reset('Connection ' + next.source + ' → ' + next.target + '. Press Delete to remove it.');
@@ -143,6 +233,11 @@ export class Editor {
   removeSelection() {
     const s = this.state.selection, model = this.model;
     if (!s) return;
+    const many = this.selectedIds();
+    if (many.length > 1) {
+      if (this.edit(() => model.removeNodes(many))) this.removed('Removed ' + many.length + ' parts and their connections.');
+      return;
+    }
     if (s.kind === 'node') {
       const node = model.findNode(s.id);
       const links = model.edges.filter((e) => e.source === s.id || e.target === s.id).length;

@@ -62,9 +62,12 @@ class PointerGestures {
   startMove(event, g, point) {
     const node = this.model.findNode(g.dataset.nodeId);
     if (!node) return;
+    // Dragging a part of a multi-selection moves them all.
+    const group = this.state.multi.has(node.id) ? this.ctl.selectedIds() : [node.id];
     this.state.dragging = {
       kind: 'move', id: node.id, pointerId: event.pointerId, captured: g, start: point,
-      origin: { x: node.x, y: node.y }, moved: false,
+      origin: { x: node.x, y: node.y }, moved: false, shift: event.shiftKey,
+      group: group.map((id) => { const n = this.model.findNode(id); return { id, x: n.x, y: n.y }; }),
     };
     g.setPointerCapture(event.pointerId);
   }
@@ -95,7 +98,10 @@ class PointerGestures {
       this.model.beginGesture();
       gesture.captured.classList.add('node--dragging');
     }
-    this.view.moveNodeElement(this.model.placeNode(gesture.id, gesture.origin.x + dx, gesture.origin.y + dy));
+    gesture.group.forEach((o) => {
+      const node = this.model.placeNode(o.id, o.x + dx, o.y + dy);
+      if (node) this.view.moveNodeElement(node);
+    });
   }
 
   markDropTarget(gesture, id, on) {
@@ -137,6 +143,7 @@ class PointerGestures {
     if (gesture.kind === 'move') {
       captured.classList.remove('node--dragging');
       if (gesture.moved) this.ctl.endMove();
+      else if (!cancelled && gesture.shift) this.ctl.toggleSelect(gesture.id);
       else if (!cancelled) this.ctl.select({ kind: 'node', id: gesture.id });
     } else if (gesture.kind === 'connect') {
       this.endConnect(gesture, event, cancelled);
@@ -275,12 +282,17 @@ function bindPageKeys(ctx) {
     const key = event.key.toLowerCase();
     if (mod && key === 'z' && !event.shiftKey) { event.preventDefault(); ctl.undo(); return; }
     if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) { event.preventDefault(); ctl.redo(); return; }
+    if (mod && canvas && !event.shiftKey && !event.altKey) {
+      const action = { d: ctl.duplicateSelection, c: () => ctl.copySelection(), v: () => ctl.paste(),
+        a: () => ctl.selectAll() }[key];
+      if (action) { event.preventDefault(); action(); return; }
+    }
     if (mod || event.altKey || !canvas) return;
     if (event.key === 'Delete' || event.key === 'Backspace') { deleteKey(event, ctx); return; }
     if (event.key === '+' || event.key === '=') { event.preventDefault(); ctl.zoom(1.25); return; }
     if (event.key === '-' || event.key === '_') { event.preventDefault(); ctl.zoom(0.8); return; }
     if (event.key === '0') { event.preventDefault(); ctl.fitAll(); return; }
-    if (event.key === 'Escape' && state.selection && !state.connectFrom) ctl.select(null);
+    if (event.key === 'Escape' && (state.selection || state.multi.size) && !state.connectFrom) ctl.select(null);
   });
 }
 
@@ -297,6 +309,7 @@ function bindPage({ buttons, state, view, ctl }) {
     const detail = event.detail || {};
     ctl.applyParams(detail.node, detail.params);
   });
+  if (buttons.duplicate) buttons.duplicate.addEventListener('click', ctl.duplicateSelection);
   if (buttons.zoomIn) buttons.zoomIn.addEventListener('click', () => ctl.zoom(1.25));
   if (buttons.zoomOut) buttons.zoomOut.addEventListener('click', () => ctl.zoom(0.8));
   if (buttons.fit) buttons.fit.addEventListener('click', () => ctl.fitAll());

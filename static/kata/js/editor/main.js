@@ -88,6 +88,7 @@ function start(svg) {
   const model = new DesignDocument(readJson('palette-data', []), readJson('design-data', { nodes: [], edges: [] }));
   const state = {
     selection: null,           // {kind: 'node', id} | {kind: 'edge', source, target} | null
+    multi: new Set(),          // the parts of a multi-selection (two or more), empty otherwise
     readOnly: svg.hasAttribute('data-readonly'),
     utilization: null,         // Map nodeId → 0..1 during a live run
     waiting: null,             // Map nodeId → requests waiting (a queue's fill)
@@ -103,7 +104,7 @@ function start(svg) {
   const paletteEl = document.getElementById('palette');
   const buttons = {
     undo: document.getElementById('undo'), redo: document.getElementById('redo'),
-    remove: document.getElementById('delete'), palette: paletteEl,
+    remove: document.getElementById('delete'), duplicate: document.getElementById('duplicate'), palette: paletteEl,
     zoomIn: document.getElementById('zoom-in'), zoomOut: document.getElementById('zoom-out'),
     fit: document.getElementById('zoom-fit'),
   };

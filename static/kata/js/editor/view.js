@@ -211,7 +211,7 @@ export class SvgView {
   classesOf(node, role, u) {
     const classes = ['node', 'node--' + role];
     const s = this.state.selection;
-    if (s && s.kind === 'node' && s.id === node.id) classes.push('node--selected');
+    if ((s && s.kind === 'node' && s.id === node.id) || this.state.multi.has(node.id)) classes.push('node--selected');
     if (this.state.problemNodes.has(node.id)) classes.push('node--problem');
     if (this.state.connectFrom === node.id) classes.push('node--connecting');
     if (u !== null) classes.push('node--util', 'node--util-' + utilClass(u));
