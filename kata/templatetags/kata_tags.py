@@ -30,6 +30,16 @@ def signed(value: float | None) -> str:
 
 
 @register.filter
+def change(value: float | None, unit: str) -> str:
+    """A difference in its scenario's unit, signed, never in e-notation: −503 s, +0.12 %, 0 ms."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return measure(0.0, unit)
+    return ("+" if value > 0 else "−") + measure(abs(value), unit)
+
+
+@register.filter
 def make_list_words(value: str) -> list[str]:
     return value.split()
 

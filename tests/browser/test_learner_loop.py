@@ -116,7 +116,7 @@ class LearnerLoopTests(BrowserTestCase):
             await page.click(f"{node_selector('queue')} .node__body")
             figures = page.locator('#inspector [data-testid="part-figures"]')
             await expect(figures).to_contain_text("In the last run")
-            await expect(figures).to_contain_text("Retried")
+            await expect(figures).to_contain_text("of them retried")
             await self.screenshot(page, "workspace-after-run")
 
             await self._put_the_gateway_on_the_synchronous_path(page)

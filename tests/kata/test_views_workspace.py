@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kata import services
 from kata.models import Attempt, Draft, Run
-from kata.templatetags.kata_tags import measure
+from kata.templatetags.kata_tags import change, measure
 
 
 @pytest.fixture
@@ -228,3 +228,4 @@ def test_scenario_values_read_in_the_learners_units():
     assert measure(1412.0, "ms") == "1.4 s"
     assert measure(502817.0, "ms") == "503 s"
     assert "e" not in measure(-502700.0, "ms")
+    assert change(-502700.0, "ms") == "−503 s" and change(0.12, "%") == "+0.12 %" and change(None, "ms") == "—"

@@ -148,7 +148,7 @@ export class Editor {
     this.render();
     // Refit when a part left the view, until the learner has zoomed or panned the view themselves.
     const box = this.view.viewBox();
-    if (!this.state.dragging && !this.state.viewSet && (!box || this.model.outOfView(box))) this.view.fit();
+    if (!this.state.dragging && !this.state.viewSet && (!box || this.model.outOfView(box))) this.refit();
     this.designChanged();
   }
 
@@ -289,11 +289,15 @@ export class Editor {
   }
 
   // ---- the view: zoom, pan, fit ------------------------------------------------------------------------------
-  zoom(factor, clientX, clientY) { this.state.viewSet = true; this.view.zoom(factor, clientX, clientY); }
+  zoom(factor, clientX, clientY) { this.state.viewSet = true; this.state.fitAll = false; this.view.zoom(factor, clientX, clientY); }
 
-  pan(dx, dy) { this.state.viewSet = true; this.view.pan(dx, dy); }
+  pan(dx, dy) { this.state.viewSet = true; this.state.fitAll = false; this.view.pan(dx, dy); }
 
-  fitAll() { this.state.viewSet = false; this.view.fit(true); }
+  // Fit shows the whole design, and keeps doing so on later refits (a resize, a part out of view) until the learner
+  // zooms or pans again.
+  fitAll() { this.state.viewSet = false; this.state.fitAll = true; this.view.fit(true); }
+
+  refit() { this.view.fit(this.state.fitAll); }
 
   // ---- the page's API and the server's answers ---------------------------------------------------------------
   setDesign(next) {

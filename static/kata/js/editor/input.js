@@ -322,7 +322,7 @@ function bindPage({ buttons, state, view, ctl }) {
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (!state.dragging && !state.viewSet) view.fit(); }, RESIZE_MS);
+    resizeTimer = setTimeout(() => { if (!state.dragging && !state.viewSet) ctl.refit(); }, RESIZE_MS);
   });
 }
 

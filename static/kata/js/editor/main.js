@@ -96,6 +96,7 @@ function start(svg) {
     connectFrom: null,         // node id while connecting with the keyboard
     dragging: null,            // pointer gesture in progress
     viewSet: false,            // the learner zoomed or panned: changes no longer refit the view
+    fitAll: false,             // the learner asked for Fit: refits show the whole design, small text or not
   };
   const view = new SvgView(svg, model, state);
   const status = new StatusLine(document.getElementById('save-status'));
