@@ -229,3 +229,12 @@ def test_scenario_values_read_in_the_learners_units():
     assert measure(502817.0, "ms") == "503 s"
     assert "e" not in measure(-502700.0, "ms")
     assert change(-502700.0, "ms") == "−503 s" and change(0.12, "%") == "+0.12 %" and change(None, "ms") == "—"
+
+
+def test_the_estimate_shows_a_queue_absorbing_the_spike_as_healthy_and_an_overflowing_one_as_a_problem(
+        logged_in, design_file):
+    url = reverse("estimate", args=["clearpay"])
+    body = logged_in.post(url, json.dumps(design_file("reference")), content_type="application/json").content.decode()
+    assert 'data-testid="queue-holds"' in body and "overflows" not in body and "% full" in body
+    small = logged_in.post(url, json.dumps(design_file("small-buffer")), content_type="application/json")
+    assert 'data-testid="queue-holds"' not in small.content.decode()
