@@ -225,7 +225,7 @@ export class Editor {
 
   removed(text) { this.offerUndo(text); }
 
-  refuseImport(text) {
+  importRefused(text) {
     this.announce(text);
     if (this.toast) this.toast.show(text, null);
   }

@@ -1,5 +1,7 @@
-/* The design as files: export it as JSON (the document the server grades), the diagram as SVG or PNG, and import
- * a JSON design (checked by the server first; it replaces the canvas as one undoable step). */
+/* The design as files: downloads of the JSON document the server grades and of the diagram as SVG or PNG, and a
+ * JSON design read back in (checked by the server first; it replaces the canvas as one undoable step).
+ * (No "ex" + "port"/"im" + "port" word before the imports below: production's hashing of module imports would
+ * read such a word in a comment as a statement.) */
 import { postJson } from '../http.js';
 import { NODE_H, NODE_W, PORT_R } from './document.js';
 
@@ -109,13 +111,13 @@ export class DesignFiles {
     return file.text().then((text) => {
       let document_;
       try { document_ = JSON.parse(text); } catch (e) {
-        this.ctl.refuseImport(file.name + ' is not JSON: export a design from the workspace and import that file.');
+        this.ctl.importRefused(file.name + ' is not JSON: export a design from the workspace and import that file.');
         return false;
       }
       return postJson(this.importUrl, document_).then((response) => response.json().catch(() => null)
         .then((data) => {
           if (!response.ok || !data || !data.ok) {
-            this.ctl.refuseImport('Not imported: ' + ((data && data.error) || 'the server answered ' + response.status + '.'));
+            this.ctl.importRefused('Not imported: ' + ((data && data.error) || 'the server answered ' + response.status + '.'));
             return false;
           }
           this.ctl.setDesign(document_);
@@ -123,7 +125,7 @@ export class DesignFiles {
           this.ctl.offerUndo('Imported ' + file.name + ' (' + n + (n === 1 ? ' part' : ' parts') +
             '). Undo brings back the design you had.');
           return true;
-        }), () => { this.ctl.refuseImport('Not imported: the server cannot be reached.'); return false; });
+        }), () => { this.ctl.importRefused('Not imported: the server cannot be reached.'); return false; });
     });
   }
 }
