@@ -262,9 +262,14 @@ class WorkspaceTests(BrowserTestCase):
         for width in (820, 1024, 1280, 1440):
             async with self.page(width=width, height=800) as page:
                 await self._open(page)
-                fits = await page.evaluate(
-                    "() => { const t = document.getElementById('toolbar'); return t.scrollWidth <= t.clientWidth; }")
-                assert fits, f"the toolbar overflows at {width} px"
+                # Idle, and during a run (Cancel in Run's place).
+                for running in (False, True):
+                    fits = await page.evaluate(
+                        """(running) => { document.getElementById('cancel').hidden = !running;
+                            document.getElementById('run').hidden = running;
+                            const t = document.getElementById('toolbar'); return t.scrollWidth <= t.clientWidth; }""",
+                        running)
+                    assert fits, f"the toolbar overflows at {width} px" + (" during a run" if running else "")
                 await self._no_sideways_scroll(page)
 
 

@@ -154,6 +154,7 @@ function finish(run, status, message) {
   drawPending(run);
   if (window.KataEditor) window.KataEditor.setReadOnly(false);
   cancelButton.hidden = true;
+  runButton.hidden = false;
   runButton.disabled = false;
   panel.dataset.status = status;
   setStatus(message || status);
@@ -167,6 +168,7 @@ function stopFollowing(run, message, logIn) {
   run.finished = true;
   panel.dataset.status = "disconnected";
   cancelButton.hidden = true;
+  runButton.hidden = false;
   if (logIn) {
     statusEl.textContent = message + " ";
     var link = document.createElement("a");
@@ -227,7 +229,9 @@ function start(payload) {
   panel.dataset.status = "running";
   document.getElementById("grade").innerHTML = "";
   progressEl.value = 0;
+  // Cancel takes Run's place while the run goes (the toolbar keeps its width).
   runButton.disabled = true;
+  runButton.hidden = true;
   cancelButton.hidden = false;
   // The design being simulated is the one on the canvas: freeze it until the run ends.
   if (window.KataEditor) window.KataEditor.setReadOnly(true, "A run is going: the design is frozen until it ends, so parameters cannot change now.");
