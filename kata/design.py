@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kata.palette import Palette, PartSpec, TrafficSpec
@@ -40,9 +40,16 @@ class DesignProblem:
     path: str
     message: str
     node: str | None = None
+    # What the learner calls the thing at `path` ("Payment-intent API · Instances"); "" when the message names it.
+    subject: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    @property
+    def text(self) -> str:
+        """The problem in the learner's words: the part by its label, never `nodes[i]`."""
+        return f"{self.subject}: {self.message}" if self.subject else self.message
 
 
 class DesignError(ValueError):
@@ -381,6 +388,31 @@ def _edges(
     return edges
 
 
+_PATH = re.compile(r"^(nodes|edges)\[(\d+)\](?:\.params\.(\w+))?")
+
+
+def _subject(problem: DesignProblem, raw_nodes: list[Any], palette: Palette) -> str:
+    """The learner's name for what a problem's path points at; "" when the message already names it."""
+    match = _PATH.match(problem.path)
+    if match is None or problem.message.startswith(("'", "no path from '")):
+        return ""
+    kind, index, parameter = match.group(1), int(match.group(2)), match.group(3)
+    if kind == "edges":
+        return f"Connection {index + 1}"
+    raw = raw_nodes[index] if index < len(raw_nodes) and isinstance(raw_nodes[index], dict) else {}
+    part = palette.part(raw.get("part")) if isinstance(raw.get("part"), str) else None
+    node_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    if part is None:
+        return f"Part {index + 1}" + (f" ({node_id})" if node_id else "")
+    label = part.name if node_id in (None, part.key) else f"{part.name} ({node_id})"
+    spec = part.parameter(parameter) if parameter else None
+    return f"{label} · {spec.label}" if spec is not None else label
+
+
+def _worded(problems: list[DesignProblem], raw_nodes: list[Any], palette: Palette) -> DesignError:
+    return DesignError([replace(p, subject=_subject(p, raw_nodes, palette)) for p in problems])
+
+
 def design_validate(document: Any, palette: Palette) -> Design:
     """Check a design document against a kata's palette; return the design or raise `DesignError`."""
     raw_nodes, raw_edges = _check_document(document)
@@ -392,12 +424,12 @@ def design_validate(document: Any, palette: Palette) -> Design:
             nodes.append(node)
     edges = _edges(raw_edges, {n.id: n for n in nodes}, palette, problems)
     if problems:
-        raise DesignError(problems)
+        raise _worded(problems, list(raw_nodes), palette)
 
     design = Design(nodes=tuple(nodes), edges=tuple(edges))
     _check_structure(design, palette, problems)
     if problems:
-        raise DesignError(problems)
+        raise _worded(problems, list(raw_nodes), palette)
     return design
 
 

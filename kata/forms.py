@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from kata.palette import PartSpec
+from kata.palette import ParameterSpec, PartSpec
 from kata.selectors import attempt_list_for_learner
 
 HELP = {
@@ -50,6 +50,18 @@ class _OnStep:
                 f"{self.minimum + 2 * self.step:g}, …).", code="step")
 
 
+def _allowed(spec: ParameterSpec) -> str:
+    """The range beside a field, in the field's own numbers: "Allowed: 100 to 100,000, in steps of 100."."""
+    if spec.name == "acknowledges":
+        return ""
+
+    def shown(value: float) -> str:
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
+
+    steps = "" if spec.step in (0, 1) else f", in steps of {shown(spec.step)}"
+    return f"Allowed: {shown(spec.minimum)} to {shown(spec.maximum)}{steps}."
+
+
 class PartParamsForm(forms.Form):
     """The learner-editable parameters of one part, with the kata's ranges."""
 
@@ -69,7 +81,7 @@ class PartParamsForm(forms.Form):
                 field = forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, label=spec.label,
                                          validators=[_OnStep(spec.minimum, spec.step)])
                 field.widget.attrs.update(step=spec.step)
-            field.help_text = HELP.get(spec.name, "")
+            field.help_text = " ".join(filter(None, [HELP.get(spec.name, ""), _allowed(spec)]))
             self.fields[spec.name] = field
 
     def clean(self) -> dict[str, Any]:

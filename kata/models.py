@@ -447,6 +447,10 @@ class Attempt(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    # When the learner last opened the attempt: feedback written or edited after it is new to them.
+    feedback_seen_at = models.DateTimeField(null=True, blank=True)
+    # An opt-in, revocable read-only link (/shared/<token>/): the design, charts and grade, without the learner.
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-created_at"]

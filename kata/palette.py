@@ -216,8 +216,9 @@ class Palette:
         for part in kata.parts.prefetch_related("parameters").order_by("order", "name"):
             parameters = tuple(
                 ParameterSpec(
-                    name=p.name, label=p.get_name_display(), default=p.default, minimum=p.minimum,
-                    maximum=p.maximum, step=p.step, learner_editable=p.learner_editable,
+                    # A yes/no parameter is a checkbox: its label does not say "(0/1)".
+                    name=p.name, label=p.get_name_display().removesuffix(" (0/1)"), default=p.default,
+                    minimum=p.minimum, maximum=p.maximum, step=p.step, learner_editable=p.learner_editable,
                 )
                 for p in part.parameters.all()
             )

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import CASCADE, PROTECT, RESTRICT, Model, Q, QuerySet, TextField
+from django.core.cache import cache
+from django.db.models import CASCADE, PROTECT, RESTRICT, Count, F, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Length
 
 from kata import charts
@@ -378,3 +379,96 @@ def deletion_counts(*, queryset: QuerySet[Any]) -> DeletionCounts:
     cascades = {model: count(model, paths) for model, paths in reached.items()}
     protected = {model: n for model, paths in blocking.items() if (n := count(model, paths))}
     return DeletionCounts(cascades=cascades, protected=protected)
+
+
+# ---- the learner's own progress ----------------------------------------------------------------------------------
+def _new_feedback(seen_field: str = "feedback_seen_at") -> Q:
+    """Feedback the learner has not seen: written or edited after they last opened its attempt (or never opened)."""
+    return (Q(**{f"attempt__{seen_field}__isnull": True}) | Q(created_at__gt=F(f"attempt__{seen_field}"))
+            | Q(edited_at__gt=F(f"attempt__{seen_field}")))
+
+
+def attempts_with_new_feedback(*, learner: AbstractBaseUser, kata: Kata | None = None) -> set[int]:
+    """Ids of the learner's attempts with grader feedback they have not opened yet."""
+    feedback = Feedback.objects.filter(attempt__learner=learner)
+    if kata is not None:
+        feedback = feedback.filter(attempt__kata=kata)
+    return set(feedback.filter(_new_feedback()).values_list("attempt_id", flat=True))
+
+
+@dataclass(frozen=True)
+class KataProgress:
+    attempts: int
+    best_passed: int | None
+    best_total: int | None
+    new_feedback: int  # attempts with feedback not yet opened
+
+
+def kata_progress_for_learner(*, learner: AbstractBaseUser) -> dict[int, KataProgress]:
+    """Per kata the learner has tried: how many attempts, the best grade of a finished run, new feedback."""
+    if not learner.is_authenticated:
+        return {}
+    counts = dict(Attempt.objects.filter(learner=learner).values("kata_id").annotate(n=Count("id"))
+                  .values_list("kata_id", "n"))
+    best: dict[int, tuple[int, int]] = {}
+    for kata_id, passed, total in (Run.objects.filter(attempt__learner=learner, status=Run.Status.SUCCEEDED,
+                                                      total__isnull=False)
+                                   .values_list("attempt__kata_id", "passed", "total")):
+        if kata_id not in best or (passed or 0) / (total or 1) > best[kata_id][0] / (best[kata_id][1] or 1):
+            best[kata_id] = (passed or 0, total or 0)
+    fresh: dict[int, set[int]] = {}
+    for kata_id, attempt_id in (Feedback.objects.filter(attempt__learner=learner).filter(_new_feedback())
+                                .values_list("attempt__kata_id", "attempt_id")):
+        fresh.setdefault(kata_id, set()).add(attempt_id)
+    return {
+        kata_id: KataProgress(attempts=n, best_passed=best.get(kata_id, (None, None))[0],
+                              best_total=best.get(kata_id, (None, None))[1], new_feedback=len(fresh.get(kata_id, ())))
+        for kata_id, n in counts.items()
+    }
+
+
+def attempt_get_shared(*, token: str) -> Attempt | None:
+    """The attempt its learner shares under `token`; None once they revoke it."""
+    if not token or len(token) > 64:
+        return None
+    return Attempt.objects.select_related("kata").filter(share_token=token).first()
+
+
+# ---- one part's figures after a run ------------------------------------------------------------------------------
+def run_worst_seed(*, run: Run) -> int | None:
+    """The seed the grade speaks of: the worst seed of the first failing scenario, else of the first scenario."""
+    scenarios = (run.grade or {}).get("scenarios") or []
+    failing = [s for s in scenarios if not s.get("passed")]
+    for scenario in failing or scenarios:
+        if scenario.get("worst_seed") is not None:
+            return int(scenario["worst_seed"])
+    seeds = sorted(int(s) for s in (run.results or {}))
+    return seeds[0] if seeds else None
+
+
+def run_part_figures(*, run: Run, node_id: str) -> dict[str, Any] | None:
+    """What one part did in a finished run, on the worst seed: wait and sojourn percentiles (ms), utilization,
+    errors, retries and drops; None when the run has no results for it."""
+    seed = run_worst_seed(run=run)
+    if seed is None or run.status != Run.Status.SUCCEEDED:
+        return None
+    stations = ((run.results or {}).get(str(seed)) or {}).get("stations") or []
+    station = next((s for s in stations if s.get("name") == node_id), None)
+    if station is None:
+        return None
+
+    def ms(summary: dict[str, Any] | None, key: str) -> float | None:
+        value = (summary or {}).get(key)
+        return None if value is None else value * 1000
+
+    wait, sojourn = station.get("wait"), station.get("sojourn")
+    return {
+        "seed": seed, "seeds": len(run.seeds or []), "kind": station.get("kind"),
+        "wait": [ms(wait, k) for k in ("p50", "p95", "p99")],
+        "sojourn": [ms(sojourn, k) for k in ("p50", "p95", "p99")],
+        "utilization": station.get("utilization"), "utilization_peak": station.get("utilization_peak"),
+        "arrivals": station.get("arrivals") or 0, "errors": station.get("errors") or 0,
+        "rejected": station.get("rejected") or 0, "recovered": station.get("recovered") or 0,
+        "exhausted": station.get("exhausted") or 0, "lost": station.get("lost") or 0,
+        "max_queue": station.get("max_queue"),
+    }

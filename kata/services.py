@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -106,8 +108,10 @@ def draft_save(*, learner: AbstractUser, kata: Kata, document: Any) -> Draft:
     if problems:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         shown = "; ".join(str(p) for p in problems[:3]) + more
-        raise DraftRejected(f"Not saved: this is not the shape of a design ({shown}).",
-                            [{"path": p.path, "message": p.message, "node": p.node} for p in problems[:20]])
+        raise DraftRejected(
+            f"Not saved: this is not the shape of a design ({shown}).",
+            [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in problems[:20]],
+        )
     draft, _ = Draft.objects.update_or_create(
         learner=learner, kata=kata, defaults={"design": {"nodes": document["nodes"], "edges": document["edges"]}}
     )
@@ -155,7 +159,7 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     try:
         design = design_validate(document, palette)
     except DesignError as exc:
-        problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
+        problems = [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in exc.problems]
         raise RunRefused("The design has problems to fix before it can run.", problems) from None
     # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
@@ -306,3 +310,15 @@ def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: 
     run.passed = grade_effective(run=run)["passed"]
     run.save(update_fields=["passed"])
     return override
+
+
+def attempt_feedback_seen(*, attempt: Attempt) -> None:
+    """The learner opened the attempt: its feedback so far is no longer new to them."""
+    Attempt.objects.filter(pk=attempt.pk).update(feedback_seen_at=timezone.now())
+
+
+def attempt_share_set(*, attempt: Attempt, shared: bool) -> Attempt:
+    """Share the attempt under a fresh unguessable link, or revoke the link (a later share gets a new one)."""
+    attempt.share_token = secrets.token_urlsafe(24) if shared else None
+    Attempt.objects.filter(pk=attempt.pk).update(share_token=attempt.share_token)
+    return attempt

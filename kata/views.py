@@ -4,6 +4,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -100,17 +101,25 @@ def _json_body(request: HttpRequest) -> Any:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "kata/home.html", {"katas": selectors.kata_list_published()})
+    katas = list(selectors.kata_list_published())
+    progress = selectors.kata_progress_for_learner(learner=request.user)
+    rows = [{"kata": k, "progress": progress.get(k.pk)} for k in katas]
+    return render(request, "kata/home.html", {"katas": katas, "rows": rows})
 
 
 @require_GET
 def kata_detail(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug, request.user)
     palette = palette_for(kata, request.user)
-    rules = [
+    return render(request, "kata/kata_detail.html",
+                  {"kata": kata, "palette": palette, "scenario_rules": _scenario_rules(palette)})
+
+
+def _scenario_rules(palette: Palette) -> list[dict[str, Any]]:
+    """Each scenario with its rule in words ("passes when p99 accept latency ≤ 300 ms"), as the brief lists them."""
+    return [
         {"spec": s, "rule": s.rule(palette.budget_per_hour)} for s in sorted(palette.scenarios, key=lambda s: s.order)
     ]
-    return render(request, "kata/kata_detail.html", {"kata": kata, "palette": palette, "scenario_rules": rules})
 
 
 @login_required
@@ -126,6 +135,9 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     author = selectors.can_author(request.user)
     services.runs_expire_stale(learner=request.user)
     active = selectors.run_active_for_learner(learner=request.user, kata=kata)
+    # "Open in workspace" from an attempt: the page puts its design on the canvas as one undoable step over the
+    # draft, so the draft is one Undo away (and nothing is written until the editor saves).
+    opened = _opened_attempt(request, kata)
     try:
         design_validate(design, palette)
         problems: list[Any] = []
@@ -144,14 +156,27 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
             "unusable_draft_text": draft.text if unusable else "",
             "kata": kata,
             "palette": palette,
+            "scenario_rules": _scenario_rules(palette),
             "palette_data": palette.editor_parts(),
             "design": design,
             "budget": palette.budget_per_hour,
             "limits": design_limits(),
             # A reload during a run picks it up again: the page reconnects and the server replays the frames so far.
             "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
+            "opened": opened if not active else None,
+            "new_feedback": len(selectors.attempts_with_new_feedback(learner=request.user, kata=kata)),
         },
     )
+
+
+def _opened_attempt(request: HttpRequest, kata: Kata) -> dict[str, Any] | None:
+    raw = request.GET.get("from", "")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    attempt = selectors.attempt_get_for_learner(learner=request.user, attempt_id=int(raw))
+    if attempt is None or attempt.kata_id != kata.pk or draft_shape_problems(attempt.design):
+        return None
+    return {"attempt": attempt.pk, "design": attempt.design}
 
 
 @login_required
@@ -168,7 +193,7 @@ def draft_save(request: HttpRequest, slug: str) -> JsonResponse:
         design_validate(document, palette_for(kata, request.user))
         problems: list[dict[str, str | None]] = []
     except DesignError as exc:
-        problems = [{"path": p.path, "message": p.message, "node": p.node} for p in exc.problems]
+        problems = [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in exc.problems]
     return JsonResponse({"saved": True, "problems": problems})
 
 
@@ -214,8 +239,11 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     part = palette.part(source.get("part", ""))
     node_id = source.get("node", "")
+    # Refusals answer 422, which htmx swaps in place (base.html's htmx-config) in every mode: a 400 would be taken
+    # by django-htmx's debug script in development, which replaces the whole page with the response.
     if part is None or not node_id or len(node_id) > MAX_ID_LENGTH:
-        return render(request, "kata/partials/inspector_empty.html", {"message": "Unknown part."}, status=400)
+        return render(request, "kata/partials/inspector_empty.html", {"message": "Unknown part."},
+                      status=HTTPStatus.UNPROCESSABLE_ENTITY)
     if request.method == "POST":
         form = PartParamsForm(request.POST, part=part)
         if not form.is_valid():
@@ -223,7 +251,7 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
                 request,
                 "kata/partials/inspector.html",
                 {"form": form, "part": part, "node_id": node_id, "kata": kata},
-                status=400,
+                status=HTTPStatus.UNPROCESSABLE_ENTITY,
             )
         response = render(
             request,
@@ -236,8 +264,18 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
         initial["acknowledges"] = bool(initial["acknowledges"])
     form = PartParamsForm(initial=initial, part=part)
     return render(
-        request, "kata/partials/inspector.html", {"form": form, "part": part, "node_id": node_id, "kata": kata}
+        request, "kata/partials/inspector.html",
+        {"form": form, "part": part, "node_id": node_id, "kata": kata, "figures": _part_figures(request, node_id)},
     )
+
+
+def _part_figures(request: HttpRequest, node_id: str) -> dict[str, Any] | None:
+    """The part's own figures in the learner's last run, when the page asks for them (`run`, their own)."""
+    raw = request.GET.get("run", "")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    run = selectors.run_get_for_learner(learner=request.user, run_id=int(raw))
+    return selectors.run_part_figures(run=run, node_id=node_id) if run else None
 
 
 def _database_ping() -> None:
@@ -318,7 +356,9 @@ def run_grade(request: HttpRequest, run_id: int) -> HttpResponse:
 def attempt_history(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug, request.user)
     attempts = selectors.attempt_list_for_learner(learner=request.user, kata=kata)
-    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None)} for a in attempts]
+    fresh = selectors.attempts_with_new_feedback(learner=request.user, kata=kata)
+    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None),
+             "new_feedback": a.pk in fresh} for a in attempts]
     return render(request, "kata/history.html", {"kata": kata, "rows": rows})
 
 
@@ -339,7 +379,63 @@ def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _get_attempt_for_user(request, attempt_id)
     run = selectors.attempt_latest_run(attempt=attempt)
     grade = selectors.grade_effective(run=run) if run and run.grade else None
-    return render(request, "kata/attempt.html", review.attempt_context(attempt, run, grade))
+    context = review.attempt_context(attempt, run, grade)
+    context["share_url"] = (request.build_absolute_uri(reverse("attempt_shared", args=[attempt.share_token]))
+                            if attempt.share_token else None)
+    services.attempt_feedback_seen(attempt=attempt)
+    return render(request, "kata/attempt.html", context)
+
+
+@login_required
+@require_POST
+def attempt_share(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Turn the attempt's read-only link on (a new one each time) or off."""
+    attempt = _get_attempt_for_user(request, attempt_id)
+    services.attempt_share_set(attempt=attempt, shared=request.POST.get("share") == "on")
+    return redirect("attempt_detail", attempt_id=attempt.pk)
+
+
+@require_GET
+def attempt_shared(request: HttpRequest, token: str) -> HttpResponse:
+    """An attempt shared by its learner: the design, charts and grade, without the learner's name."""
+    attempt = selectors.attempt_get_shared(token=token)
+    if attempt is None:
+        raise Http404("This link was turned off by the person who shared it, or never existed.")
+    run = selectors.attempt_latest_run(attempt=attempt)
+    grade = selectors.grade_effective(run=run) if run and run.grade else None
+    return render(request, "kata/attempt_shared.html", {
+        "attempt": attempt, "kata": attempt.kata, "run": run, "grade": grade, "shared": True,
+        "figures": selectors.run_figures(run=run) if run and run.series else None,
+        "palette_data": palette_live(attempt.kata).editor_parts(),
+    })
+
+
+@login_required
+@require_POST
+@json_body_limited
+def design_import_check(request: HttpRequest, slug: str) -> JsonResponse:
+    """Whether a file the learner imports is a design of this kata: 422 with the reasons when it is not; its design
+    problems (unconnected parts, say) are listed but do not refuse it, as a draft may have them."""
+    kata = _get_kata(slug, request.user)
+    palette = palette_for(kata, request.user)
+    document = _json_body(request)
+    if document is None:
+        return JsonResponse({"ok": False, "error": "This file is not JSON: export a design from the workspace."},
+                            status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    malformed = draft_shape_problems(document)
+    if malformed:
+        return JsonResponse({"ok": False, "error": "This file is not a design: "
+                             + "; ".join(str(p) for p in malformed[:3]) + "."}, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    unknown = sorted({str(n.get("part")) for n in document["nodes"] if palette.part(str(n.get("part"))) is None})
+    if unknown:
+        return JsonResponse({"ok": False, "error": f"This design uses parts that {kata.title} does not have: "
+                             + ", ".join(unknown) + "."}, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    try:
+        design_validate(document, palette)
+        problems: list[str] = []
+    except DesignError as exc:
+        problems = [p.text for p in exc.problems]
+    return JsonResponse({"ok": True, "problems": problems})
 
 
 @login_required
@@ -368,7 +464,9 @@ def estimate(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         design = design_validate(document, palette)
     except DesignError as exc:
-        return render(request, "kata/partials/estimate.html", {"problems": exc.problems, "kata": kata})
+        # The workspace lists these problems above the estimate already: said once, there.
+        return render(request, "kata/partials/estimate.html",
+                      {"problems": exc.problems, "listed_above": True, "kata": kata})
     return render(
         request,
         "kata/partials/estimate.html",

@@ -89,6 +89,7 @@ def _part_estimate(model: NetworkModel, normal: Level, peak: Level, i: int, sour
         drain_per_second=peak.drain[i] if st.is_buffer and math.isfinite(peak.drain[i]) else None,
         settle_per_second=settle,
         backlog_max=largest,
+        capacity=int(st.capacity) if st.is_buffer and st.capacity is not None else None,
     )
 
 

@@ -29,6 +29,22 @@ class PartEstimate:
     drain_per_second: float | None = None  # a queue: messages its consumers can take per second, retries included
     settle_per_second: float | None = None  # a queue: of those, how many get through (a failed try comes back)
     backlog_max: float = 0.0  # a queue: messages left waiting at the end of the spike
+    capacity: int | None = None  # a queue: messages it holds (so how full the backlog leaves it)
+
+    @property
+    def backlog_share(self) -> float | None:
+        """A queue: how full the spike's backlog leaves it (0..1, above 1 when it overflows)."""
+        if self.role != "queue" or not self.capacity:
+            return None
+        return self.backlog_max / self.capacity
+
+    @property
+    def holds_spike(self) -> bool:
+        """A queue doing its job: the spike's backlog fits in it and its consumers drain it faster than normal
+        traffic fills it (a growing backlog is then the design working, not a fault)."""
+        share = self.backlog_share
+        drain = self.settle_per_second if self.settle_per_second is not None else self.drain_per_second
+        return share is not None and share <= 1 and drain is not None and drain > self.rate_normal
 
     @property
     def level(self) -> str:

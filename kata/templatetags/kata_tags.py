@@ -30,6 +30,16 @@ def signed(value: float | None) -> str:
 
 
 @register.filter
+def change(value: float | None, unit: str) -> str:
+    """A difference in its scenario's unit, signed, never in e-notation: −503 s, +0.12 %, 0 ms."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return measure(0.0, unit)
+    return ("+" if value > 0 else "−") + measure(abs(value), unit)
+
+
+@register.filter
 def make_list_words(value: str) -> list[str]:
     return value.split()
 
@@ -39,8 +49,8 @@ def measure(value: float | None, unit: str) -> str:
     """A scenario's value in its unit, readable at any size: 498107 ms → '498 s', 0.0381 % → '0.04 %'."""
     if value is None:
         return "—"
-    if unit == "ms" and abs(value) >= 10_000:
-        return f"{value / 1000:,.0f} s"
+    if unit == "ms":  # ms below a second, s above: 117 ms, 1.4 s, 498 s
+        return duration(value / 1000) if abs(value) >= 1000 else f"{value:,.0f} ms"
     if unit == "$/h":
         return f"${value:,.2f}/h"
     if unit in ("payments", ""):

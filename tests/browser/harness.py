@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,21 @@ class SpawnedDaphneProcess(DaphneProcess):
         from multiprocessing.popen_spawn_posix import Popen  # POSIX-only, as multiprocessing imports it: lazily
 
         return Popen(process_obj)
+
+
+def _development_application(get_application: Callable[[], object]) -> object:
+    """The application as `make run` serves it: DEBUG on (django-htmx's debug script on the page included)."""
+    from django.conf import settings  # the server process's own settings, read once it runs
+
+    settings.DEBUG = True
+    return get_application()
+
+
+class DevelopmentDaphneProcess(SpawnedDaphneProcess):
+    """The live server in development mode, as `make run` starts it; the test settings keep DEBUG off otherwise."""
+
+    def __init__(self, host: str, get_application: Callable[[], object], *args: object, **kwargs: object) -> None:
+        super().__init__(host, functools.partial(_development_application, get_application), *args, **kwargs)
 
 
 @pytest.mark.browser

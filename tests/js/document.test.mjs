@@ -161,6 +161,16 @@ describe('undo and redo', () => {
     assert.equal(doc.redo(), false);
   });
 
+  test('an edit that changes nothing keeps what Redo would bring back', () => {
+    const doc = built();
+    doc.applyParams('api', { instances: 3 });
+    doc.undo();
+    assert.equal(doc.applyParams('api', { instances: 1 }), false, 'Apply on the values it already has');
+    assert.equal(doc.canRedo(), true);
+    assert.equal(doc.redo(), true);
+    assert.equal(doc.findNode('api').params.instances, 3);
+  });
+
   test('a new edit after an undo drops the redo history', () => {
     const doc = built();
     doc.connect('src', 'lb');
@@ -259,5 +269,51 @@ describe("the server's document format", () => {
     assert.equal(doc.nodes.length, 2);
     assert.ok(doc.connect('__proto__', 'toString').ok);
     assert.deepEqual(doc.toJSON().edges, [{ source: '__proto__', target: 'toString' }]);
+  });
+});
+
+describe('several parts at once: duplicate, copy and paste, delete', () => {
+  test('duplicating parts copies their parameters and the connections among them, with new ids, as one step', () => {
+    const doc = built();
+    doc.connect('src', 'lb');
+    doc.connect('lb', 'api');
+    doc.applyParams('api', { instances: 3 });
+    const before = doc.snapshot();
+    const { ids, refused } = doc.duplicate(['lb', 'api']);
+    assert.deepEqual(ids, ['lb-2', 'api-2']);
+    assert.deepEqual(refused, []);
+    assert.equal(doc.findNode('api-2').params.instances, 3);
+    assert.equal(doc.findNode('api-2').x, doc.findNode('api').x + 40);
+    assert.ok(doc.hasEdge('lb-2', 'api-2'), 'the connection between the copies');
+    assert.ok(!doc.hasEdge('src', 'lb-2'), 'not the one from outside the copied parts');
+    doc.findNode('api-2').params.instances = 9;
+    assert.equal(doc.findNode('api').params.instances, 3, 'copies share nothing with their originals');
+    assert.equal(doc.undo(), true);
+    assert.equal(doc.snapshot(), before, 'one undo step');
+  });
+
+  test('a clipboard is a copy: later edits do not change what is pasted, and the palette limit holds', () => {
+    const doc = built();
+    const clip = doc.copy(['src', 'api']);
+    doc.applyParams('api', { instances: 7 });
+    const { ids, refused } = doc.paste(clip, { dx: 0, dy: 100 });
+    assert.deepEqual(ids, ['api-2']);
+    assert.equal(doc.findNode('api-2').params.instances, 1);
+    assert.equal(refused.length, 1, 'a second traffic source is refused in words');
+    assert.match(refused[0], /^Only 1 /);
+  });
+
+  test('deleting several parts removes their connections in one undo step', () => {
+    const doc = built();
+    doc.connect('src', 'lb');
+    doc.connect('lb', 'api');
+    doc.connect('api', 'db');
+    const before = doc.snapshot();
+    assert.equal(doc.removeNodes(['lb', 'api']), true);
+    assert.deepEqual(doc.nodes.map((n) => n.id), ['src', 'db']);
+    assert.deepEqual(doc.edges, []);
+    doc.undo();
+    assert.equal(doc.snapshot(), before);
+    assert.equal(doc.removeNodes(['nope']), false);
   });
 });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from kata import services
 from kata.models import Attempt, Draft, Run
+from kata.templatetags.kata_tags import change, measure
 
 
 @pytest.fixture
@@ -65,16 +67,16 @@ def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_i
     url = reverse("inspector", args=["clearpay"])
     bad = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 99, "cores": 2,
                                "concurrency": 4}, HTTP_HX_REQUEST="true")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "Ensure this value is less than or equal to 30." in bad.content.decode()
     assert "HX-Trigger" not in bad
     off_step = logged_in.post(url, {"part": "queue", "node": "queue", "capacity": 30050, "acknowledges": "on",
                                     "max_attempts": 5, "backoff_ms": 500}, HTTP_HX_REQUEST="true")
-    assert off_step.status_code == 400
+    assert off_step.status_code == 422
     assert "on the steps of 100 from 100 (100, 200, 300, …)" in off_step.content.decode()
     no_cores = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 1, "cores": 2,
                                     "concurrency": 20}, HTTP_HX_REQUEST="true")
-    assert no_cores.status_code == 400 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
+    assert no_cores.status_code == 422 and "2 cores hold at most 4 requests in flight" in no_cores.content.decode()
     good = logged_in.post(url, {"part": "settlement_worker", "node": "workers", "instances": 5, "cores": 4,
                                 "concurrency": 8}, HTTP_HX_REQUEST="true")
     assert good.status_code == 200
@@ -86,7 +88,7 @@ def test_inspector_post_validates_on_the_server_and_triggers_the_editor(logged_i
 def test_inspector_for_a_fixed_part_explains_it_cannot_be_sized(logged_in):
     response = logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "gateway", "node": "gateway"})
     assert "50 calls in flight, not yours to size" in response.content.decode()
-    assert logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "nope", "node": "x"}).status_code == 400
+    assert logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "nope", "node": "x"}).status_code == 422
 
 
 def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file):
@@ -106,7 +108,23 @@ def test_estimate_partial_shows_lints_for_a_naive_design(logged_in, design_file)
     assert "117 ms</span><small class=\"muted\"> p99 (target 300 ms)" in body
     assert "36 ms<small class=\"muted\"> mean" in body
     body = logged_in.post(url, json.dumps({"nodes": [], "edges": []}), content_type="application/json").content.decode()
-    assert "Fix these before the estimate" in body
+    # The workspace lists the design's problems above the estimate: the estimate does not list them again.
+    assert "none of the problems listed above" in body and "<li>" not in body
+
+
+def test_problems_name_parts_by_their_label_never_by_their_index(logged_in, design_file):
+    design = design_file("reference")
+    api = next(n for n in design["nodes"] if n["part"] == "intent_api")
+    api["params"]["instances"] = 99
+    design["nodes"].append({**api, "id": "api2", "params": {"instances": 0}})
+    response = logged_in.post(reverse("draft_save", args=["clearpay"]), json.dumps(design),
+                              content_type="application/json")
+    texts = [p["text"] for p in response.json()["problems"]]
+    assert any(t.startswith("Payment-intent API (api) · Instances: 99 is out of range") for t in texts), texts
+    assert any(t.startswith("Payment-intent API (api2) · Instances: 0 is out of range") for t in texts), texts
+    assert not any("nodes[" in t for t in texts), texts
+    page = logged_in.get(reverse("workspace", args=["clearpay"])).content.decode()
+    assert "Payment-intent API (api) · Instances: 99 is out of range" in page and "nodes[" not in page
 
 
 def _attempt_with_run(learner, kata, design, passed, value):
@@ -193,3 +211,30 @@ def test_a_run_orphaned_by_a_restart_is_failed_with_a_reason_and_does_not_block_
     Run.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(minutes=6))
     assert services.runs_expire_stale(learner=learner) == 1
     assert logged_in.get(reverse("workspace", args=["clearpay"])).context["active_run"] is None
+
+
+def test_the_inspector_shows_each_fields_range_and_a_yes_no_parameter_as_a_checkbox(logged_in):
+    body = logged_in.get(reverse("inspector", args=["clearpay"]), {"part": "queue", "node": "queue"},
+                         HTTP_HX_REQUEST="true").content.decode()
+    assert 'type="checkbox"' in body and "(0/1)" not in body
+    assert "Allowed: 100 to " in body and "in steps of 100." in body
+    # Every aria-describedby Django writes points at the help text's id, which the partial renders.
+    for described in re.findall(r'aria-describedby="([^"]+)"', body):
+        assert f'id="{described}"' in body, described
+
+
+def test_scenario_values_read_in_the_learners_units():
+    assert measure(117.2, "ms") == "117 ms"
+    assert measure(1412.0, "ms") == "1.4 s"
+    assert measure(502817.0, "ms") == "503 s"
+    assert "e" not in measure(-502700.0, "ms")
+    assert change(-502700.0, "ms") == "−503 s" and change(0.12, "%") == "+0.12 %" and change(None, "ms") == "—"
+
+
+def test_the_estimate_shows_a_queue_absorbing_the_spike_as_healthy_and_an_overflowing_one_as_a_problem(
+        logged_in, design_file):
+    url = reverse("estimate", args=["clearpay"])
+    body = logged_in.post(url, json.dumps(design_file("reference")), content_type="application/json").content.decode()
+    assert 'data-testid="queue-holds"' in body and "overflows" not in body and "% full" in body
+    small = logged_in.post(url, json.dumps(design_file("small-buffer")), content_type="application/json")
+    assert 'data-testid="queue-holds"' not in small.content.decode()

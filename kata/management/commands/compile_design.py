@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from kata import selectors
 from kata.compiler import compile_document
 from kata.design import DesignError
-from kata.palette import Palette
 from kata.runs.seeds import grading_seeds
+from kata.versions import palette_live
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._fail(f"cannot read {path}: {exc}")
-        palette = Palette.from_kata(kata)
+        palette = palette_live(kata)  # the rules learners are graded against
         try:
             compiled = compile_document(document, palette)
         except DesignError as exc:

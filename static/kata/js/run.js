@@ -9,6 +9,7 @@ var statusEl = document.getElementById("run-status");
 var progressEl = document.getElementById("run-progress");
 var clockEl = document.getElementById("run-clock");
 var problemsEl = document.getElementById("problems");
+var staleEl = document.getElementById("results-stale");
 var FINISHED = { succeeded: true, failed: true, cancelled: true };
 var CLOSE = { UNAUTHENTICATED: 4401, NOT_FOUND: 4404, REPLACED: 4409, TOO_MANY: 4429 };
 var CHART_REDRAW_MS = 300;
@@ -96,7 +97,56 @@ function drawPending(run) {
   run.pending = [];
   extendCharts(run.figures, points);
   var last = points[points.length - 1];
-  if (last && window.KataEditor && window.KataEditor.setUtilization) window.KataEditor.setUtilization(last.u);
+  if (last) { run.lastU = last.u || {}; run.lastQ = last.q || {}; showLoad(run); }
+}
+
+// ---- results next to a changed design ---------------------------------------------------------------
+// What a part's results depend on: its part, its parameters and its connections (not where it sits).
+function partKeys(doc) {
+  var keys = {};
+  (doc.nodes || []).forEach(function (n) {
+    var into = (doc.edges || []).filter(function (e) { return e.target === n.id; }).map(function (e) { return e.source; }).sort();
+    var out = (doc.edges || []).filter(function (e) { return e.source === n.id; }).map(function (e) { return e.target; }).sort();
+    keys[n.id] = JSON.stringify([n.part, n.params || {}, into, out]);
+  });
+  return keys;
+}
+
+function changedParts(run) {
+  var now = partKeys(design()), then = run.partKeys, changed = {};
+  Object.keys(then).forEach(function (id) { if (now[id] !== then[id]) changed[id] = true; });
+  Object.keys(now).forEach(function (id) { if (now[id] !== then[id]) changed[id] = true; });
+  return changed;
+}
+
+function without(map, changed) {
+  var out = {};
+  Object.keys(map || {}).forEach(function (id) { if (!changed[id]) out[id] = map[id]; });
+  return out;
+}
+
+// The badges on the canvas: every part's while the design is the run's; only unchanged parts' after an edit.
+function showLoad(run) {
+  if (!window.KataEditor || !window.KataEditor.setUtilization || !run.lastU) return;
+  var changed = run.finished ? changedParts(run) : {};
+  window.KataEditor.setUtilization(without(run.lastU, changed), without(run.lastQ, changed));
+}
+
+function markStale(run) {
+  var changed = changedParts(run);
+  var stale = Object.keys(changed).length > 0;
+  staleEl.hidden = !stale;
+  if (stale) staleEl.textContent = "These results are from the design as it was at " + run.startedAt +
+    ". Run again to see how the changed design does.";
+  panel.classList.toggle("is-stale", stale);
+  document.getElementById("grade").classList.toggle("is-stale", stale);
+  panel.dataset.stale = stale ? "true" : "false";
+  showLoad(run);
+}
+
+function onDesignChanged() {
+  refreshEstimate();
+  if (current && current.finished && current.partKeys) markStale(current);
 }
 
 function finish(run, status, message) {
@@ -104,10 +154,13 @@ function finish(run, status, message) {
   drawPending(run);
   if (window.KataEditor) window.KataEditor.setReadOnly(false);
   cancelButton.hidden = true;
+  runButton.hidden = false;
   runButton.disabled = false;
   panel.dataset.status = status;
   setStatus(message || status);
   htmx.ajax("GET", run.payload.grade_url, { target: "#grade", swap: "innerHTML" });
+  // A selected part's panel gets its figures of this run.
+  if (status === "succeeded" && window.KataEditor && window.KataEditor.reloadInspector) window.KataEditor.reloadInspector();
 }
 
 // The page stops following the run (its socket will not come back): say why, and let the learner act.
@@ -115,6 +168,7 @@ function stopFollowing(run, message, logIn) {
   run.finished = true;
   panel.dataset.status = "disconnected";
   cancelButton.hidden = true;
+  runButton.hidden = false;
   if (logIn) {
     statusEl.textContent = message + " ";
     var link = document.createElement("a");
@@ -162,18 +216,25 @@ function connect(run) {
 function start(payload) {
   if (current && current.socket) { current.finished = true; current.socket.close(); }
   var run = { payload: payload, figures: payload.figures, lastSeq: 0, execution: 0, frames: 0, finished: false, retries: 0,
-              pending: [], chartsReady: false, drawScheduled: false };
+              pending: [], chartsReady: false, drawScheduled: false, partKeys: partKeys(design()),
+              startedAt: new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) };
   current = run;
+  staleEl.hidden = true;
+  panel.classList.remove("is-stale");
+  document.getElementById("grade").classList.remove("is-stale");
+  panel.dataset.stale = "false";
   panel.hidden = false;
   panel.dataset.run = String(payload.run);
   panel.dataset.frames = "0";
   panel.dataset.status = "running";
   document.getElementById("grade").innerHTML = "";
   progressEl.value = 0;
+  // Cancel takes Run's place while the run goes (the toolbar keeps its width).
   runButton.disabled = true;
+  runButton.hidden = true;
   cancelButton.hidden = false;
   // The design being simulated is the one on the canvas: freeze it until the run ends.
-  if (window.KataEditor) window.KataEditor.setReadOnly(true);
+  if (window.KataEditor) window.KataEditor.setReadOnly(true, "A run is going: the design is frozen until it ends, so parameters cannot change now.");
   setStatus("Starting…");
   // Connect first: the socket's handshake and the first frames overlap with drawing the empty charts.
   connect(run);
@@ -185,7 +246,7 @@ function start(payload) {
 }
 
 function showProblems(message, problems) {
-  var items = (problems || []).map(function (p) { return "<li>" + escapeHtml((p.path ? p.path + ": " : "") + p.message) + "</li>"; }).join("");
+  var items = (problems || []).map(function (p) { return "<li>" + escapeHtml(p.text || p.message) + "</li>"; }).join("");
   problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
 }
 
@@ -207,8 +268,16 @@ function onCancel() {
   }
 }
 
+// The editor asks which run's figures a part's panel may show: the last succeeded run, while the part is unchanged.
+window.KataRun = {
+  figuresRun: function (nodeId) {
+    if (!current || !current.finished || panel.dataset.status !== "succeeded") return null;
+    return changedParts(current)[nodeId] ? null : current.payload.run;
+  },
+};
+
 if (root) {
-  document.addEventListener("kata:design-changed", refreshEstimate);
+  document.addEventListener("kata:design-changed", onDesignChanged);
   runButton.addEventListener("click", onRun);
   cancelButton.addEventListener("click", onCancel);
   var active = JSON.parse(document.getElementById("active-run").textContent);

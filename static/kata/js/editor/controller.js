@@ -4,12 +4,13 @@ import { clone } from './document.js';
 import { renderProblems } from './status.js';
 
 const READ_ONLY = 'The design is read-only right now.';
+const LOCKED = 'A run is going: the design is frozen until it ends, so parameters cannot change now.';
 const DEFAULT_BOX = { x: 0, y: 0, width: 900, height: 460 };
 // Handed to event listeners and to window.KataEditor as they are, so bound to the editor once.
-const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly'];
+const BOUND = ['undo', 'redo', 'removeSelection', 'setDesign', 'setReadOnly', 'duplicateSelection'];
 
-/* `parts`: {model, state, view, status, inspector, autosave, buttons, problemsEl}; the autosave may come later
- * (it reports back to the editor). */
+/* `parts`: {model, state, view, status, inspector, autosave, toast, buttons, problemsEl}; the autosave may come
+ * later (it reports back to the editor). */
 export class Editor {
   constructor(parts) {
     Object.assign(this, parts);
@@ -21,6 +22,91 @@ export class Editor {
     if (buttons.undo) buttons.undo.disabled = state.readOnly || !model.canUndo();
     if (buttons.redo) buttons.redo.disabled = state.readOnly || !model.canRedo();
     if (buttons.remove) buttons.remove.disabled = state.readOnly || !state.selection;
+    if (buttons.duplicate) buttons.duplicate.disabled = state.readOnly || !this.selectedIds().length;
+  }
+
+  // ---- several parts: the selection's parts, shift-click, duplicate, copy and paste -------------------------
+  // The parts selected: every one of a multi-selection, or the one selected part.
+  selectedIds() {
+    const s = this.state.selection;
+    if (this.state.multi.size > 1) return this.model.nodes.map((n) => n.id).filter((id) => this.state.multi.has(id));
+    return s && s.kind === 'node' && this.model.findNode(s.id) ? [s.id] : [];
+  }
+
+  // Shift-click: adds a part to the selection, or takes it out.
+  toggleSelect(id) {
+    if (!this.model.findNode(id)) return;
+    const multi = this.state.multi;
+    const s = this.state.selection;
+    if (!multi.size && s && s.kind === 'node') multi.add(s.id);
+    if (multi.has(id)) multi.delete(id); else multi.add(id);
+    const rest = this.model.nodes.map((n) => n.id).filter((n) => multi.has(n));
+    if (rest.length <= 1) {
+      multi.clear();
+      this.select(rest.length ? { kind: 'node', id: rest[0] } : null);
+      return;
+    }
+    this.state.selection = { kind: 'node', id };
+    this.render();
+    this.showMulti();
+  }
+
+  selectAll() {
+    const ids = this.model.nodes.map((n) => n.id);
+    if (ids.length < 2) { if (ids.length) this.select({ kind: 'node', id: ids[0] }); return; }
+    this.state.multi = new Set(ids);
+    this.state.selection = { kind: 'node', id: ids[0] };
+    this.render();
+    this.showMulti();
+  }
+
+  showMulti() {
+    const n = this.state.multi.size;
+    this.inspector.reset(n + ' parts selected. Delete removes them, Ctrl+D duplicates them, Ctrl+C copies them; ' +
+      'drag one to move them all; Escape selects none.');
+    this.announce(n + ' parts selected.');
+  }
+
+  selectMany(ids) {
+    if (ids.length === 1) { this.state.multi.clear(); this.select({ kind: 'node', id: ids[0] }); return; }
+    this.state.multi = new Set(ids);
+    this.state.selection = ids.length ? { kind: 'node', id: ids[ids.length - 1] } : null;
+    this.render();
+    if (ids.length) this.showMulti();
+  }
+
+  pasted(result, verb) {
+    if (result.ids.length) {
+      this.changed();
+      this.selectMany(result.ids);
+      const n = result.ids.length;
+      this.announce((verb + ' ' + (n === 1 ? '1 part' : n + ' parts') + '.') +
+        (result.refused.length ? ' ' + result.refused[0] : ''));
+    } else if (result.refused.length) {
+      this.announce(result.refused[0]);
+    }
+  }
+
+  duplicateSelection() {
+    const ids = this.selectedIds();
+    if (!ids.length) return;
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.pasted(this.model.duplicate(ids), 'Duplicated');
+  }
+
+  copySelection() {
+    const ids = this.selectedIds();
+    if (!ids.length) return;
+    this.clipboard = this.model.copy(ids);
+    this.pastes = 0;
+    this.announce('Copied ' + (ids.length === 1 ? '1 part' : ids.length + ' parts') + '; Ctrl+V pastes them.');
+  }
+
+  paste() {
+    if (!this.clipboard) { this.announce('Nothing copied yet: select parts and press Ctrl+C.'); return; }
+    if (this.state.readOnly) { this.announce(READ_ONLY); return; }
+    this.pastes = (this.pastes || 0) + 1;
+    this.pasted(this.model.paste(this.clipboard, { dx: 40 * this.pastes, dy: 40 * this.pastes }), 'Pasted');
   }
 
   render() {
@@ -32,6 +118,8 @@ export class Editor {
 
   pruneSelection() {
     const { state, model, inspector } = this;
+    state.multi.forEach((id) => { if (!model.findNode(id)) state.multi.delete(id); });
+    if (state.multi.size === 1) state.multi.clear();
     const s = state.selection;
     if (s && s.kind === 'node' && !model.findNode(s.id)) { state.selection = null; inspector.reset(); }
     if (s && s.kind === 'edge' && !model.edges.some(this.view.isSelectedEdge)) { state.selection = null; inspector.reset(); }
@@ -43,12 +131,24 @@ export class Editor {
     if (!this.state.readOnly) this.autosave.schedule();
   }
 
+  // The inspector shows the selected part's parameters as the document has them: after an undo, a redo or a
+  // replaced design it is loaded again (a form that already shows them is left alone, half-typed input included).
+  syncInspector() {
+    const s = this.state.selection;
+    if (this.inspectorAnswered || !s || s.kind !== 'node') return;
+    const node = this.model.findNode(s.id);
+    if (node && !this.inspector.showsParams(node)) this.inspector.load(node);
+  }
+
   // After any change to the document: redraw, refit when a part left the view, tell the page, save.
   changed() {
+    if (this.toast) this.toast.hide();  // its Undo would now undo this change instead
     this.pruneSelection();
+    this.syncInspector();
     this.render();
+    // Refit when a part left the view, until the learner has zoomed or panned the view themselves.
     const box = this.view.viewBox();
-    if (!this.state.dragging && (!box || this.model.outOfView(box))) this.view.fit();
+    if (!this.state.dragging && !this.state.viewSet && (!box || this.model.outOfView(box))) this.refit();
     this.designChanged();
   }
 
@@ -74,15 +174,18 @@ export class Editor {
 
   select(next) {
     const previous = this.state.selection;
+    const wasMulti = this.state.multi.size > 1;
+    this.state.multi.clear();
     this.state.selection = next;
     this.render();
     if (!next) {
-      if (previous) this.inspector.reset();
+      if (previous || wasMulti) this.inspector.reset();
       return;
     }
     if (next.kind === 'node') {
       const node = this.model.findNode(next.id);
-      const open = previous && previous.kind === 'node' && previous.id === next.id && this.inspector.shows(next.id);
+      const open = !wasMulti && previous && previous.kind === 'node' && previous.id === next.id &&
+        this.inspector.shows(next.id);
       if (node && !open) this.inspector.load(node);
     } else {
       this.inspector.reset('Connection ' + next.source + ' → ' + next.target + '. Press Delete to remove it.');
@@ -113,14 +216,39 @@ export class Editor {
     return true;
   }
 
+  // A deletion (or a design replaced) is said where the learner is looking (a toast on the canvas, with Undo) and
+  // in the status line.
+  offerUndo(text) {
+    this.announce(text);
+    if (this.toast) this.toast.show(text, () => { this.undo(); this.view.svg.focus({ preventScroll: true }); });
+  }
+
+  removed(text) { this.offerUndo(text); }
+
+  importRefused(text) {
+    this.announce(text);
+    if (this.toast) this.toast.show(text, null);
+  }
+
   removeSelection() {
     const s = this.state.selection, model = this.model;
     if (!s) return;
+    const many = this.selectedIds();
+    if (many.length > 1) {
+      if (this.edit(() => model.removeNodes(many))) this.removed('Removed ' + many.length + ' parts and their connections.');
+      return;
+    }
     if (s.kind === 'node') {
       const node = model.findNode(s.id);
-      if (node && this.edit(() => model.removeNode(s.id))) this.announce('Removed ' + model.partOf(node).name + '.');
+      const links = model.edges.filter((e) => e.source === s.id || e.target === s.id).length;
+      if (node && this.edit(() => model.removeNode(s.id))) {
+        this.removed('Removed ' + model.partOf(node).name +
+          (links ? ' and its ' + (links === 1 ? 'connection' : links + ' connections') : '') + '.');
+      }
     } else if (this.edit(() => model.removeEdge(s.source, s.target))) {
-      this.announce('Removed the connection.');
+      const a = model.findNode(s.source), b = model.findNode(s.target);
+      this.removed(a && b ? 'Removed the connection ' + model.partOf(a).name + ' → ' + model.partOf(b).name + '.'
+        : 'Removed the connection.');
     }
   }
 
@@ -128,7 +256,17 @@ export class Editor {
     const node = this.model.findNode(id);
     if (!node || !params || typeof params !== 'object') return;
     if (this.state.readOnly) { this.announce('The design is read-only right now; parameters were not applied.'); return; }
-    if (this.edit(() => this.model.applyParams(id, params))) this.announce('Applied to ' + this.model.partOf(node).name + '.');
+    // The inspector already shows what the server accepted: it is not loaded again for this change.
+    this.inspectorAnswered = true;
+    let applied;
+    try {
+      applied = this.edit(() => this.model.applyParams(id, params));
+    } finally {
+      this.inspectorAnswered = false;
+    }
+    const now = this.model.findNode(id);
+    if (now) this.inspector.accepted(now);
+    if (applied) this.announce('Applied to ' + this.model.partOf(node).name + '.');
   }
 
   // ---- gestures that span several events ---------------------------------------------------------------------
@@ -150,25 +288,42 @@ export class Editor {
     if (this.model.endGesture()) this.changed(); else this.render();
   }
 
+  // ---- the view: zoom, pan, fit ------------------------------------------------------------------------------
+  zoom(factor, clientX, clientY) { this.state.viewSet = true; this.state.fitAll = false; this.view.zoom(factor, clientX, clientY); }
+
+  pan(dx, dy) { this.state.viewSet = true; this.state.fitAll = false; this.view.pan(dx, dy); }
+
+  // Fit shows the whole design, and keeps doing so on later refits (a resize, a part out of view) until the learner
+  // zooms or pans again.
+  fitAll() { this.state.viewSet = false; this.state.fitAll = true; this.view.fit(true); }
+
+  refit() { this.view.fit(this.state.fitAll); }
+
   // ---- the page's API and the server's answers ---------------------------------------------------------------
   setDesign(next) {
-    if (!this.model.replace(next)) { this.view.fit(); return; }
+    // A design handed over whole (imported, reopened) is shown whole.
+    this.state.viewSet = false;
+    if (!this.model.replace(next)) { this.view.fit(true); return; }
     this.state.connectFrom = null;
     this.pruneSelection();
     this.render();
-    this.view.fit();
+    this.view.fit(true);
     this.designChanged();
   }
 
-  setReadOnly(value) {
+  // `reason` is what the inspector says while its form is locked (a run is going, by default).
+  setReadOnly(value, reason) {
     const state = this.state, svg = this.view.svg;
     state.readOnly = !!value;
     if (state.readOnly) {
       svg.setAttribute('data-readonly', '');
       state.connectFrom = null;
       this.autosave.flush();
+      if (this.toast) this.toast.hide();
+      this.inspector.lock(reason || LOCKED);
     } else {
       svg.removeAttribute('data-readonly');
+      this.inspector.lock(null);
     }
     svg.classList.toggle('is-readonly', state.readOnly);
     if (this.buttons.palette) {

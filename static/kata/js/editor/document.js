@@ -141,12 +141,15 @@ export class DesignDocument {
   }
 
   // Runs `mutate` as one undoable step; an edit that changes nothing leaves no step behind.
+  // Nor does it clear what Redo would bring back (Apply on unchanged values, say).
   edit(mutate, undoKey) {
     const before = this.snapshot();
+    const redo = this.redoStack;
     const pushed = this.pushUndo(undoKey);
     mutate(this.doc);
     if (this.snapshot() !== before) return true;
     if (pushed) this.undoStack.pop();
+    this.redoStack = redo;
     return false;
   }
 
@@ -259,6 +262,57 @@ export class DesignDocument {
       doc.edges = doc.edges.filter((e) => e.source !== id && e.target !== id);
     });
   }
+
+  // Several parts at once (a multi-selection), with their connections, as one undo step.
+  removeNodes(ids) {
+    const gone = new Set(ids.filter((id) => this.findNode(id)));
+    if (!gone.size) return false;
+    return this.edit((doc) => {
+      doc.nodes = doc.nodes.filter((n) => !gone.has(n.id));
+      doc.edges = doc.edges.filter((e) => !gone.has(e.source) && !gone.has(e.target));
+    });
+  }
+
+  // The parts `ids` and the connections among them, as a clipboard holds them (a copy, not the document's own).
+  copy(ids) {
+    const chosen = new Set(ids);
+    return clone({
+      nodes: this.doc.nodes.filter((n) => chosen.has(n.id)),
+      edges: this.doc.edges.filter((e) => chosen.has(e.source) && chosen.has(e.target)),
+    });
+  }
+
+  /* Adds copies of a clipboard's parts `offset` away, with new ids and the connections among them, as one undo
+   * step. Answers {ids} of the new parts and {refused} for those the palette allows no more of (or knows not). */
+  paste(clip, offset = { dx: 40, dy: 40 }) {
+    const ids = [], refused = [], renamed = new Map();
+    const nodes = (clip && Array.isArray(clip.nodes) ? clip.nodes : []);
+    const changed = this.edit((doc) => {
+      nodes.forEach((source) => {
+        const part = this.parts.get(source.part);
+        const count = doc.nodes.filter((n) => n.part === source.part).length;
+        if (!part || (part.max_per_design && count >= part.max_per_design)) {
+          refused.push(part ? 'Only ' + part.max_per_design + ' ' + part.name + ' per design.' : 'No such part here.');
+          return;
+        }
+        const node = {
+          id: this.newId(source.part), part: source.part, params: clone(source.params || {}),
+          x: clamp(Math.round(source.x + offset.dx), 0, LIMIT - NODE_W),
+          y: clamp(Math.round(source.y + offset.dy), 0, LIMIT - NODE_H),
+        };
+        doc.nodes.push(node);
+        renamed.set(source.id, node.id);
+        ids.push(node.id);
+      });
+      (clip && Array.isArray(clip.edges) ? clip.edges : []).forEach((e) => {
+        const source = renamed.get(e.source), target = renamed.get(e.target);
+        if (source && target && !this.hasEdge(source, target)) doc.edges.push({ source, target });
+      });
+    });
+    return { ids: changed ? ids : [], refused };
+  }
+
+  duplicate(ids, offset) { return this.paste(this.copy(ids), offset); }
 
   removeEdge(source, target) {
     return this.edit((doc) => {

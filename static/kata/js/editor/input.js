@@ -27,13 +27,26 @@ class PointerGestures {
   down(event) {
     if (event.button !== 0 || this.state.dragging) return;
     const port = event.target.closest('.port--out');
-    const g = event.target.closest('.node');
-    const edgeGroup = event.target.closest('.edge-group');
+    let edgeGroup = event.target.closest('.edge-group');
+    let g = event.target.closest('.node');
+    // A part under a connection's hit area is the part: connections are the thinner target.
+    const under = edgeGroup ? this.view.nodeAt(event.clientX, event.clientY) : null;
+    if (under && this.view.nodeEls.has(under)) { g = this.view.nodeEls.get(under); edgeGroup = null; }
     const point = this.view.toSvgPoint(event.clientX, event.clientY);
     if (port && g && !this.state.readOnly) this.startConnect(event, g, port, point);
     else if (g) this.startMove(event, g, point);
-    else if (edgeGroup) this.ctl.select(edgeOf(edgeGroup));
-    else this.state.dragging = { kind: 'background', pointerId: event.pointerId };
+    else if (edgeGroup) {
+      // Edges are drawn again on selection: focus stays on the canvas, where Delete then removes this one.
+      this.ctl.select(edgeOf(edgeGroup));
+      event.preventDefault();
+      this.svg.focus({ preventScroll: true });
+    }
+    else {
+      // The background: a click deselects, a drag pans the view.
+      this.state.dragging = { kind: 'background', pointerId: event.pointerId, last: [event.clientX, event.clientY],
+        start: [event.clientX, event.clientY], moved: false };
+      this.svg.setPointerCapture(event.pointerId);
+    }
   }
 
   startConnect(event, g, port, point) {
@@ -49,9 +62,12 @@ class PointerGestures {
   startMove(event, g, point) {
     const node = this.model.findNode(g.dataset.nodeId);
     if (!node) return;
+    // Dragging a part of a multi-selection moves them all.
+    const group = this.state.multi.has(node.id) ? this.ctl.selectedIds() : [node.id];
     this.state.dragging = {
       kind: 'move', id: node.id, pointerId: event.pointerId, captured: g, start: point,
-      origin: { x: node.x, y: node.y }, moved: false,
+      origin: { x: node.x, y: node.y }, moved: false, shift: event.shiftKey,
+      group: group.map((id) => { const n = this.model.findNode(id); return { id, x: n.x, y: n.y }; }),
     };
     g.setPointerCapture(event.pointerId);
   }
@@ -62,6 +78,15 @@ class PointerGestures {
     const point = this.view.toSvgPoint(event.clientX, event.clientY);
     if (gesture.kind === 'move') this.dragMove(gesture, point);
     else if (gesture.kind === 'connect') this.dragConnect(gesture, point, event);
+    else if (gesture.kind === 'background') this.dragPan(gesture, event);
+  }
+
+  dragPan(gesture, event) {
+    if (!gesture.moved && Math.hypot(event.clientX - gesture.start[0], event.clientY - gesture.start[1]) < DRAG_SLOP) return;
+    gesture.moved = true;
+    this.svg.classList.add('is-panning');
+    this.ctl.pan(event.clientX - gesture.last[0], event.clientY - gesture.last[1]);
+    gesture.last = [event.clientX, event.clientY];
   }
 
   dragMove(gesture, point) {
@@ -73,7 +98,10 @@ class PointerGestures {
       this.model.beginGesture();
       gesture.captured.classList.add('node--dragging');
     }
-    this.view.moveNodeElement(this.model.placeNode(gesture.id, gesture.origin.x + dx, gesture.origin.y + dy));
+    gesture.group.forEach((o) => {
+      const node = this.model.placeNode(o.id, o.x + dx, o.y + dy);
+      if (node) this.view.moveNodeElement(node);
+    });
   }
 
   markDropTarget(gesture, id, on) {
@@ -115,11 +143,14 @@ class PointerGestures {
     if (gesture.kind === 'move') {
       captured.classList.remove('node--dragging');
       if (gesture.moved) this.ctl.endMove();
+      else if (!cancelled && gesture.shift) this.ctl.toggleSelect(gesture.id);
       else if (!cancelled) this.ctl.select({ kind: 'node', id: gesture.id });
     } else if (gesture.kind === 'connect') {
       this.endConnect(gesture, event, cancelled);
-    } else if (gesture.kind === 'background' && !cancelled) {
-      if (event.target === this.svg || event.target.closest('.overlay')) this.ctl.select(null);
+    } else if (gesture.kind === 'background') {
+      this.svg.classList.remove('is-panning');
+      if (this.svg.hasPointerCapture(event.pointerId)) this.svg.releasePointerCapture(event.pointerId);
+      if (!cancelled && !gesture.moved) this.ctl.select(null);
     }
   }
 }
@@ -216,7 +247,19 @@ function bindCanvasKeys(ctx) {
   });
 }
 
-// ---- keyboard anywhere on the page: undo, redo, delete, deselect --------------------------------------------------
+// ---- keyboard in the editor: undo, redo, delete, deselect ---------------------------------------------------------
+// Shortcuts act only while focus is on the canvas (undo and redo also from the toolbar's buttons): a Backspace
+// after clicking the estimate's text, or anywhere else on the page, deletes nothing.
+function inCanvas(svg) {
+  const active = document.activeElement;
+  return !!active && (active === svg || svg.contains(active));
+}
+
+function inToolbar(toolbarEl) {
+  const active = document.activeElement;
+  return !!toolbarEl && !!active && toolbarEl.contains(active);
+}
+
 function deleteKey(event, { svg, state, ctl }) {
   const active = document.activeElement;
   const focused = active && active.closest && active.closest('#canvas .node');
@@ -230,49 +273,60 @@ function deleteKey(event, { svg, state, ctl }) {
 }
 
 function bindPageKeys(ctx) {
-  const { svg, state, ctl } = ctx;
+  const { svg, state, ctl, toolbarEl } = ctx;
   document.addEventListener('keydown', (event) => {
     if (isFormField(event.target)) return;
+    const canvas = inCanvas(svg);
+    if (!canvas && !inToolbar(toolbarEl)) return;
     const mod = event.ctrlKey || event.metaKey;
     const key = event.key.toLowerCase();
     if (mod && key === 'z' && !event.shiftKey) { event.preventDefault(); ctl.undo(); return; }
     if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) { event.preventDefault(); ctl.redo(); return; }
-    if (mod || event.altKey) return;
-    if (event.key === 'Delete' || event.key === 'Backspace') { deleteKey(event, ctx); return; }
-    if (event.key === 'Escape' && state.selection && !state.connectFrom && svg.contains(document.activeElement)) {
-      ctl.select(null);
+    if (mod && canvas && !event.shiftKey && !event.altKey) {
+      const action = { d: ctl.duplicateSelection, c: () => ctl.copySelection(), v: () => ctl.paste(),
+        a: () => ctl.selectAll() }[key];
+      if (action) { event.preventDefault(); action(); return; }
     }
+    if (mod || event.altKey || !canvas) return;
+    if (event.key === 'Delete' || event.key === 'Backspace') { deleteKey(event, ctx); return; }
+    if (event.key === '+' || event.key === '=') { event.preventDefault(); ctl.zoom(1.25); return; }
+    if (event.key === '-' || event.key === '_') { event.preventDefault(); ctl.zoom(0.8); return; }
+    if (event.key === '0') { event.preventDefault(); ctl.fitAll(); return; }
+    if (event.key === 'Escape' && (state.selection || state.multi.size) && !state.connectFrom) ctl.select(null);
   });
 }
 
 // ---- toolbar, inspector and window -----------------------------------------------------------------------------
-function bindPage({ inspectorEl, buttons, state, view, ctl }) {
+function bindPage({ buttons, state, view, ctl }) {
   if (buttons.undo) buttons.undo.addEventListener('click', ctl.undo);
   if (buttons.redo) buttons.redo.addEventListener('click', ctl.redo);
-  if (buttons.remove) buttons.remove.addEventListener('click', ctl.removeSelection);
-  // The inspector answers an invalid form with 400 and the form with its errors; htmx 2 does not swap error
-  // responses by default, so let this one through to show the errors in place.
-  document.body.addEventListener('htmx:beforeSwap', (event) => {
-    const detail = event.detail || {};
-    if (detail.xhr && detail.xhr.status === 400 && detail.target === inspectorEl &&
-        /class="inspector"/.test(detail.serverResponse || '')) {
-      detail.shouldSwap = true;
-      detail.isError = false;
-    }
-  });
+  // The Delete button is disabled once nothing is selected: focus goes back to the canvas, where the keys work.
+  if (buttons.remove) {
+    buttons.remove.addEventListener('click', () => { ctl.removeSelection(); view.svg.focus({ preventScroll: true }); });
+  }
   // The inspector form answers with an HX-Trigger `kata:params` event: {node, params}.
   document.body.addEventListener('kata:params', (event) => {
     const detail = event.detail || {};
     ctl.applyParams(detail.node, detail.params);
   });
+  if (buttons.duplicate) buttons.duplicate.addEventListener('click', ctl.duplicateSelection);
+  if (buttons.zoomIn) buttons.zoomIn.addEventListener('click', () => ctl.zoom(1.25));
+  if (buttons.zoomOut) buttons.zoomOut.addEventListener('click', () => ctl.zoom(0.8));
+  if (buttons.fit) buttons.fit.addEventListener('click', () => ctl.fitAll());
+  // Ctrl (or ⌘) and the wheel zoom about the pointer; the wheel alone scrolls the page, as everywhere else.
+  view.svg.addEventListener('wheel', (event) => {
+    if (!(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    ctl.zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX, event.clientY);
+  }, { passive: false });
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (!state.dragging) view.fit(); }, RESIZE_MS);
+    resizeTimer = setTimeout(() => { if (!state.dragging && !state.viewSet) ctl.refit(); }, RESIZE_MS);
   });
 }
 
-/* `ctx`: {svg, paletteEl, inspectorEl, buttons, model, state, view, ctl}. */
+/* `ctx`: {svg, paletteEl, toolbarEl, buttons, model, state, view, ctl}. */
 export function bindInput(ctx) {
   new PointerGestures(ctx);  // it lives on in its listeners
   bindPalette(ctx);

@@ -8,8 +8,9 @@
 import { Autosave } from './autosave.js';
 import { Editor } from './controller.js';
 import { DesignDocument } from './document.js';
+import { DesignFiles } from './files.js';
 import { bindInput } from './input.js';
-import { Inspector, StatusLine } from './status.js';
+import { Inspector, StatusLine, Toast } from './status.js';
 import { SvgView } from './view.js';
 
 function readJson(id, fallback) {
@@ -29,17 +30,57 @@ function publish(model, state, ctl) {
       ctl.select({ kind: 'node', id });
       return true;
     },
-    setUtilization(map) {
+    // `map`: busy share per part (0..1); `waiting`: requests waiting per part (a queue's badge says how full it is).
+    setUtilization(map, waiting) {
       // Own keys only, read without assignment: a '__proto__' key stays a key.
       state.utilization = map && typeof map === 'object' ? new Map(Object.entries(map)) : null;
+      state.waiting = waiting && typeof waiting === 'object' ? new Map(Object.entries(waiting)) : null;
       ctl.render();
     },
-    clearUtilization() { state.utilization = null; ctl.render(); },
+    clearUtilization() { state.utilization = null; state.waiting = null; ctl.render(); },
     setReadOnly: ctl.setReadOnly,
     isReadOnly: () => state.readOnly,
     undo: ctl.undo,
     redo: ctl.redo,
+    // Loads the selected part's panel again (a run finished: its figures are there now).
+    reloadInspector() {
+      const s = state.selection;
+      const node = s && s.kind === 'node' ? model.findNode(s.id) : null;
+      if (node) ctl.inspector.load(node);
+    },
   };
+}
+
+// The Design menu: export as JSON, SVG or PNG; import a JSON file. The menu closes after a choice.
+function bindFiles(files) {
+  const menu = document.getElementById('design-menu');
+  if (!menu) return;
+  const close = () => { menu.open = false; };
+  const on = (id, action) => {
+    const el = document.getElementById(id);
+    if (el) el.addEventListener('click', () => { close(); action(); });
+  };
+  on('export-json', () => files.exportJson());
+  on('export-svg', () => files.exportSvg());
+  on('export-png', () => files.exportPng());
+  const input = document.getElementById('import-file');
+  on('import-json', () => input.click());
+  input.addEventListener('change', () => {
+    const file = input.files && input.files[0];
+    files.importFile(file).then(() => { input.value = ''; });
+  });
+  window.KataFiles = files;
+}
+
+// "Open in workspace" from an attempt: its design goes on the canvas as one undoable step over the draft.
+function openAttempt(ctl) {
+  const opened = readJson('opened-data', null);
+  if (!opened || !opened.design) return;
+  ctl.setDesign(opened.design);
+  ctl.offerUndo('Opened attempt #' + opened.attempt + ' on the canvas. Undo brings back the draft you had.');
+  const url = new URL(window.location.href);
+  url.searchParams.delete('from');
+  window.history.replaceState(null, '', url.pathname + url.search + url.hash);
 }
 
 function start(svg) {
@@ -47,11 +88,15 @@ function start(svg) {
   const model = new DesignDocument(readJson('palette-data', []), readJson('design-data', { nodes: [], edges: [] }));
   const state = {
     selection: null,           // {kind: 'node', id} | {kind: 'edge', source, target} | null
+    multi: new Set(),          // the parts of a multi-selection (two or more), empty otherwise
     readOnly: svg.hasAttribute('data-readonly'),
     utilization: null,         // Map nodeId → 0..1 during a live run
+    waiting: null,             // Map nodeId → requests waiting (a queue's fill)
     problemNodes: new Set(),
     connectFrom: null,         // node id while connecting with the keyboard
     dragging: null,            // pointer gesture in progress
+    viewSet: false,            // the learner zoomed or panned: changes no longer refit the view
+    fitAll: false,             // the learner asked for Fit: refits show the whole design, small text or not
   };
   const view = new SvgView(svg, model, state);
   const status = new StatusLine(document.getElementById('save-status'));
@@ -60,10 +105,13 @@ function start(svg) {
   const paletteEl = document.getElementById('palette');
   const buttons = {
     undo: document.getElementById('undo'), redo: document.getElementById('redo'),
-    remove: document.getElementById('delete'), palette: paletteEl,
+    remove: document.getElementById('delete'), duplicate: document.getElementById('duplicate'), palette: paletteEl,
+    zoomIn: document.getElementById('zoom-in'), zoomOut: document.getElementById('zoom-out'),
+    fit: document.getElementById('zoom-fit'),
   };
   const ctl = new Editor({
     model, state, view, status, inspector, buttons, problemsEl: document.getElementById('problems'),
+    toast: new Toast(document.getElementById('canvas-toast')),
   });
   const autosave = new Autosave({
     url: workspace ? workspace.dataset.draftUrl : null, design: () => model.doc, status,
@@ -71,7 +119,11 @@ function start(svg) {
   });
   ctl.autosave = autosave;
   window.addEventListener('pagehide', () => { if (!state.readOnly) autosave.onLeave(); });
-  bindInput({ svg, paletteEl, inspectorEl, buttons, model, state, view, ctl });
+  bindInput({ svg, paletteEl, toolbarEl: document.getElementById('toolbar'), buttons, model, state, view, ctl });
+  bindFiles(new DesignFiles({
+    svg, model, ctl, kata: workspace ? workspace.dataset.kata : null,
+    importUrl: workspace ? workspace.dataset.importUrl : null,
+  }));
   publish(model, state, ctl);
   return { view, ctl, state };
 }
@@ -83,6 +135,7 @@ if (svg && document.getElementById('design-data')) {
   ctl.setReadOnly(state.readOnly);
   ctl.render();
   view.fit();
+  if (!state.readOnly) openAttempt(ctl);
   // Fonts can change text widths after first paint; measure once more when they are ready.
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(view.remeasure);
   if (svg.clientWidth === 0) requestAnimationFrame(view.fit);

@@ -4,6 +4,10 @@ import { NODE_H, NODE_W, PORT_R, clamp } from './document.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const FIT_MARGIN = 40;
+// Canvas units per screen pixel: beyond 1.5 a part's text is under 8 px; zoom from 2× in to 4× out.
+const READABLE_SCALE = 1.5;
+const MIN_SCALE = 0.5;
+const MAX_SCALE = 4;
 const MARKERS = [['kata-arrow', 'edge-arrow'], ['kata-arrow-selected', 'edge-arrow edge-arrow--selected'],
   ['kata-arrow-temp', 'edge-arrow edge-arrow--temp']];
 
@@ -24,6 +28,11 @@ function edgePath(a, b) {
 }
 
 function utilClass(u) { return u > 0.8 ? 'hot' : (u >= 0.6 ? 'warm' : 'ok'); }
+
+function fullText(fill) {
+  const pct = fill * 100;
+  return (pct > 0 && pct < 1 ? '< 1' : String(Math.round(pct))) + ' % full';
+}
 
 function buildNode(node) {
   const g = el('g', { class: 'node', tabindex: '0', role: 'button', 'data-node-id': node.id });
@@ -80,12 +89,16 @@ function fitText(textEl, text, width) {
   cutToWidth(textEl, text, width, length);
 }
 
-function showUtilization(g, u) {
+function showUtilization(g, load) {
   const fill = g.querySelector('.node__fill');
   const badge = g.querySelector('.node__badge');
-  if (u !== null) {
-    fill.setAttribute('width', Math.max(0, (NODE_W - 2) * clamp(u, 0, 1)));
-    badge.querySelector('text').textContent = Math.round(u * 100) + ' %';
+  if (load) {
+    fill.setAttribute('width', Math.max(0, (NODE_W - 2) * clamp(load.value, 0, 1)));
+    const wide = load.text.length > 5;
+    badge.setAttribute('transform', 'translate(' + (NODE_W - (wide ? 78 : 44)) + ',-11)');
+    badge.querySelector('rect').setAttribute('width', wide ? 78 : 44);
+    badge.querySelector('text').setAttribute('x', wide ? 39 : 22);
+    badge.querySelector('text').textContent = load.text;
     badge.style.display = '';
   } else {
     fill.setAttribute('width', 0);
@@ -109,8 +122,10 @@ export class SvgView {
       }, defs);
       el('path', { d: 'M0,1 L10,5 L0,9 z', class: cls }, marker);
     });
+    // Lines under the parts; the connections' focusable hit areas over them, so parts come first in the tab order.
     this.edgeLayer = el('g', { class: 'edges' }, svg);
     this.nodeLayer = el('g', { class: 'nodes' }, svg);
+    this.edgeHitLayer = el('g', { class: 'edge-hits' }, svg);
     this.overlayLayer = el('g', { class: 'overlay', 'pointer-events': 'none' }, svg);
     this.tempLine = el('path', { class: 'edge edge--temp', 'marker-end': 'url(#kata-arrow-temp)' }, null);
     this.isSelectedEdge = this.isSelectedEdge.bind(this);
@@ -123,36 +138,46 @@ export class SvgView {
     return !!s && s.kind === 'edge' && s.source === e.source && s.target === e.target;
   }
 
+  // An edge is two elements: its line in the layer under the parts, and its focusable hit area in the layer over
+  // them (after the parts in the document, so after them in the tab order).
   drawEdge(e) {
     const model = this.model;
     const a = model.findNode(e.source), b = model.findNode(e.target);
     if (!a || !b) return;
     const selected = this.isSelectedEdge(e);
+    const d = edgePath(a, b);
+    const line = el('g', { class: 'edge-line' + (selected ? ' edge-line--selected' : '') }, this.edgeLayer);
+    const path = el('path', {
+      class: 'edge' + (selected ? ' edge--selected' : ''), d, 'data-source': e.source, 'data-target': e.target,
+      'marker-end': selected ? 'url(#kata-arrow-selected)' : 'url(#kata-arrow)',
+    }, line);
     const group = el('g', {
       class: 'edge-group' + (selected ? ' edge-group--selected' : ''), tabindex: '0', role: 'button',
       'aria-label': 'Connection ' + model.partOf(a).name + ' to ' + model.partOf(b).name,
       'data-source': e.source, 'data-target': e.target,
-    }, this.edgeLayer);
-    const d = edgePath(a, b);
+    }, this.edgeHitLayer);
     el('path', { class: 'edge-hit', d }, group);
-    el('path', {
-      class: 'edge' + (selected ? ' edge--selected' : ''), d, 'data-source': e.source, 'data-target': e.target,
-      'marker-end': selected ? 'url(#kata-arrow-selected)' : 'url(#kata-arrow)',
-    }, group);
+    const lit = (on) => () => { path.classList.toggle('edge--lit', on); };
+    group.addEventListener('focus', lit(true));
+    group.addEventListener('blur', lit(false));
+    group.addEventListener('pointerenter', lit(true));
+    group.addEventListener('pointerleave', () => { if (document.activeElement !== group) path.classList.remove('edge--lit'); });
     // A part with several connections splits its traffic evenly: each edge says its share.
     const siblings = model.outgoing(e.source);
     if (siblings > 1) {
       const share = el('text', {
         class: 'edge__share', 'text-anchor': 'middle',
         x: (a.x + NODE_W + b.x) / 2, y: (a.y + b.y + NODE_H) / 2 - 6,
-      }, group);
+      }, line);
       share.textContent = Math.round(100 / siblings) + ' %';
       group.setAttribute('aria-label', group.getAttribute('aria-label') + ', ' + share.textContent + ' of its traffic');
     }
   }
 
   renderEdges() {
-    while (this.edgeLayer.firstChild) this.edgeLayer.removeChild(this.edgeLayer.firstChild);
+    [this.edgeLayer, this.edgeHitLayer].forEach((layer) => {
+      while (layer.firstChild) layer.removeChild(layer.firstChild);
+    });
     this.model.edges.forEach((e) => this.drawEdge(e));
   }
 
@@ -162,10 +187,31 @@ export class SvgView {
     return u !== null && Number.isFinite(u) ? u : null;
   }
 
+  // A queue shows how full it is (waiting over its capacity), not its consumers' busy share.
+  fillOf(node) {
+    const map = this.state.waiting;
+    const waiting = map && map.has(node.id) ? Number(map.get(node.id)) : null;
+    const part = this.model.partOf(node);
+    const capacity = Number((node.params || {}).capacity !== undefined ? node.params.capacity
+      : (part.defaults || {}).capacity);
+    if (waiting === null || !Number.isFinite(waiting) || !(capacity > 0)) return null;
+    return clamp(waiting / capacity, 0, 1);
+  }
+
+  // What the node's badge shows during and after a run: {value 0..1, text} or null.
+  loadOf(node, role) {
+    if (role === 'queue') {
+      const fill = this.fillOf(node);
+      return fill === null ? null : { value: fill, text: fullText(fill), spoken: fullText(fill) };
+    }
+    const u = this.utilizationOf(node.id);
+    return u === null ? null : { value: u, text: Math.round(u * 100) + ' %', spoken: Math.round(u * 100) + ' % busy' };
+  }
+
   classesOf(node, role, u) {
     const classes = ['node', 'node--' + role];
     const s = this.state.selection;
-    if (s && s.kind === 'node' && s.id === node.id) classes.push('node--selected');
+    if ((s && s.kind === 'node' && s.id === node.id) || this.state.multi.has(node.id)) classes.push('node--selected');
     if (this.state.problemNodes.has(node.id)) classes.push('node--problem');
     if (this.state.connectFrom === node.id) classes.push('node--connecting');
     if (u !== null) classes.push('node--util', 'node--util-' + utilClass(u));
@@ -175,11 +221,12 @@ export class SvgView {
   updateNode(node) {
     const g = this.nodeEls.get(node.id);
     const part = this.model.partOf(node);
-    const u = this.utilizationOf(node.id);
+    const load = this.loadOf(node, part.role);
+    const u = load ? load.value : null;
     const classes = this.classesOf(node, part.role, u);
     g.setAttribute('class', classes.join(' '));
     g.setAttribute('transform', 'translate(' + node.x + ',' + node.y + ')');
-    g.setAttribute('aria-label', this.model.nodeLabel(node) + (u !== null ? ', ' + Math.round(u * 100) + ' % busy' : ''));
+    g.setAttribute('aria-label', this.model.nodeLabel(node) + (load ? ', ' + load.spoken : ''));
     g.setAttribute('aria-pressed', classes.indexOf('node--selected') >= 0 ? 'true' : 'false');
     g.querySelector('title').textContent = part.name + (part.description ? ' — ' + part.description : '');
     fitText(g.querySelector('.node__name'), part.name, NODE_W - 22);
@@ -187,7 +234,7 @@ export class SvgView {
     // Only ids the learner cannot guess from the name (a second copy, or a renamed part) are shown.
     g.querySelector('.node__id').textContent = node.id === part.key ? '' : node.id;
     g.querySelector('.port--in').style.display = part.role === 'source' ? 'none' : '';
-    showUtilization(g, u);
+    showUtilization(g, load);
   }
 
   dropGone(alive) {
@@ -217,8 +264,10 @@ export class SvgView {
     this.renderEdges();
   }
 
-  // The view box covers the whole design with a margin; small designs are not blown up beyond 1:1.
-  fit() {
+  // The view box covers the whole design with a margin; small designs are not blown up beyond 1:1. Unless asked
+  // for everything (the Fit button), the view zooms out no further than keeps a part's text readable, and then
+  // shows the design from its start (the traffic sources); the learner pans to the rest.
+  fit(everything) {
     const svg = this.svg, nodes = this.model.nodes;
     const width = svg.clientWidth || 800;
     const height = svg.clientHeight || 460;
@@ -228,11 +277,41 @@ export class SvgView {
       maxX = Math.max(maxX, n.x + NODE_W + PORT_R); maxY = Math.max(maxY, n.y + NODE_H);
     });
     if (!nodes.length) { minX = 0; minY = 0; maxX = width - 2 * FIT_MARGIN; maxY = height - 2 * FIT_MARGIN; }
-    const scale = Math.max(1, (maxX - minX + 2 * FIT_MARGIN) / width, (maxY - minY + 2 * FIT_MARGIN) / height);
+    const needed = Math.max(1, (maxX - minX + 2 * FIT_MARGIN) / width, (maxY - minY + 2 * FIT_MARGIN) / height);
+    const scale = everything === true ? needed : Math.min(needed, READABLE_SCALE);
     const viewW = width * scale, viewH = height * scale;
-    const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
-    svg.setAttribute('viewBox', [cx - viewW / 2, cy - viewH / 2, viewW, viewH]
-      .map((v) => Math.round(v * 10) / 10).join(' '));
+    let x = (minX + maxX) / 2 - viewW / 2, y = (minY + maxY) / 2 - viewH / 2;
+    if (scale < needed) {
+      if (maxX - minX + 2 * FIT_MARGIN > viewW) x = minX - FIT_MARGIN;
+      if (maxY - minY + 2 * FIT_MARGIN > viewH) y = minY - FIT_MARGIN;
+    }
+    this.setBox(x, y, viewW, viewH);
+  }
+
+  setBox(x, y, w, h) {
+    this.svg.setAttribute('viewBox', [x, y, w, h].map((v) => Math.round(v * 10) / 10).join(' '));
+    this.svg.dataset.scale = String(Math.round((w / (this.svg.clientWidth || 800)) * 1000) / 1000);
+  }
+
+  // Zooms by `factor` (> 1 zooms in) about a point of the screen (the canvas's centre by default).
+  zoom(factor, clientX, clientY) {
+    const box = this.viewBox();
+    if (!box) return;
+    const width = this.svg.clientWidth || 800;
+    const scale = clamp(box.width / width / factor, MIN_SCALE, MAX_SCALE);
+    const rect = this.svg.getBoundingClientRect();
+    const at = this.toSvgPoint(clientX === undefined ? rect.left + rect.width / 2 : clientX,
+      clientY === undefined ? rect.top + rect.height / 2 : clientY);
+    const w = width * scale, h = box.height * (w / box.width);
+    this.setBox(at.x - (at.x - box.x) * (w / box.width), at.y - (at.y - box.y) * (h / box.height), w, h);
+  }
+
+  // Moves the view by a distance on the screen (a drag of the background).
+  pan(dxClient, dyClient) {
+    const box = this.viewBox();
+    if (!box) return;
+    const k = box.width / (this.svg.clientWidth || 800);
+    this.setBox(box.x - dxClient * k, box.y - dyClient * k, box.width, box.height);
   }
 
   viewBox() {
@@ -247,10 +326,14 @@ export class SvgView {
     return { x: point.x, y: point.y };
   }
 
+  // The part under the pointer, even where a connection's hit area lies over it.
   nodeAt(clientX, clientY) {
-    const hit = document.elementFromPoint(clientX, clientY);
-    const g = hit && hit.closest ? hit.closest('#canvas .node') : null;
-    return g ? g.dataset.nodeId : null;
+    const hits = document.elementsFromPoint(clientX, clientY);
+    for (const hit of hits) {
+      const g = hit && hit.closest ? hit.closest('#canvas .node') : null;
+      if (g) return g.dataset.nodeId;
+    }
+    return null;
   }
 
   showTempLine(from, point) {
