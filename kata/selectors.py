@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import CASCADE, PROTECT, RESTRICT, Count, F, Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Length
 

@@ -14,8 +14,11 @@ still waiting can be cancelled.
 
 from __future__ import annotations
 
+import collections
 import gc
 import heapq
+import math
+import queue
 import itertools
 import multiprocessing
 import os
@@ -32,6 +35,8 @@ from simulator import Simulation, Snapshot, build_network
 STEP_SECONDS = 1.0
 # Wall seconds between two frames: ≥ 5 frames a second while a run lasts, never one message per snapshot.
 FRAME_INTERVAL = 0.15
+# Wall seconds of simulation a streamed seed gets per turn in the streamer, when others are streaming too.
+STREAM_SLICE_SECONDS = 0.03
 # Wall seconds between two looks at a seed's stop signal (each look may cross a process boundary).
 STOP_CHECK_SECONDS = 0.1
 
@@ -74,36 +79,64 @@ def snapshot_point(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+class StreamedSeed:
+    """One streamed seed, run in slices: `advance(seconds)` simulates for about that much wall time (a frame at once
+    when none was sent yet, then one every FRAME_INTERVAL) and says whether the seed has ended; `result` is then its
+    `Results.to_dict()`, or None when `emit` asked it to stop (`emit(points, t, progress)` returns True to stop)."""
+
+    def __init__(self, spec: dict[str, Any], seed: int, emit: Callable[[list[dict[str, Any]], float, float], bool]):
+        self.simulation = Simulation(build_network(spec), seed=seed)
+        self.steps = self.simulation.stream(step=STEP_SECONDS)
+        self.emit = emit
+        self.pending: list[dict[str, Any]] = []
+        self.last = 0.0
+        self.sent = 0
+        self.snapshot: Snapshot | None = None
+        self.result: dict[str, Any] | None = None
+
+    def advance(self, seconds: float) -> bool:
+        until = time.monotonic() + seconds
+        for snapshot in self.steps:
+            self.snapshot = snapshot
+            self.pending.append(snapshot_point(snapshot))
+            now = time.monotonic()
+            if self.sent == 0 or now - self.last >= FRAME_INTERVAL:
+                stop = self.emit(self.pending, snapshot.t, snapshot.progress)
+                self.pending, self.last, self.sent = [], time.monotonic(), self.sent + 1
+                if stop:
+                    return True
+                if self.sent == 1 or now >= until:
+                    return False  # the first frame is out, or the slice is used: others take their turn
+            elif now >= until:
+                return False
+        if self.pending and self.snapshot is not None:
+            self.emit(self.pending, self.snapshot.t, self.snapshot.progress)
+        self.result = self.simulation.results().to_dict()
+        return True
+
+
 def stream_seed(spec: dict[str, Any], seed: int,
                 emit: Callable[[list[dict[str, Any]], float, float], bool]) -> dict[str, Any] | None:
     """Run one seed, calling `emit(points, t, progress)` every FRAME_INTERVAL of wall time (and first at once).
 
     `emit` returns True to stop: then the answer is None. Otherwise it is `Results.to_dict()`.
     """
-    simulation = Simulation(build_network(spec), seed=seed)
-    pending: list[dict[str, Any]] = []
-    last, sent = 0.0, 0
-    snapshot = None
-    for snapshot in simulation.stream(step=STEP_SECONDS):
-        pending.append(snapshot_point(snapshot))
-        if sent == 0 or time.monotonic() - last >= FRAME_INTERVAL:
-            stop = emit(pending, snapshot.t, snapshot.progress)
-            pending, last, sent = [], time.monotonic(), sent + 1
-            if stop:
-                return None
-    if pending and snapshot is not None:
-        emit(pending, snapshot.t, snapshot.progress)
-    return simulation.results().to_dict()
+    streamed = StreamedSeed(spec, seed, emit)
+    while not streamed.advance(math.inf):
+        pass
+    return streamed.result
 
 
-def simulate_streamed(spec: dict[str, Any], seed: int, channel: Any, stop: Any) -> dict[str, Any] | None:
-    """`stream_seed` in a pool worker: frames go on `channel` as ("frame", points, t, progress); `stop` stops it."""
+def _channel_emit(channel: Any, stop: Any) -> Callable[[list[dict[str, Any]], float, float], bool]:
+    """Frames go on `channel` as ("frame", points, t, progress); `stop` (set) stops the seed."""
 
     def emit(points: list[dict[str, Any]], t: float, progress: float) -> bool:
         channel.put(("frame", points, t, progress))
         return bool(stop.is_set())
 
-    return stream_seed(spec, seed, emit)
+    return emit
+
+
 
 
 def simulate(spec: dict[str, Any], seed: int, stop: Any = None, progress: Any = None) -> dict[str, Any] | None:
@@ -257,30 +290,48 @@ def submit_stoppable(spec: dict[str, Any], seed: int) -> tuple[Future[dict[str, 
         return pool().submit(simulate, spec, seed, stop, progress), stop, progress
 
 
-def _stream_job(job: int, spec: dict[str, Any], seed: int, channel: Any, stop: Any, results: Any) -> None:
-    """In the streamer: one streamed seed, its frames on `channel`; its end, (job, results or None, None) or
-    (job, None, exception), on `results`, straight to the web process."""
+def _streamer_main(jobs: Any, results: Any, parent: int) -> None:
+    """The streamer process: every streamed seed it is given, in turns of STREAM_SLICE_SECONDS, until its parent is
+    gone. A new seed goes first: it runs to its first frame before the others take their next turn. One thread, so
+    thirty seeds cost what they cost one after another (threads would fight for the interpreter and for the cache)."""
+    _simulator_start(parent)
+    active: collections.deque[tuple[int, StreamedSeed]] = collections.deque()
+    while True:
+        block = not active
+        while True:  # every job waiting: their first frames come first
+            try:
+                job, spec, seed, channel, stop = jobs.get(block=block)
+            except queue.Empty:
+                break
+            except Exception:  # noqa: BLE001 - a job that cannot be read: nobody can be told, its run fails by lease
+                break
+            block = False
+            try:
+                streamed = StreamedSeed(spec, seed, _channel_emit(channel, stop))
+                if not _turn(job, streamed, 0.0, results):
+                    active.append((job, streamed))
+            except BaseException as exc:  # noqa: BLE001 - handed to the web process, which fails the run with it
+                results.put((job, None, exc))
+        if active:
+            job, streamed = active.popleft()
+            if not _turn(job, streamed, STREAM_SLICE_SECONDS, results):
+                active.append((job, streamed))
+
+
+def _turn(job: int, streamed: StreamedSeed, seconds: float, results: Any) -> bool:
+    """One turn of a streamed seed; True (its end sent on `results`) when it has ended."""
     try:
-        result = simulate_streamed(spec, seed, channel, stop)
+        if not streamed.advance(seconds):
+            return False
     except BaseException as exc:  # noqa: BLE001 - handed to the web process, which fails the run with it
         results.put((job, None, exc))
-        return
-    results.put((job, result, None))
-
-
-def _streamer_main(jobs: Any, results: Any, parent: int) -> None:
-    """The streamer process: a thread for each streamed seed it is given, until its parent is gone."""
-    _simulator_start(parent)
-    while True:
-        try:
-            job = jobs.get()
-        except Exception:  # noqa: BLE001 - a job whose channel is already gone (its run ended): nobody waits on it
-            continue
-        threading.Thread(target=_stream_job, args=(*job, results), name=f"kata-stream-{job[0]}", daemon=True).start()
+        return True
+    results.put((job, streamed.result, None))
+    return True
 
 
 class Streamer:
-    """The process that simulates every streamed seed at once, a thread each. Frames go through the manager's
+    """The process that simulates every streamed seed at once, in turns. Frames go through the manager's
     channel of each seed (small, many); a seed's results come back once, on one queue, and settle its future (a
     seed's future fails if the process dies)."""
 
