@@ -43,6 +43,15 @@ def status_publish(publish: Publish, status: str, message: str = "") -> None:
     publish(dict(StatusMessage(type="status", status=status, message=message)))
 
 
+class Published(dict):  # type: ignore[type-arg]
+    """A message as every socket of its run gets it: the same object, not a copy each. The in-memory channel layer
+    deep-copies what it is sent, once per socket, on the event loop that answers every learner; frames are most of
+    a class's traffic, and nothing changes a message once it is published. (Redis serializes it like any dict.)"""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Published:
+        return self
+
+
 def publisher(run_id: int, loop: asyncio.AbstractEventLoop) -> Publish:
     """Publish a run's messages to its group, on `loop`; a failure is logged, never raised.
 
@@ -53,7 +62,7 @@ def publisher(run_id: int, loop: asyncio.AbstractEventLoop) -> Publish:
     group = run_group(run_id)
 
     def publish(message: dict[str, Any]) -> None:
-        sent = layer.group_send(group, {"type": "run.message", "message": message})
+        sent = layer.group_send(group, Published(type="run.message", message=Published(message)))
         future = asyncio.run_coroutine_threadsafe(sent, loop)
         try:
             future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
