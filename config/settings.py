@@ -168,9 +168,9 @@ if KATA_RUN_EXECUTOR not in {"inprocess", "celery"}:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"KATA_RUN_EXECUTOR={KATA_RUN_EXECUTOR!r}: use 'inprocess' or 'celery'.")
-# The embedded default simulates this many seeds at once, in worker processes of the web server: one per core but
-# the one the server itself answers learners on.
-KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, (os.cpu_count() or 1) - 1), minimum=1)
+# The embedded default simulates this many grading seeds at once, in worker processes of the web server, one per
+# core (streamed seeds run beside them, in the streamer): a class's grades come sooner with every core simulating.
+KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, os.cpu_count() or 1), minimum=1)
 # Runs the embedded default starts at once (a run past its first frame no longer counts): every streamed seed runs
 # at once in the streamer process, so a burst of learners all see their first frames; grading seeds wait for a
 # simulator, first come first served.
