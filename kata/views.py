@@ -103,7 +103,7 @@ def _json_body(request: HttpRequest) -> Any:
 def home(request: HttpRequest) -> HttpResponse:
     katas = list(selectors.kata_list_published())
     progress = selectors.kata_progress_for_learner(learner=request.user)
-    rows = [{"kata": k, "progress": progress.get(k.pk)} for k in katas]
+    rows = [{"kata": k, "progress": progress.get(k.pk), "palette": palette_live(k)} for k in katas]
     return render(request, "kata/home.html", {"katas": katas, "rows": rows})
 
 

@@ -676,40 +676,26 @@ cdef class Core:
         cdef Entry e
         cdef bint any_done = False
         cdef double last = 0.0
-        cdef object clock = self.clock
         while self.heap_len:
             if self.heap[0].time >= until:
                 break
             e = self.pop()
-            if e.kind == EV_DONE:
-                self.done(<FastNode> self.nodes[e.target], e.req, e.time)
-            elif e.kind == EV_FIRE:
-                self.fire(<ArrivalSource> self.sources[e.target], e.time)
-            elif e.kind == EV_ADMIT:
-                self.admit(<FastNode> self.nodes[e.target], e.req, e.time)
-            elif e.kind == EV_REENTER:
-                self.buffer_arrive(<FastNode> self.nodes[e.target], e.req, e.time, True)
-            elif e.kind == EV_SIMPY:
-                if idle is not None and idle():
-                    self.push_entry(e.time, e.eid, EV_SIMPY, 0, 0)
-                    break
-                clock._simpy_event()
-            else:
-                handler, obj = self.calls.pop(e.eid)
-                handler(obj, e.time)
+            if e.kind == EV_SIMPY and idle is not None and idle():
+                self.push_entry(e.time, e.eid, EV_SIMPY, 0, 0)  # SimPy's event waits for a later call
+                break
+            self.dispatch(e)
             last = e.time
             any_done = True
-            self.events += 1
         return last if any_done else None
 
     def step(self):
         """Process the next event (`Clock.step`); its time."""
         cdef double t = self.heap[0].time
-        self._one()
+        self.dispatch(self.pop())
         return t
 
-    cdef void _one(self) except *:
-        cdef Entry e = self.pop()
+    cdef inline void dispatch(self, Entry e) except *:
+        """Process one event of the calendar."""
         self.events += 1
         if e.kind == EV_DONE:
             self.done(<FastNode> self.nodes[e.target], e.req, e.time)

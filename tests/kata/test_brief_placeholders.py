@@ -39,6 +39,23 @@ def test_the_clearpay_brief_follows_a_published_threshold_everywhere(client, cle
     assert "passes when p99 accept latency ≤ 250 ms" in body
 
 
+def test_the_home_card_and_the_workspace_brief_follow_a_published_threshold(client, learner, clearpay):
+    client.force_login(learner)
+    pages = (reverse("home"), reverse("workspace", args=["clearpay"]))
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert "{threshold" not in body and "{budget}" not in body, url
+    assert "inside a 0.5 % error budget" in client.get(pages[0]).content.decode()
+    assert "The checkout must hear back within 300 ms" in client.get(pages[1]).content.decode()
+    for order, value in ((1, 250), (3, 0.4)):
+        scenario = Scenario.objects.get(kata=clearpay, order=order)
+        scenario.threshold = value
+        scenario.save()
+    kata_publish_unchecked(kata=clearpay)
+    assert "inside a 0.4 % error budget" in client.get(pages[0]).content.decode()
+    assert "The checkout must hear back within 250 ms" in client.get(pages[1]).content.decode()
+
+
 def test_a_misspelt_placeholder_is_refused_in_the_admin(client, instructor, clearpay):
     assert brief_problems("within {treshold:1}") == [
         "{treshold:1} is not a placeholder (use {threshold:N}, {rule:N}, {budget} or {scenarios})"]
