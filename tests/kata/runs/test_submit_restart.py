@@ -1,9 +1,9 @@
 """The embedded server killed mid-run (SIGKILL) and started again: no run stays stuck, none is lost.
 
 A real `daphne config.asgi:application` with the real settings on a database of its own, driven over HTTP and
-WebSockets as a browser would. With one simulator, learner A's run is streaming, B's has started (it waits for the
-simulator, behind A's first seed) and C's waits in the queue when the server is killed; the new server takes all
-three on before it answers anyone, A's run starts again (its second execution), C's runs from the queue, every one is
+WebSockets as a browser would. With one simulator and one run starting at a time, learner A's run is streaming when
+the server is killed, and B's and C's are queued or running; the new server takes all three on before it answers
+anyone, a run that was running starts again (its second execution), a queued one runs from the queue, every one is
 graded, and A can run again at once.
 """
 
@@ -45,7 +45,7 @@ class EmbeddedServer:
         self.log = directory / "daphne.log"
         self.port = _free_port()
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SQLITE_PATH": str(self.database),
-                    "KATA_SIMULATORS": "1", "LOG_LEVEL": "WARNING"}
+                    "KATA_SIMULATORS": "1", "KATA_STARTING_RUNS": "1", "LOG_LEVEL": "WARNING"}
         self.env.pop("KATA_TEST_DB", None)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -140,12 +140,14 @@ def test_a_killed_embedded_server_takes_its_runs_on_again_when_it_starts(server)
             assert [status for status, _ in answers] == [201, 201, 201], answers
             run_ids = [body["run"] for _, body in answers]
             await _until(lambda: server.run(run_ids[0])["frames"] > 0, timeout=60)
-            assert server.run(run_ids[2])["status"] == "queued", "one simulator: C waits in the queue"
 
             server.kill()
             killed = time.monotonic()
+            # One run starts at a time (KATA_STARTING_RUNS=1) and the next once it has its first frame, which the
+            # streamer gives within milliseconds: B and C may be queued or running by now; each is taken on again.
             before = [server.run(run_id) for run_id in run_ids]
-            assert before[0]["status"] == "running" and before[2]["status"] == "queued", before
+            assert before[0]["status"] == "running", before
+            assert all(b["status"] in {"queued", "running"} for b in before), before
 
             server.start()
             started = time.monotonic()
@@ -162,7 +164,7 @@ def test_a_killed_embedded_server_takes_its_runs_on_again_when_it_starts(server)
             again_status, _ = await _press_run(a, token_a, server)
             assert again_status == 201, "A runs again at once"
             return {"restart_s": round(started - killed, 2), "all_graded_after_start_s": round(graded - started, 2),
-                    "b_at_kill": before[1]["status"]}
+                    "b_at_kill": before[1]["status"], "c_at_kill": before[2]["status"]}
         finally:
             for session, _ in sessions:
                 await session.close()
@@ -171,6 +173,8 @@ def test_a_killed_embedded_server_takes_its_runs_on_again_when_it_starts(server)
     a, b, c = (server.run(run_id) for (run_id,) in server.query("SELECT id FROM kata_run ORDER BY id")[:3])
     assert a["status"] == b["status"] == c["status"] == "succeeded"
     assert a["executions"] == 2, "A's run started again after the kill"
-    assert c["executions"] == 1, "C's run ran once, from the queue"
+    for run, at_kill in ((b, figures["b_at_kill"]), (c, figures["c_at_kill"])):
+        # a run queued at the kill ran once, from the queue; one already running started again
+        assert run["executions"] == (1 if at_kill == "queued" else 2), (run, at_kill)
     assert "took on 3 run(s) left by the previous server process" in server.log.read_text()
     print(f"\nrestart figures: {figures}")
