@@ -91,6 +91,18 @@ cdef inline void push_double(array.array a, double x):
     a.data.as_doubles[n] = x
 
 
+cdef inline void record_visit(FastNode node, Req* q, double now) except *:
+    """A station's completed visit: its wait (zero waits counted, not stored) and sojourn, or a warm-up visit."""
+    if q.counted:
+        if q.service_started_at == q.arrived_at:
+            node.no_wait += 1
+        else:
+            push_double(node.waits, q.service_started_at - q.arrived_at)
+        push_double(node.sojourns, now - q.arrived_at)
+    else:
+        node.warm_done += 1
+
+
 cdef class Draws:
     """A sampler's blocks, consumed from the end (as `list.pop()` consumes the pure engine's)."""
     cdef double* buf
@@ -983,14 +995,7 @@ cdef class Core:
     cdef void plain_done(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
         cdef int nxt
-        if q.counted:
-            if q.service_started_at == q.arrived_at:
-                node.no_wait += 1
-            else:
-                push_double(node.waits, q.service_started_at - q.arrived_at)
-            push_double(node.sojourns, now - q.arrived_at)
-        else:
-            node.warm_done += 1
+        record_visit(node, q, now)
         if node.ring_len:
             nxt = node.q_pop()
             self.req(nxt).service_started_at = now
@@ -1056,14 +1061,7 @@ cdef class Core:
 
     cdef void full_done(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
-        if q.counted:
-            if q.service_started_at == q.arrived_at:
-                node.no_wait += 1
-            else:
-                push_double(node.waits, q.service_started_at - q.arrived_at)
-            push_double(node.sojourns, now - q.arrived_at)
-        else:
-            node.warm_done += 1
+        record_visit(node, q, now)
         if node.ring_len:
             self.full_begin(node, node.q_pop(), now)
         else:
