@@ -24,15 +24,21 @@ from kata.versions import palette_for_attempt
 PAGE_SIZE = 25
 
 
+def _kata_or_404(slug: str) -> Kata:
+    """Any kata, published or not, for the instructors' and graders' pages."""
+    kata = selectors.kata_get_by_slug(slug=slug)
+    if kata is None:
+        raise Http404("No such kata.")
+    return kata
+
+
 @login_required
 @require_GET
 def kata_insights_page(request: HttpRequest, slug: str) -> HttpResponse:
     """What learners do on one kata: for its instructors and graders."""
     if not insights.can_see_insights(request.user):
         raise PermissionDenied("Only instructors and graders see what learners do.")
-    kata = selectors.kata_get_by_slug(slug=slug)
-    if kata is None:
-        raise Http404("No such kata.")
+    kata = _kata_or_404(slug)
     stats = insights.kata_insights(kata=kata)
     figures = {"pass_rate": insights.pass_rate_figure(stats)} if stats.scenarios else {}
     return render(request, "kata/insights.html", {"kata": kata, "stats": stats, "figures": figures,
@@ -82,9 +88,7 @@ def author_design_save(request: HttpRequest, slug: str) -> HttpResponse:
     """An instructor saves the workspace's design as the kata's reference, or as a design that must fail."""
     if not selectors.can_author(request.user):
         raise PermissionDenied("Only instructors save a kata's designs.")
-    kata = selectors.kata_get_by_slug(slug=slug)
-    if kata is None:
-        raise Http404("No such kata.")
+    kata = _kata_or_404(slug)
     palette = Palette.from_kata(kata)
     form = AuthorDesignForm(request.POST, scenarios=[(s.order, f"{s.order}. {s.title}") for s in palette.scenarios])
     problems: list[str] = []
