@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .model import (DISTRIBUTIONS, INF, ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError,
-                    Station)
+from .model import (DISTRIBUTIONS, INCIDENT_KINDS, INF, ErrorCurve, Incident, Network, RetryPolicy, ServiceTime,
+                    Slowdown, Source, SpecError, Station)
 
 __all__ = ["build_network"]
 
@@ -287,9 +287,61 @@ def _source(raw: Any, f: str, names: Sequence[str], default_name: str) -> Source
     return Source(name, names.index(entry_name), rate, profile, routing, deadline, tuple(steps))
 
 
+_INCIDENT_KEYS = {
+    "brownout": ("kind", "station", "start", "end", "latency_factor", "error"),
+    "outage": ("kind", "station", "start", "end"),
+    "instances_lost": ("kind", "station", "start", "end", "instances"),
+    "surge": ("kind", "source", "start", "end", "factor"),
+}
+
+
+def _incident(raw: Any, f: str, stations: Sequence[Station], sources: Sequence[Source]) -> Incident:
+    every_key = sorted({key for keys in _INCIDENT_KEYS.values() for key in keys})
+    kind = _obj(raw, f, every_key).get("kind")
+    if kind not in INCIDENT_KINDS:
+        raise SpecError(f"{f}.kind", f"must be one of {', '.join(INCIDENT_KINDS)}, got {kind!r}")
+    d = _obj(raw, f, _INCIDENT_KEYS[kind])
+    for key in ("start", "end"):
+        if key not in d:
+            raise SpecError(f"{f}.{key}", "required")
+    start = _num(d["start"], f"{f}.start", lo=0.0)
+    end = _num(d["end"], f"{f}.end", lo=start, lo_open=True)
+    if kind == "surge":
+        names = [src.name for src in sources]
+        if d.get("source") not in names:
+            raise SpecError(f"{f}.source", f"unknown source {d.get('source')!r} (sources: {', '.join(names)})")
+        factor = _num(d.get("factor"), f"{f}.factor", lo=0.0, lo_open=True) if "factor" in d else None
+        if factor is None:
+            raise SpecError(f"{f}.factor", "required for a surge")
+        return Incident(kind, d["source"], names.index(d["source"]), start, end, factor=factor)
+    names = [st.name for st in stations]
+    if d.get("station") not in names:
+        raise SpecError(f"{f}.station", f"unknown station {d.get('station')!r}")
+    target = names.index(d["station"])
+    st = stations[target]
+    if st.is_buffer:
+        raise SpecError(f"{f}.station", f"{st.name!r} is a buffer: put the incident on the station its consumers call")
+    if kind == "brownout":
+        factor = _num(d.get("latency_factor", 1.0), f"{f}.latency_factor", lo=1.0)
+        error = _num(d.get("error", 0.0), f"{f}.error", lo=0.0, hi=1.0)
+        if factor == 1.0 and error == 0.0:
+            raise SpecError(f"{f}.latency_factor", "a brownout needs latency_factor > 1 or error > 0")
+        return Incident(kind, st.name, target, start, end, latency_factor=factor, error=error)
+    if kind == "instances_lost":
+        if st.infinite:
+            raise SpecError(f"{f}.station", f"{st.name!r} has unlimited servers: no instance to lose")
+        lost = _int(d.get("instances"), f"{f}.instances", lo=1) if "instances" in d else 0
+        if not lost:
+            raise SpecError(f"{f}.instances", "required")
+        if lost > st.instances:
+            raise SpecError(f"{f}.instances", f"must be <= the station's instances ({st.instances})")
+        return Incident(kind, st.name, target, start, end, instances=lost)
+    return Incident(kind, st.name, target, start, end)
+
+
 def build_network(spec: Mapping[str, Any]) -> Network:
     """Validate a JSON-like spec and build the frozen `Network`; raises `SpecError` naming the bad field."""
-    spec = _obj(spec, "", ("arrival", "sources", "stations", "routing", "duration", "drain"))
+    spec = _obj(spec, "", ("arrival", "sources", "stations", "routing", "duration", "drain", "incidents"))
     raw_stations = spec.get("stations")
     if raw_stations is None:
         raise SpecError("stations", "required")
@@ -329,4 +381,6 @@ def build_network(spec: Mapping[str, Any]) -> Network:
 
     duration = _num(spec["duration"], "duration", lo=0.0, lo_open=True) if spec.get("duration") is not None else None
     drain = _num(spec.get("drain", 0.0), "drain", lo=0.0)
-    return Network(stations, sources, routing, duration, drain)
+    incidents = tuple(_incident(raw, f"incidents[{k}]", stations, sources)
+                      for k, raw in enumerate(_list(spec.get("incidents", []), "incidents")))
+    return Network(stations, sources, routing, duration, drain, incidents)

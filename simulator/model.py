@@ -14,11 +14,13 @@ __all__ = [
     "RetryPolicy",
     "Station",
     "Source",
+    "Incident",
     "Network",
 ]
 
 INF = math.inf
 DISTRIBUTIONS = ("exponential", "deterministic", "lognormal", "erlang", "jitter")
+INCIDENT_KINDS = ("brownout", "outage", "instances_lost", "surge")
 
 
 class SpecError(ValueError):
@@ -197,6 +199,45 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Incident:
+    """Something that goes wrong for a window [start, end) of a run (`simulator.engine.incidents` plays it).
+
+    * brownout (a station): a service starting in the window takes `latency_factor` times as long, and a visit ending
+      in it fails with probability at least `error`;
+    * outage (a station): a call arriving in the window is refused at once, and a visit ending in it fails;
+    * instances_lost (a station): `instances` of its instances are gone, with their share of its servers; what they
+      had in service is finished (a lost instance is taken out of rotation: it starts nothing new), the queue waits
+      for the servers left, and at `end` the instances are back and take the queue on again;
+    * surge (a source): its arrival rate is multiplied by `factor` in the window.
+
+    `target` is the index of the station (or source) called `name`. Incidents on one station combine: latency
+    factors multiply, the highest error floor holds, lost instances add up (never below zero servers).
+    """
+
+    kind: str
+    name: str
+    target: int
+    start: float
+    end: float
+    latency_factor: float = 1.0
+    error: float = 0.0
+    instances: int = 0
+    factor: float = 1.0
+
+    def to_dict(self) -> dict[str, object]:
+        """The incident as its spec gives it (what results echo for the charts)."""
+        out: dict[str, object] = {"kind": self.kind, "start": self.start, "end": self.end}
+        out["source" if self.kind == "surge" else "station"] = self.name
+        if self.kind == "brownout":
+            out.update(latency_factor=self.latency_factor, error=self.error)
+        elif self.kind == "instances_lost":
+            out["instances"] = self.instances
+        elif self.kind == "surge":
+            out["factor"] = self.factor
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     """A validated queueing network. Build it with `build_network`."""
 
@@ -205,6 +246,7 @@ class Network:
     routing: tuple[tuple[float, ...], ...]
     duration: float | None = None
     drain: float = 0.0
+    incidents: tuple[Incident, ...] = ()
 
     def station_index(self, name: str) -> int:
         """Index of the station called `name`."""

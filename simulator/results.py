@@ -231,6 +231,7 @@ class Results:
     cost_per_hour_peak: float
     cost_total: float
     time_series: tuple[dict[str, Any], ...] = field(default=())
+    incidents: tuple[dict[str, Any], ...] = field(default=())  # the spec's incidents, for the charts' bands
 
     def station(self, name: str) -> StationResult:
         """The result of the station called `name`."""
@@ -256,4 +257,6 @@ class Results:
             "cost_total": self.cost_total,
         })
         out["time_series"] = list(self.time_series)
+        if self.incidents:  # absent without incidents: a run without them gives the results it always gave
+            out["incidents"] = _clean(list(self.incidents))
         return out

@@ -27,6 +27,7 @@ from libc.stdlib cimport malloc, realloc, free
 import math
 
 from ..distributions import BLOCK, ServiceSampler
+from .incidents import source_segments, station_targets
 
 cdef enum:
     EV_DONE = 0      # station `target` ends the service of `req`
@@ -197,6 +198,9 @@ cdef class FastNode:
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
     cdef public object peak_utilization
+    # an incident's run-time state (`incidents`), honoured by a full station (K_FULL) only
+    cdef public double open_servers, latency_factor, error_floor
+    cdef public bint down
     cdef long capacity  # -1: none
     cdef Draws draws
     cdef Draws put_draws
@@ -308,6 +312,8 @@ cdef class FastNode:
             self.slow_factor = self.slowdown.multiplier(u)
         if self.curve is not None:
             p = self.curve.probability(u)
+            if p < self.error_floor:
+                p = self.error_floor
             if p != self.p_error:
                 self.p_error = p
                 self.successes_left = self.successes_before_error()
@@ -372,7 +378,7 @@ cdef class ArrivalSource:
             if t < b:
                 r = r0 + slope * (t - a)
                 x = b - t
-                area = r * x + 0.5 * slope * x * x
+                area = r * x if slope == 0.0 else r * x + 0.5 * slope * x * x  # a last flat piece may be endless
                 if work <= area:
                     self.seg = seg
                     if slope == 0.0:
@@ -458,14 +464,15 @@ cdef class Core:
         self.heap = <Entry*> malloc(self.heap_cap * sizeof(Entry))
         if self.heap == NULL:
             raise MemoryError()
+        struck = station_targets(network)
         for i, st in enumerate(network.stations):
-            self.nodes.append(self._node(i, st, streams[i], put_streams[i]))
+            self.nodes.append(self._node(i, st, streams[i], put_streams[i], i in struck))
         self.stats = [FastStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
         self._routes_and_sources(sim, network, streams[n:])
         self.active_sources = len(self.sources)
 
     # ------------------------------------------------------------------ building
-    cdef FastNode _node(self, int i, object st, object rng, object put_rng):
+    cdef FastNode _node(self, int i, object st, object rng, object put_rng, bint struck):
         cdef FastNode node = FastNode()
         node.name = st.name
         node.spec = st
@@ -497,6 +504,10 @@ cdef class Core:
         node.slow_factor = node.slowdown.multiplier(0.0) if node.slowdown is not None else 1.0
         node.at_last_snapshot = (0.0, 0, 0, 0)
         node.peak_utilization = None
+        node.open_servers = st.servers
+        node.latency_factor = 1.0
+        node.error_floor = 0.0
+        node.down = False
         node.retry = None
         if st.is_buffer:
             node.kind = K_ENQUEUE if st.enqueue is not None else K_BUFFER
@@ -510,6 +521,9 @@ cdef class Core:
             if st.enqueue is not None:
                 node.put_draws = Draws(ServiceSampler(st.enqueue, put_rng)._draw)
                 node.put_error = st.enqueue_error
+        elif struck:  # only the full station honours an incident's state
+            node.kind = K_FULL
+            node.check_errors = True
         elif st.capacity is None and st.timeout is None and st.slowdown is None:
             node.kind = K_PLAIN if st.errors is None or st.errors.threshold is None else K_CURVE
         else:
@@ -586,10 +600,7 @@ cdef class Core:
             src.exp = <double*> malloc(BLOCK * sizeof(double))
             src.nexp = 0
             src.end = min(spec.end, network.traffic_end) if sim.requests is None else spec.end
-            pts = spec.profile or ()
-            segs = [(t0, t1, r0, (r1 - r0) / (t1 - t0)) for (t0, r0), (t1, r1) in zip(pts, pts[1:])]
-            if spec.rate is not None:
-                segs = [(0.0, math.inf, spec.rate, 0.0)]
+            segs = source_segments(network, j, spec)
             src.nseg = len(segs)
             src.seg_a = <double*> malloc(max(1, src.nseg) * sizeof(double))
             src.seg_b = <double*> malloc(max(1, src.nseg) * sizeof(double))
@@ -677,6 +688,27 @@ cdef class Core:
         self.next_eid = eid + 1
         self.calls[eid] = (handler, obj)
         self.push_entry(time, eid, EV_CALL, 0, 0)
+
+    def set_incident(self, int i, double now, double latency_factor, double error_floor, bint down,
+                     double open_servers):
+        """`Node.set_incident`: station `i` switches to the state of its active incidents, at `now`."""
+        cdef FastNode node = <FastNode> self.nodes[i]
+        if now >= node.next_mark:
+            node.mark(now)
+        node.latency_factor = latency_factor
+        node.error_floor = error_floor
+        node.down = down
+        natural = node.curve.probability(node.window_utilization) if node.curve is not None else node.base_error
+        cdef double p = max(natural, error_floor)
+        if p != node.p_error:
+            node.p_error = p
+            node.successes_left = node.successes_before_error()
+        node.open_servers = open_servers
+        while node.ring_len and node.busy < open_servers:  # instances back: they take the queue on
+            node.busy_area += node.busy * (now - node.changed_at)
+            node.changed_at = now
+            node.busy += 1
+            self.full_begin(node, node.q_pop(), now)
 
     def start(self):
         cdef ArrivalSource src
@@ -1017,6 +1049,11 @@ cdef class Core:
     cdef void full_arrive(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
         node.arrivals_counted += 1
+        if node.down:  # an outage refuses the call at once
+            node.errors += 1
+            q.last_station = node.idx
+            self.visit_failed(r, now)
+            return
         if node.capacity >= 0 and node.busy + node.ring_len >= node.capacity:
             node.rejected += 1
             if q.counted:
@@ -1027,13 +1064,13 @@ cdef class Core:
         q.arrived_at = now
         cdef long busy = node.busy
         cdef double s
-        if busy < node.servers:
+        if busy < node.open_servers:
             if now >= node.next_mark:
                 node.mark(now)
             node.busy_area += busy * (now - node.changed_at)
             node.changed_at = now
             node.busy = busy + 1
-            s = node.draws.next() * node.slow_factor
+            s = node.draws.next() * node.slow_factor * node.latency_factor
             if s > node.cutoff:
                 s = node.cutoff
                 q.cut_off = True
@@ -1051,6 +1088,7 @@ cdef class Core:
             if now >= node.next_mark:
                 node.mark(now)
             s *= node.slow_factor
+        s *= node.latency_factor
         if s > node.cutoff:
             s = node.cutoff
             q.cut_off = True
@@ -1062,7 +1100,7 @@ cdef class Core:
     cdef void full_done(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
         record_visit(node, q, now)
-        if node.ring_len:
+        if node.ring_len and node.busy <= node.open_servers:  # a server out of rotation starts nothing new
             self.full_begin(node, node.q_pop(), now)
         else:
             if now >= node.next_mark:

@@ -17,6 +17,7 @@ import numpy as np
 from ..distributions import BLOCK
 from ..model import Source
 from .clock import Entry
+from .incidents import source_segments
 
 if TYPE_CHECKING:  # the simulation imports this module
     from .core import Simulation
@@ -87,10 +88,7 @@ class ArrivalProcess:
         self.exp: list[float] = []  # Exp(1) draws ahead, consumed with pop()
         self.end = end
         # (start, end, rate at start, slope) per linear piece of the profile; a constant rate is one flat piece
-        pts = spec.profile or ()
-        self.segs = [(t0, t1, r0, (r1 - r0) / (t1 - t0)) for (t0, r0), (t1, r1) in zip(pts, pts[1:], strict=False)]
-        if spec.rate is not None:
-            self.segs = [(0.0, math.inf, spec.rate, 0.0)]
+        self.segs = source_segments(sim.network, sim.network.sources.index(spec), spec)
         self.seg = 0
         self.flat_a = self.flat_b = self.flat_r = 0.0
         self._cache_segment()
@@ -132,7 +130,7 @@ class ArrivalProcess:
             if t < b:
                 r = r0 + slope * (t - a)
                 x = b - t
-                area = r * x + 0.5 * slope * x * x
+                area = r * x if slope == 0.0 else r * x + 0.5 * slope * x * x  # a last flat piece may be endless
                 if work <= area:
                     self.seg = seg
                     if slope == 0.0:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..model import Network, SpecError
 from ..results import Results, Snapshot
-from . import fast
+from . import fast, incidents
 from .arrivals import ArrivalProcess, SourceStats
 from .buffers import BufferNode, EnqueueBufferNode
 from .clock import Clock
@@ -90,6 +90,8 @@ class Simulation:
         self.end_time = math.nan  # set when the run is closed
         self._build(streams[:n], streams[n:n + m], put_streams)
         self.observer = Observer(self)
+        if network.incidents:
+            incidents.play(self)
 
     def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
                put_streams: list[np.random.Generator | None]) -> None:
@@ -98,10 +100,15 @@ class Simulation:
         n = len(network.stations)
         self.env = Clock()
         self.nodes: list[Node] = []
+        struck = incidents.station_targets(network)
         for i, st in enumerate(network.stations):
             put_rng = put_streams[i]
             if put_rng is not None:
                 self.nodes.append(EnqueueBufferNode(self, i, st, station_streams[i], put_rng))
+            elif i in struck:  # only the full station honours an incident's state
+                node = Node(self, i, st, station_streams[i])
+                node.check_errors = True
+                self.nodes.append(node)
             else:
                 cls = BufferNode if st.is_buffer else node_class(st)
                 self.nodes.append(cls(self, i, st, station_streams[i]))
@@ -253,6 +260,11 @@ class Simulation:
             req.last_station.surfaced += 1
             self.finish(req, "error")
 
+    def set_incident(self, idx: int, now: float, latency_factor: float, error_floor: float, down: bool,
+                     open_servers: float) -> None:
+        """Station `idx` switches to the state of its active incidents (called by `incidents`' processes)."""
+        self.nodes[idx].set_incident(now, latency_factor, error_floor, down, open_servers)
+
     # ---------------------------------------------------------------- running
     def _start(self) -> None:
         if not self.started:
@@ -356,6 +368,10 @@ class FastSimulation(Simulation):
     @property
     def engine(self) -> str:
         return "fast"
+
+    def set_incident(self, idx: int, now: float, latency_factor: float, error_floor: float, down: bool,
+                     open_servers: float) -> None:
+        self.core.set_incident(idx, now, latency_factor, error_floor, down, open_servers)
 
     @property
     def n_arrived(self) -> int:  # type: ignore[override]

@@ -112,6 +112,7 @@ class Observer:
             cost_per_hour_peak=sim.cost_per_hour,
             cost_total=sim.cost_per_hour * end / 3600.0,
             time_series=tuple(self.series),
+            incidents=tuple(inc.to_dict() for inc in sim.network.incidents),
         )
 
 

@@ -46,7 +46,8 @@ class Node:
                  "max_queue", "warm_done", "no_wait", "recovered", "exhausted", "counted_rejected", "waits",
                  "sojourns", "cutoff", "base_error", "curve", "slowdown", "check_errors", "p_error", "successes_left",
                  "tracked", "window", "mark_step", "marks", "next_mark", "window_utilization", "slow_factor",
-                 "at_last_snapshot", "peak_utilization", "surfaced", "lost")
+                 "at_last_snapshot", "peak_utilization", "surfaced", "lost", "open_servers", "latency_factor",
+                 "error_floor", "down")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -95,6 +96,12 @@ class Node:
         self.slow_factor = self.slowdown.multiplier(0.0) if self.slowdown is not None else 1.0
         self.at_last_snapshot = (0.0, 0, 0, 0)  # busy area, completions, errors, rejected at the previous snapshot
         self.peak_utilization: float | None = None
+        # An incident's run-time state (`incidents`); only a full `Node` honours it, and only a station that an
+        # incident targets runs as one for that reason.
+        self.open_servers: float = spec.servers  # servers in rotation (fewer while instances are lost)
+        self.latency_factor = 1.0
+        self.error_floor = 0.0
+        self.down = False
 
     # ---------------------------------------------------------------- utilization over the recent window, O(1)
     def _mark(self, now: float) -> None:
@@ -119,6 +126,8 @@ class Node:
         curve = self.curve
         if curve is not None:
             p = curve.probability(u)
+            if p < self.error_floor:
+                p = self.error_floor
             if p != self.p_error:
                 # Memorylessness makes a redraw at the new probability exact.
                 self.p_error = p
@@ -171,6 +180,11 @@ class Node:
     def arrive(self, req: Request, now: float) -> None:
         """A request reaches the station."""
         self.arrivals_counted += 1
+        if self.down:  # an outage refuses the call at once
+            self.errors += 1
+            req.last_station = self
+            self.sim.visit_failed(req, now)
+            return
         if self.capacity is not None and self.busy + len(self.queue) >= self.capacity:
             self.rejected += 1
             if req.counted:
@@ -180,16 +194,16 @@ class Node:
             return
         req.arrived_at = now
         busy = self.busy
-        if busy < self.servers:
+        if busy < self.open_servers:
             if now >= self.next_mark:
                 self._mark(now)
             self.busy_area += busy * (now - self.changed_at)
             self.changed_at = now
             self.busy = busy + 1
             # _begin(req, now), inlined: one call fewer per visit. The window was brought up to date just above,
-            # and a factor of 1.0 (no slowdown) leaves a service time unchanged.
+            # and a factor of 1.0 (no slowdown, no brownout) leaves a service time unchanged.
             draws = self.draws
-            s = (draws.pop() if draws else self.refill()) * self.slow_factor
+            s = (draws.pop() if draws else self.refill()) * self.slow_factor * self.latency_factor
             if s > self.cutoff:
                 s = self.cutoff
                 req.cut_off = True
@@ -211,6 +225,7 @@ class Node:
             if now >= self.next_mark:  # what utilization_window(now) does, without the calls
                 self._mark(now)
             s *= self.slow_factor
+        s *= self.latency_factor
         if s > self.cutoff:
             s = self.cutoff
             req.cut_off = True
@@ -231,7 +246,7 @@ class Node:
         else:
             self.warm_done += 1
         q = self.queue
-        if q:
+        if q and self.busy <= self.open_servers:  # a server taken out of rotation starts nothing new
             self._begin(q.popleft(), now)
         else:
             if now >= self.next_mark:
@@ -255,6 +270,28 @@ class Node:
             self.sim.visit_failed(req, now)
             return
         req.route[self.idx].arrive(req, now)
+
+
+    def set_incident(self, now: float, latency_factor: float, error_floor: float, down: bool,
+                     open_servers: float) -> None:
+        """Switch to the state of the station's active incidents (see `incidents`), at `now`."""
+        if now >= self.next_mark:
+            self._mark(now)
+        self.latency_factor = latency_factor
+        self.error_floor = error_floor
+        self.down = down
+        natural = self.curve.probability(self.window_utilization) if self.curve is not None else self.base_error
+        p = max(natural, error_floor)
+        if p != self.p_error:
+            self.p_error = p
+            self.successes_left = self._successes_before_error()
+        self.open_servers = open_servers
+        q = self.queue
+        while q and self.busy < open_servers:  # instances back: they take the queue on
+            self.busy_area += self.busy * (now - self.changed_at)
+            self.changed_at = now
+            self.busy += 1
+            self._begin(q.popleft(), now)
 
 
 class PlainNode(Node):

@@ -90,8 +90,38 @@ def random_network(case: int) -> dict[str, Any]:
     sources.append(pay)
     if rng.random() < 0.5:
         sources.append({"name": "read", "entry": names[rng.randrange(n)], "rate": rng.choice([5.0, 15.0])})
-    return {"sources": sources, "stations": stations, "routing": routing, "duration": 40.0,
+    spec = {"sources": sources, "stations": stations, "routing": routing, "duration": 40.0,
             "drain": rng.choice([0.0, 5.0, 30.0])}
+    spec["incidents"] = _incidents(random.Random(case + 1000), stations, sources)
+    return spec
+
+
+def _incidents(rng: random.Random, stations: list[dict[str, Any]], sources: list[dict[str, Any]]) -> list[Any]:
+    """Incidents in about two networks of three (their own stream, so the networks stay what they were), sometimes
+    overlapping on one station."""
+    out: list[dict[str, Any]] = []
+    struck = [s for s in stations if s.get("kind") != "buffer"]
+    if not struck or rng.random() < 0.35:
+        return out
+    for _ in range(rng.randint(1, 3)):
+        st = rng.choice(struck)
+        start = rng.choice([0.0, 5.0, 12.5, 20.0])
+        window = {"start": start, "end": start + rng.choice([3.0, 8.0, 30.0])}
+        kind = rng.choice(["brownout", "outage", "instances_lost", "surge"])
+        if kind == "instances_lost" and st.get("servers") == "inf":
+            kind = "brownout"
+        if kind == "brownout":
+            out.append({"kind": kind, "station": st["name"], **window, "latency_factor": rng.choice([1.0, 1.5, 4.0]),
+                        "error": rng.choice([0.05, 0.3])})
+        elif kind == "outage":
+            out.append({"kind": kind, "station": st["name"], **window})
+        elif kind == "instances_lost":
+            st["instances"] = rng.choice([1, 2]) if st["servers"] % 2 == 0 else 1
+            out.append({"kind": kind, "station": st["name"], **window, "instances": 1})
+        else:
+            out.append({"kind": kind, "source": rng.choice(sources)["name"], **window,
+                        "factor": rng.choice([0.5, 2.0, 3.0])})
+    return out
 
 
 @pytest.mark.parametrize("case", range(30))
@@ -113,6 +143,7 @@ def test_random_networks_in_requests_mode_give_the_same_metrics_on_both_engines(
     spec = random_network(case)
     spec["sources"] = [{**spec["sources"][0], "rate": 30.0, "profile": None}]
     spec["sources"][0].pop("profile")
+    spec["incidents"] = [inc for inc in spec["incidents"] if inc.get("source", "pay") == "pay"]
     network = build_network(spec)
     figures = []
     for engine in ("pure", "fast"):
