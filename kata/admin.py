@@ -127,7 +127,8 @@ class ScenarioInline(_SourcePartChoices, admin.StackedInline):
     model = Scenario
     extra = 0
     source_field = "source"
-    fields = [("order", "title"), "description", ("metric", "comparator", "threshold", "source")]
+    fields = [("order", "title"), "description", ("metric", "comparator", "threshold", "source"), "practice",
+              "incidents"]
 
 
 class KataAdminForm(forms.ModelForm):

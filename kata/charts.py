@@ -98,6 +98,25 @@ def live_figures(
     }
 
 
+BAND = {"fillcolor": "rgba(191, 135, 0, 0.16)", "line": {"width": 0}, "layer": "below"}
+
+
+def incident_bands(figures: dict[str, dict[str, Any]], windows: Sequence[tuple[float, float, str]]
+                   ) -> dict[str, dict[str, Any]]:
+    """Every figure with a band over each incident's window on its time axis, labelled once (the top chart's)."""
+    for k, figure in enumerate(figures.values()):
+        layout = figure["layout"]
+        for i, (start, end, label) in enumerate(windows):
+            layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0,
+                                     "y1": 1, "name": label, **BAND})
+            if k == 0:
+                layout["annotations"].append({"xref": "x", "yref": "paper", "x": start, "y": 1 - 0.09 * i,
+                                              "text": label, "showarrow": False, "xanchor": "left", "yanchor": "top",
+                                              "font": {"size": 10, "color": "#7d4e00"}})
+        layout["meta"] = {"incidents": [{"start": s, "end": e, "label": label} for s, e, label in windows]}
+    return figures
+
+
 def _value(point: dict[str, Any], path: Sequence[str | int]) -> Any:
     value: Any = point
     for key in path:

@@ -77,8 +77,9 @@ def _metrics(left_run: Run | None, right_run: Run | None) -> list[MetricDelta]:
 
 
 def attempts_compare(*, left: Attempt, right: Attempt, budget: float) -> Comparison:
-    left_run = left.runs.filter(status=Run.Status.SUCCEEDED).order_by("-created_at").first()
-    right_run = right.runs.filter(status=Run.Status.SUCCEEDED).order_by("-created_at").first()
+    # The graded runs: a what-if run measures another traffic or an incident, so it is never compared as a grade.
+    left_run = left.runs.filter(status=Run.Status.SUCCEEDED, what_if__isnull=True).order_by("-created_at").first()
+    right_run = right.runs.filter(status=Run.Status.SUCCEEDED, what_if__isnull=True).order_by("-created_at").first()
     figures: dict[str, dict[str, Any]] = {}
     if left_run and right_run:
         a = selectors.run_figures(run=left_run)

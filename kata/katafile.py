@@ -226,6 +226,7 @@ def kata_export(*, kata: Kata) -> dict[str, Any]:
                        for t in kata.traffic.select_related("part")]
     data["scenarios"] = [{"order": s.order, "title": s.title, "description": s.description, "metric": s.metric,
                           "comparator": s.comparator, "threshold": s.threshold,
-                          "source": s.source.key if s.source else None, "require_headroom": s.require_headroom}
+                          "source": s.source.key if s.source else None, "require_headroom": s.require_headroom,
+                          **({"practice": True, "incidents": s.incidents} if s.practice else {})}
                          for s in kata.scenarios.select_related("source")]
     return data

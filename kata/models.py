@@ -328,6 +328,18 @@ class Scenario(models.Model):
         help_text="Error rate only: also fail when a part on the graded path runs above its error threshold over a "
                   "10-second window (its errors rise there, retried or not).",
     )
+    practice = models.BooleanField(
+        default=False,
+        help_text="Shown with the graded scenarios but not counted in the grade: a learner tries it on demand, as a "
+                  "what-if run of their design with this scenario's incidents (one seed).",
+    )
+    incidents = models.JSONField(
+        default=list, blank=True,
+        help_text='What goes wrong in this scenario, a list of incidents on the kata\'s parts, e.g. [{"kind": '
+                  '"brownout", "part": "gateway", "start": 420, "end": 540, "latency_factor": 1.5, "error": 0.05}]. '
+                  "Kinds: brownout (latency_factor, error), outage, instances_lost (instances), surge (factor, on a "
+                  "traffic source). Times are simulated seconds.",
+    )
 
     class Meta:
         ordering = ["kata", "order"]
@@ -339,6 +351,18 @@ class Scenario(models.Model):
     def clean(self) -> None:
         if self.threshold is None and self.metric != self.Metric.PEAK_COST:
             raise ValidationError({"threshold": "Every scenario but peak cost needs a threshold."})
+        if self.incidents and not self.practice:
+            raise ValidationError({"incidents": "Incidents belong to a practice scenario: the graded run has none."})
+        if self.practice and self.metric == self.Metric.PEAK_COST:
+            raise ValidationError({"practice": "Peak cost is not a practice scenario (it depends on the others)."})
+        if self.incidents and self.kata_id:
+            from kata.palette import Palette  # the palette module reads these models
+            from kata.whatif import WhatIfError, incidents_check
+            try:
+                incidents_check(self.incidents, Palette.from_rows(self.kata))
+            except WhatIfError as exc:
+                problems = [f"{path}: {message}" for path, message in exc.problems]
+                raise ValidationError({"incidents": problems}) from None
 
 
 class KataVersion(models.Model):
@@ -493,6 +517,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A what-if run (`kata.whatif`): changed traffic, incidents, the practice scenario it tries. Null for a graded
+    # run; a what-if run is never graded (its passed and total stay null) and never changes its attempt's grade.
+    what_if = models.JSONField(null=True, blank=True)
     # Who is executing it and since when they last said so (see kata/runs/lease.py).
     executions = models.PositiveSmallIntegerField(default=0, help_text="How many times an executor took this run on.")
     worker = models.CharField(max_length=200, blank=True, help_text="The executor of the latest execution.")

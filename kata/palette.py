@@ -130,6 +130,10 @@ class ScenarioSpec:
     threshold: float | None
     source: str | None
     require_headroom: bool = False
+    # A practice scenario is shown with the graded ones but never counted: it is tried on demand, as a what-if run
+    # with its incidents (`kata.whatif`).
+    practice: bool = False
+    incidents: tuple[dict[str, Any], ...] = ()
 
     def rule(self, budget_per_hour: float) -> str:
         """How the scenario passes, in words: "passes when p99 accept latency ≤ 300 ms"."""
@@ -250,7 +254,7 @@ class Palette:
             ScenarioSpec(
                 order=s.order, title=s.title, description=s.description, metric=s.metric,
                 comparator=s.comparator, threshold=s.threshold, source=s.source.key if s.source else None,
-                require_headroom=s.require_headroom,
+                require_headroom=s.require_headroom, practice=s.practice, incidents=tuple(s.incidents or ()),
             )
             for s in kata.scenarios.select_related("source")
         )

@@ -30,6 +30,7 @@ from kata.models import (
 from kata.palette import Palette
 from kata.usernames import username_normalize, username_skeleton
 from kata.versions import palette_for_run
+from kata.whatif import incident_label
 
 
 def user_lookalike_exists(*, username: str) -> bool:
@@ -181,7 +182,13 @@ def attempt_get_for_learner(*, learner: AbstractBaseUser, attempt_id: int) -> At
 
 
 def attempt_latest_run(*, attempt: Attempt) -> Run | None:
-    return attempt.runs.order_by("-created_at").first()
+    """The run that gives the attempt its grade: its latest graded run (what-if runs never do)."""
+    return attempt.runs.filter(what_if__isnull=True).order_by("-created_at").first()
+
+
+def attempt_what_if_runs(*, attempt: Attempt) -> list[Run]:
+    """The attempt's what-if runs, newest first: shown apart, labelled not graded."""
+    return list(attempt.runs.filter(what_if__isnull=False).order_by("-created_at"))
 
 
 def run_figures(*, run: Run) -> dict[str, Any]:
@@ -191,13 +198,17 @@ def run_figures(*, run: Run) -> dict[str, Any]:
     # (the compiler's stations: every part but the sources, along the connections).
     design = Design.from_saved(run.attempt.design, palette)
     stations = [(n.id, n.label, n.part.role) for n in design.topological() if n.part.role != "source"]
-    targets = {s.metric: s.threshold for s in palette.scenarios}
+    targets = {s.metric: s.threshold for s in palette.scenarios if not s.practice}
     figures = charts.live_figures(
         stations=stations,
         budget=palette.budget_per_hour,
         accept_target_ms=targets.get("accept_p99_ms"),
         error_target_pct=targets.get("error_rate_pct"),
     )
+    if run.what_if and run.what_if.get("incidents"):
+        names = {p.key: p.name for p in palette.parts}
+        charts.incident_bands(figures, [(inc["start"], inc["end"], incident_label(inc, names))
+                                        for inc in run.what_if["incidents"]])
     return charts.fill(figures, (run.series or {}).get("points", []))
 
 
@@ -308,7 +319,7 @@ def review_rows(*, reviewer: AbstractBaseUser, kata: str = "", learner: str = ""
         attempts = attempts.filter(created_at__date__lte=date_to)
     rows = []
     for attempt in attempts:
-        run = max(attempt.runs.all(), key=lambda r: r.created_at, default=None)
+        run = max((r for r in attempt.runs.all() if r.what_if is None), key=lambda r: r.created_at, default=None)
         graded = run is not None and run.total
         if result == "passed" and not (graded and run.passed == run.total):
             continue
@@ -411,7 +422,7 @@ def kata_progress_for_learner(*, learner: AbstractBaseUser) -> dict[int, KataPro
                   .values_list("kata_id", "n"))
     best: dict[int, tuple[int, int]] = {}
     for kata_id, passed, total in (Run.objects.filter(attempt__learner=learner, status=Run.Status.SUCCEEDED,
-                                                      total__isnull=False)
+                                                      total__isnull=False, what_if__isnull=True)
                                    .values_list("attempt__kata_id", "passed", "total")):
         if kata_id not in best or (passed or 0) / (total or 1) > best[kata_id][0] / (best[kata_id][1] or 1):
             best[kata_id] = (passed or 0, total or 0)

@@ -24,6 +24,7 @@ from kata.katafile import kata_load_fixture as kata_load_fixture  # the commands
 from kata.palette import Palette
 from kata.selectors import grade_effective
 from kata.versions import design_fitted, palette_live, version_live
+from kata.whatif import WhatIfError, whatif_check
 from kata.runs.lease import runs_expire_stale, runs_still_stopping
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,13 @@ class RunRefused(ValueError):
 
 
 @transaction.atomic
-def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", as_author: bool = False) -> Run:
+def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = "", as_author: bool = False,
+              what_if: Any = None) -> Run:
     """Validate a design, then save the attempt and its queued run together (both or neither).
+
+    `what_if` (see `kata.whatif`) makes it a what-if run: changed traffic and incidents, simulated on the first
+    grading seed, never graded. It joins the learner's latest attempt with the same design (so "what if" is asked of
+    the design just graded), else a new attempt that has no grade until a graded run of it.
 
     One active run per learner: a second Run while one is going is refused with a clear message. A learner's run is
     graded against the live version; an author's (`as_author`) against the kata's working copy, as it is when the run
@@ -160,6 +166,14 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     except DesignError as exc:
         problems = [{"path": p.path, "message": p.message, "node": p.node, "text": p.text} for p in exc.problems]
         raise RunRefused("The design has problems to fix before it can run.", problems) from None
+    checked_what_if = None
+    if what_if is not None:
+        try:
+            checked_what_if = whatif_check(what_if, palette)
+        except WhatIfError as exc:
+            problems = [{"path": path, "message": message, "node": None, "text": f"{path}: {message}"}
+                        for path, message in exc.problems]
+            raise RunRefused("The what-if has problems to fix before it can run.", problems) from None
     # Lock the learner's row so two simultaneous clicks cannot both pass the check below.
     get_user_model().objects.select_for_update().filter(pk=learner.pk).first()
     runs_expire_stale(learner=learner)
@@ -179,8 +193,15 @@ def run_start(*, learner: AbstractUser, kata: Kata, document: Any, title: str = 
     if RunFrame.objects.filter(run__in=recent).count() >= settings.KATA_FRAMES_PER_HOUR:
         raise RunRefused("Your runs of the last hour have streamed as much as one learner may in an hour; your design "
                          "is saved. Run it again later.")
-    attempt = Attempt.objects.create(learner=learner, kata=kata, version=version, design=design.to_document(),
-                                     title=title[:120])
+    saved = design.to_document()
+    attempt = None
+    if checked_what_if is not None:
+        latest = Attempt.objects.filter(learner=learner, kata=kata, version=version).order_by("-created_at").first()
+        attempt = latest if latest is not None and latest.design == saved else None
+    if attempt is None:
+        attempt = Attempt.objects.create(learner=learner, kata=kata, version=version, design=saved, title=title[:120])
+    if checked_what_if is not None:
+        return Run.objects.create(attempt=attempt, version=version, seeds=[1], what_if=checked_what_if)
     seeds = list(range(1, palette.grading_seeds + 1))
     return Run.objects.create(attempt=attempt, version=version, seeds=seeds)
 
@@ -294,6 +315,8 @@ class OverrideRefused(ValueError):
 def grade_override(*, grader: AbstractUser, run: Run, scenario_id: int, passed: bool, reason: str) -> GradeOverride:
     """Flip one scenario's verdict with a reason; the run's passed count follows, the machine's grade stays as is."""
     run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.what_if is not None:
+        raise OverrideRefused("A what-if run is not graded: it has no verdict to override.")
     if run.status != Run.Status.SUCCEEDED or not run.grade:
         raise OverrideRefused("Only a graded run can be overridden.")
     effective = grade_effective(run=run)

@@ -22,6 +22,11 @@ def rules_of(palette: Palette) -> dict[str, Any]:
     rules = json.loads(json.dumps(asdict(palette)))
     for key in ("slug", "title"):  # names, not rules: a renamed kata is the same kata
         rules.pop(key, None)
+    for scenario in rules.get("scenarios", []):  # absent unless used: the versions saved before them stay equal
+        if not scenario.get("practice"):
+            scenario.pop("practice", None)
+        if not scenario.get("incidents"):
+            scenario.pop("incidents", None)
     return rules
 
 
@@ -40,7 +45,8 @@ def palette_from_rules(rules: dict[str, Any], *, slug: str, title: str) -> Palet
         TrafficSpec(**{**t, "complete_through": tuple(tuple(step) for step in t.get("complete_through", []))})
         for t in rules.get("traffic", [])
     )
-    scenarios = tuple(ScenarioSpec(**s) for s in rules.get("scenarios", []))
+    scenarios = tuple(ScenarioSpec(**{**s, "incidents": tuple(s.get("incidents", ()))})
+                      for s in rules.get("scenarios", []))
     plain = {k: v for k, v in rules.items() if k not in ("parts", "traffic", "scenarios")}
     return Palette(slug=slug, title=title, parts=parts, traffic=traffic, scenarios=scenarios, **plain)
 

@@ -165,8 +165,24 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
             "active_run": _run_payload(active, selectors.run_figures(run=active)) if active else None,
             "opened": opened if not active else None,
             "new_feedback": len(selectors.attempts_with_new_feedback(learner=request.user, kata=kata)),
+            "what_if_data": _what_if_data(palette),
         },
     )
+
+
+def _what_if_data(palette: Palette) -> dict[str, Any]:
+    """What the what-if panel offers: the traffic to change, the parts an incident can hit, the practice scenarios."""
+    names = {p.key: p.name for p in palette.parts}
+    return {
+        "traffic": [{"part": t.part, "name": names.get(t.part, t.part), "base_rate": t.base_rate,
+                     "spike_rate": t.spike_rate, "hold_seconds": t.hold_seconds, "warmup_seconds": t.warmup_seconds,
+                     "ramp_seconds": t.ramp_seconds} for t in palette.traffic],
+        "parts": [{"key": p.key, "name": p.name, "role": p.role, "instances": not p.fixed_servers}
+                  for p in palette.parts if p.role not in ("source", "queue")],
+        "duration": palette.duration,
+        "practice": [{"order": s.order, "title": s.title, "incidents": list(s.incidents)}
+                     for s in sorted(palette.scenarios, key=lambda s: s.order) if s.practice],
+    }
 
 
 def _opened_attempt(request: HttpRequest, kata: Kata) -> dict[str, Any] | None:
@@ -312,8 +328,11 @@ async def run_start(request: HttpRequest, slug: str) -> JsonResponse:
     if kata is None:
         raise Http404("No such kata.")
     document = _json_body(request)
+    what_if = None
+    if isinstance(document, dict) and "what_if" in document:  # {"design": ..., "what_if": ...}: a what-if run
+        what_if, document = document["what_if"], document.get("design")
     try:
-        run = await db(services.run_start)(learner=user, kata=kata, document=document,
+        run = await db(services.run_start)(learner=user, kata=kata, document=document, what_if=what_if,
                                            as_author=await db(selectors.can_author)(user))
     except services.RunRefused as exc:
         return JsonResponse({"error": str(exc), "problems": exc.problems}, status=400)
@@ -331,6 +350,7 @@ def _run_payload(run: Run, figures: dict[str, Any]) -> dict[str, Any]:
         "socket": f"/ws/runs/{run.pk}/",
         "grade_url": reverse("run_grade", args=[run.pk]),
         "figures": figures,
+        "what_if": run.what_if is not None,
     }
 
 
@@ -357,7 +377,10 @@ def attempt_history(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug, request.user)
     attempts = selectors.attempt_list_for_learner(learner=request.user, kata=kata)
     fresh = selectors.attempts_with_new_feedback(learner=request.user, kata=kata)
-    rows = [{"attempt": a, "run": max(a.runs.all(), key=lambda r: r.created_at, default=None),
+    # The run that grades an attempt is its latest graded one; its what-if runs are counted beside it, never as it.
+    rows = [{"attempt": a,
+             "run": max((r for r in a.runs.all() if r.what_if is None), key=lambda r: r.created_at, default=None),
+             "what_ifs": sum(1 for r in a.runs.all() if r.what_if is not None),
              "new_feedback": a.pk in fresh} for a in attempts]
     return render(request, "kata/history.html", {"kata": kata, "rows": rows})
 

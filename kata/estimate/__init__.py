@@ -150,7 +150,8 @@ def design_estimate(design: Design, palette: Palette) -> Estimate:
         or next(iter(sources), None)
     source = sources.get(entry_name or "")
     traffic: TrafficSpec | None = traffic_of.get(entry_name or "")
-    scenarios = [s for s in palette.scenarios if s.source in (None, traffic.part if traffic else None)]
+    scenarios = [s for s in palette.scenarios
+                 if s.source in (None, traffic.part if traffic else None) and not s.practice]
     accept_limit = next((s.threshold for s in scenarios if s.metric == "accept_p99_ms"), None)
     error_limit = next((s.threshold for s in scenarios if s.metric == "error_rate_pct"), None)
     deadline = source.deadline if source is not None else None

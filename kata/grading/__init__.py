@@ -149,7 +149,7 @@ def _verdicts(scenarios: list[ScenarioSpec], facts: dict[int, SeedFacts],
             evaluate = EVALUATORS[scenario.metric]
             verdicts[scenario.order] = {s: evaluate(facts[s], scenario, scenario_threshold(scenario, palette))
                                         for s in seeds}
-    service = [sc.order for sc in scenarios if sc.metric in SERVICE_METRICS]
+    service = [sc.order for sc in scenarios if sc.metric in SERVICE_METRICS and not sc.practice]
     for scenario in scenarios:
         if scenario.metric == "peak_cost":
             verdicts[scenario.order] = {
@@ -175,12 +175,14 @@ def _result(scenario: ScenarioSpec, seeds: list[int], per_seed: dict[int, Verdic
 
 
 def grade(
-    *, palette: Palette, design: Design, compiled: CompiledDesign, results_by_seed: dict[int, dict[str, Any]]
+    *, palette: Palette, design: Design, compiled: CompiledDesign, results_by_seed: dict[int, dict[str, Any]],
+    practice: int | None = None,
 ) -> Grade:
-    """Grade one design from its results on each seed."""
+    """Grade one design from its results on each seed: the graded scenarios, and the practice scenario `practice`
+    when a what-if run tries it (practice scenarios are never part of a graded run's grade)."""
     seeds = sorted(results_by_seed)
     facts = {s: SeedFacts(s, results_by_seed[s], compiled, design, palette) for s in seeds}
-    scenarios = sorted(palette.scenarios, key=lambda s: s.order)
+    scenarios = sorted((s for s in palette.scenarios if not s.practice or s.order == practice), key=lambda s: s.order)
     verdicts = _verdicts(scenarios, facts, palette)
     results = [_result(scenario, seeds, verdicts[scenario.order], palette) for scenario in scenarios]
     return Grade(kata=palette.slug, seeds=seeds, scenarios=results)

@@ -24,6 +24,7 @@ from kata.runs.frames import FrameStream, downsample
 from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
 from kata.runs.publish import Publish, status_publish
 from kata.versions import palette_for_run
+from kata.whatif import whatif_palette, whatif_spec
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,13 @@ def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _G
     # The rules of the run's version (kept by the run, so an instructor's later edit never moves its grade); a run
     # without one is checked against the kata as it is when the run executes.
     palette = palette_for_run(Run.objects.select_related("version__kata", "attempt__kata").get(pk=run.pk))
+    what_if = run.what_if or {}
+    if what_if:  # the kata's traffic changed as the learner asked, and the incidents aimed at their design's parts
+        palette = whatif_palette(palette, what_if)
     compiled = compile_document(run.attempt.design, palette)
-    results = simulate(compiled.spec, list(run.seeds), stream)
+    results = simulate(whatif_spec(compiled, what_if.get("incidents") or []), list(run.seeds), stream)
     return _Graded(compiled, results, grade(palette=palette, design=compiled.design, compiled=compiled,
-                                            results_by_seed=results))
+                                            results_by_seed=results, practice=what_if.get("practice")))
 
 
 def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
@@ -96,14 +100,17 @@ def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
 
 def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
     grade_dict = graded.grade.to_dict()
+    what_if = run.what_if is not None
+    if what_if:  # evaluated for the learner to read, never a grade: passed and total stay null
+        grade_dict["what_if"] = True
     updated = stream.current().update(
         status=Run.Status.SUCCEEDED,
         progress=1.0,
         results={str(seed): _strip_series(r) for seed, r in graded.results.items()},
         series={"seed": run.seeds[0], "stations": list(graded.compiled.stations), "points": downsample(stream.points)},
         grade=grade_dict,
-        passed=graded.grade.passed,
-        total=graded.grade.total,
+        passed=None if what_if else graded.grade.passed,
+        total=None if what_if else graded.grade.total,
         finished_at=timezone.now(),
     )
     if not updated:  # cancelled (or taken over) between the last frame and now
@@ -111,7 +118,9 @@ def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
         return
     passed, total = graded.grade.passed, graded.grade.total
     stream.publish(dict(GradeMessage(type="grade", passed=passed, total=total, grade=grade_dict)))
-    status_publish(stream.publish, Run.Status.SUCCEEDED, f"{passed}/{total} scenarios passed.")
+    status_publish(stream.publish, Run.Status.SUCCEEDED,
+                   f"What-if run, not graded: {passed}/{total} scenarios would pass." if what_if
+                   else f"{passed}/{total} scenarios passed.")
 
 
 def _failed(run: Run, stream: FrameStream, message: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 
 from kata.format import duration, percent
+from kata.whatif import incident_label
 
 register = template.Library()
 
@@ -72,3 +73,9 @@ def share(value: float | None) -> str:
     if value is None:
         return "—"
     return percent(value)
+
+
+@register.filter
+def incident_text(incident: dict[str, object]) -> str:
+    """A what-if's incident in words: 'gateway brown-out latency ×2, 420–540 s'."""
+    return incident_label(incident)

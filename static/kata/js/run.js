@@ -196,7 +196,8 @@ function connect(run) {
       if (FINISHED[message.status]) finish(run, message.status, message.message);
       else setStatus(message.message || message.status);
     } else if (message.type === "grade") {
-      setStatus(message.passed + "/" + message.total + " scenarios passed.");
+      setStatus(run.payload.what_if ? "What-if run, not graded: " + message.passed + "/" + message.total + " scenarios would pass."
+                                    : message.passed + "/" + message.total + " scenarios passed.");
     } else if (message.type === "error") setStatus(message.message);
   };
   socket.onclose = function (event) {
@@ -227,6 +228,8 @@ function start(payload) {
   panel.dataset.run = String(payload.run);
   panel.dataset.frames = "0";
   panel.dataset.status = "running";
+  panel.dataset.whatIf = payload.what_if ? "true" : "false";
+  document.getElementById("run-not-graded").hidden = !payload.what_if;
   document.getElementById("grade").innerHTML = "";
   progressEl.value = 0;
   // Cancel takes Run's place while the run goes (the toolbar keeps its width).
@@ -250,15 +253,18 @@ function showProblems(message, problems) {
   problemsEl.innerHTML = "<strong>" + escapeHtml(message) + "</strong>" + (items ? "<ul>" + items + "</ul>" : "");
 }
 
-function onRun() {
+// A what-if run posts {design, what_if}; its problems are shown where `onProblems` says (the what-if panel's).
+function onRun(whatIf, onProblems) {
+  var show = onProblems || showProblems;
   runButton.disabled = true;
-  postJson(root.dataset.runUrl, design()).then(function (response) {
+  postJson(root.dataset.runUrl, whatIf ? { design: design(), what_if: whatIf } : design()).then(function (response) {
     return response.json().then(function (body) { return { ok: response.ok, body: body }; });
   }).then(function (result) {
-    if (!result.ok) { runButton.disabled = false; showProblems(result.body.error || "The run could not start.", result.body.problems); return; }
+    if (!result.ok) { runButton.disabled = false; show(result.body.error || "The run could not start.", result.body.problems); return; }
     problemsEl.innerHTML = "";
+    if (onProblems) onProblems("", []);
     start(result.body);
-  }).catch(function () { runButton.disabled = false; showProblems("The server could not be reached. Your design is kept; try again."); });
+  }).catch(function () { runButton.disabled = false; show("The server could not be reached. Your design is kept; try again."); });
 }
 
 function onCancel() {
@@ -270,6 +276,7 @@ function onCancel() {
 
 // The editor asks which run's figures a part's panel may show: the last succeeded run, while the part is unchanged.
 window.KataRun = {
+  runWhatIf: function (whatIf, onProblems) { if (!runButton.disabled) onRun(whatIf, onProblems); },
   figuresRun: function (nodeId) {
     if (!current || !current.finished || panel.dataset.status !== "succeeded") return null;
     return changedParts(current)[nodeId] ? null : current.payload.run;
@@ -278,7 +285,7 @@ window.KataRun = {
 
 if (root) {
   document.addEventListener("kata:design-changed", onDesignChanged);
-  runButton.addEventListener("click", onRun);
+  runButton.addEventListener("click", function () { onRun(null); });
   cancelButton.addEventListener("click", onCancel);
   var active = JSON.parse(document.getElementById("active-run").textContent);
   if (active) start(active);
