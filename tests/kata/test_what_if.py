@@ -189,3 +189,20 @@ def test_the_workspace_starts_a_what_if_run_and_says_why_a_bad_one_cannot(client
     page = client.get(reverse("workspace", args=[clearpay.slug]))
     assert b'data-testid="what-if"' in page.content and b"try-practice-6" in page.content
 
+
+
+def test_a_practice_scenario_travels_in_the_kata_file_and_in_a_version(clearpay):
+    from kata.katafile import kata_export, kata_import
+    from kata.versions import palette_from_rules, working_rules
+
+    data = kata_export(kata=clearpay)
+    practice = next(s for s in data["scenarios"] if s["order"] == 6)
+    assert practice["practice"] is True and practice["incidents"][0]["part"] == "gateway"
+    assert all("practice" not in s for s in data["scenarios"] if s["order"] != 6)  # graded ones are as they were
+    copy = kata_import(text=json.dumps({**data, "slug": "clearpay-copy"}))
+    assert Scenario.objects.get(kata=copy, order=6).incidents == practice["incidents"]
+    rules = working_rules(clearpay)
+    assert [s.get("practice", False) for s in rules["scenarios"]] == [False] * 5 + [True]
+    assert "incidents" not in rules["scenarios"][0]  # versions saved before practice scenarios stay equal
+    back = palette_from_rules(rules, slug="clearpay", title="ClearPay")
+    assert back.scenarios[5].incidents == tuple(practice["incidents"])
