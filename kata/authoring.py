@@ -18,7 +18,7 @@ from django.utils import timezone
 from kata.brief import BRIEF_FIELDS, brief_problems
 from kata.design import DesignError
 from kata.models import Kata, KataCheck, KataVersion, MustFailDesign
-from kata.palette import Palette
+from kata.palette import Palette, ScenarioSpec
 from kata.versions import palette_from_rules, rules_changes, working_rules
 
 # A check left "running" this long by a process that died no longer holds its person's turn.
@@ -117,10 +117,11 @@ def _progress(check: KataCheck, **fields: Any) -> None:
     KataCheck.objects.filter(pk=check.pk).update(**fields)
 
 
-def _grade_one(palette: Palette, document: Any, parallel: bool) -> Any:
+def _grade_one(palette: Palette, document: Any, parallel: bool, practice: ScenarioSpec | None = None) -> Any:
     from kata.runs.seeds import design_grade, grading_seeds  # local: see kata_check_request
 
-    return design_grade(palette=palette, document=document, seeds=grading_seeds(palette), parallel=parallel).grade
+    return design_grade(palette=palette, document=document, seeds=grading_seeds(palette), parallel=parallel,
+                        practice=practice).grade
 
 
 def _check_brief(kata: Kata, palette: Palette) -> dict[str, Any]:
@@ -147,10 +148,24 @@ def _check_reference(check: KataCheck, palette: Palette, parallel: bool) -> dict
             "message": f"The reference design passes only {grade.passed}/{grade.total}. {failing}"}
 
 
+def _check_practice(check: KataCheck, palette: Palette, scenario: ScenarioSpec, parallel: bool) -> dict[str, Any]:
+    """A practice scenario must be solvable: the reference design passes it, with its incidents, on every seed."""
+    name = f"Practice {scenario.order}: {scenario.title}"
+    try:
+        grade = _grade_one(palette, check.reference_design, parallel, practice=scenario)
+    except DesignError as exc:
+        return {"design": name, "ok": False, "message": f"The reference design is invalid: {exc}"}
+    result = next(s for s in grade.scenarios if s.id == scenario.order)
+    if result.passed:
+        return {"design": name, "ok": True, "message": f"The reference design passes it with its incidents on seeds "
+                f"{', '.join(map(str, grade.seeds))}."}
+    return {"design": name, "ok": False, "message": f"The reference design fails it: {result.explanation}"}
+
+
 def _check_must_fail(entry: dict[str, Any], palette: Palette, parallel: bool) -> dict[str, Any]:
     name = f"Must fail: {entry['title']}"
     named = sorted(int(n) for n in entry.get("fails", []))
-    known = {s.order for s in palette.scenarios}
+    known = {s.order for s in palette.scenarios if not s.practice}  # a practice scenario is never in the grade
     unknown = [n for n in named if n not in known]
     if unknown:
         return {"design": name, "ok": False, "message": f"It names scenario(s) {', '.join(map(str, unknown))}, "
@@ -181,6 +196,10 @@ def kata_check_finish(*, check_id: int, parallel: bool = True) -> KataCheck:
             report.append({"design": "Scenarios", "ok": False, "message": "The kata has no scenarios to grade."})
         else:
             report.append(_check_reference(check, palette, parallel))
+            if check.reference_design:
+                for scenario in sorted((s for s in palette.scenarios if s.practice), key=lambda s: s.order):
+                    _progress(check, current=f"Trying practice scenario {scenario.order} on the reference design…")
+                    report.append(_check_practice(check, palette, scenario, parallel))
             _progress(check, done=1, report=report)
             for index, entry in enumerate(check.must_fail, start=2):
                 _progress(check, current=f"Grading must-fail design “{entry['title']}” ({index} of {check.total})…")

@@ -194,14 +194,14 @@ def whatif_spec(compiled: CompiledDesign, incidents: list[dict[str, Any]]) -> di
         if inc["kind"] == "surge":
             for node_id, part in compiled.sources.items():
                 if part == inc["part"]:
-                    out.append({"kind": "surge", "source": node_id, **window, "factor": inc["factor"]})
+                    out.append({"kind": "surge", "source": node_id, **window, "factor": float(inc["factor"])})
             continue
         for info in compiled.stations.values():
             if info.part != inc["part"] or info.id not in stations:
                 continue
             entry: dict[str, Any] = {"kind": inc["kind"], "station": info.id, **window}
             if inc["kind"] == "brownout":
-                entry.update(latency_factor=inc["latency_factor"], error=inc["error"])
+                entry.update(latency_factor=float(inc.get("latency_factor", 1.0)), error=float(inc.get("error", 0.0)))
             elif inc["kind"] == "instances_lost":
                 have = int(stations[info.id].get("instances", 1))
                 if have < 1:

@@ -18,11 +18,12 @@ from kata.compiler import CompiledDesign, compile_document
 from kata.design import Design
 from kata.grading import Grade, grade
 from kata.models import Run
-from kata.palette import Palette
+from kata.palette import Palette, ScenarioSpec
 from kata.runs import pool
 from kata.runs.execute import RunCancelled
 from kata.runs.frames import FrameStream
 from kata.runs.publish import Publish, status_publish
+from kata.whatif import whatif_spec
 
 # Wall seconds between two looks at whether a run is still wanted while its other seeds run (one query each).
 STILL_WANTED_SECONDS = 0.25
@@ -208,11 +209,15 @@ def grading_seeds(palette: Palette, *, count: int | None = None, first: int = 1)
 
 
 def design_grade(*, palette: Palette, document: Any, seeds: Sequence[int], parallel: bool = True,
-                 done: SeedDone | None = None) -> GradedDesign:
-    """Validate, compile, simulate on every seed and grade. Raises `DesignError` for an invalid design."""
+                 done: SeedDone | None = None, practice: ScenarioSpec | None = None) -> GradedDesign:
+    """Validate, compile, simulate on every seed and grade. Raises `DesignError` for an invalid design.
+
+    `practice`: simulate with that practice scenario's incidents and grade it too (Check kata tries it)."""
     compiled = compile_document(document, palette)
-    results = seeds_simulate(compiled.spec, seeds, parallel=parallel, done=done)
+    spec = whatif_spec(compiled, list(practice.incidents)) if practice is not None else compiled.spec
+    results = seeds_simulate(spec, seeds, parallel=parallel, done=done)
     return GradedDesign(
         design=compiled.design, compiled=compiled, results_by_seed=results,
-        grade=grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results),
+        grade=grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results,
+                    practice=practice.order if practice is not None else None),
     )

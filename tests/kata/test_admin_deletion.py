@@ -63,7 +63,7 @@ def test_an_archived_kata_is_hidden_from_learners_and_its_attempts_stay_reviewab
 def test_a_kata_nobody_worked_on_can_be_deleted(client, instructor, clearpay):
     client.force_login(instructor)
     url = reverse("admin:kata_kata_delete", args=[clearpay.pk])
-    assert "Scenarios: 5" in client.get(url).content.decode()
+    assert "Scenarios: 6" in client.get(url).content.decode()  # the five graded and one practice scenario
     assert client.post(url, {"post": "yes"}).status_code == 302
     assert not Kata.objects.exists()
 

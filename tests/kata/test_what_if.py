@@ -206,3 +206,24 @@ def test_a_practice_scenario_travels_in_the_kata_file_and_in_a_version(clearpay)
     assert "incidents" not in rules["scenarios"][0]  # versions saved before practice scenarios stay equal
     back = palette_from_rules(rules, slug="clearpay", title="ClearPay")
     assert back.scenarios[5].incidents == tuple(practice["incidents"])
+
+
+@pytest.mark.parametrize(("incident", "ok"), [
+    ({"kind": "brownout", "part": "order_db", "start": 60, "end": 90, "latency_factor": 1.2}, True),
+    ({"kind": "outage", "part": "order_db", "start": 60, "end": 150}, False),
+])
+def test_check_kata_tries_each_practice_scenario_on_the_reference_design(instructor, incident, ok):
+    """A practice scenario must be solvable: Check kata runs the reference with its incidents on the grading seeds
+    (status-cache: reads error below 1 %; a mild database brown-out is ridden out, a 90-s outage is not)."""
+    from pathlib import Path
+
+    from kata import authoring
+    kata = services.kata_load_fixture(path=Path("fixtures/status-cache/kata.json"))[0]
+    Scenario.objects.create(kata=kata, order=5, title="The database browns out", metric="error_rate_pct",
+                            comparator="lt", threshold=1, practice=True, incidents=[incident])
+    check = authoring.kata_check_request(kata=kata, requested_by=instructor, publish=False)
+    check = authoring.kata_check_finish(check_id=check.pk, parallel=False)
+    practice = next((r for r in check.report if r["design"].startswith("Practice 5")), check.report)
+    assert isinstance(practice, dict) and practice["ok"] is ok, practice
+    reference = next(r for r in check.report if r["design"] == "Reference design")
+    assert reference["ok"] and "4/4" in reference["message"]  # the practice scenario is not in the grade
