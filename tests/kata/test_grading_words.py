@@ -41,6 +41,7 @@ def _kata_file(tmp_path: Path) -> Path:
     traffic[0].update(part="uploader", noun_one="photo", noun_many="photos", warmup_seconds=30, ramp_seconds=30,
                       hold_seconds=120, cooldown_seconds=120,
                       complete_through=[[KEYS[k] for k in step] for step in traffic[0]["complete_through"]])
+    data["scenarios"] = [s for s in data["scenarios"] if not s.get("practice")]  # its incident hits ClearPay's gateway
     for scenario in data["scenarios"]:
         scenario.update(source="uploader", title=f"Photo scenario {scenario['order']}",
                         description="Judged on the photos of the uploader.")
