@@ -227,3 +227,17 @@ def test_check_kata_tries_each_practice_scenario_on_the_reference_design(instruc
     assert isinstance(practice, dict) and practice["ok"] is ok, practice
     reference = next(r for r in check.report if r["design"] == "Reference design")
     assert reference["ok"] and "4/4" in reference["message"]  # the practice scenario is not in the grade
+
+
+def test_an_attempt_with_only_what_if_runs_is_not_compared_as_graded(client, learner, clearpay, design_file):
+    graded = services.run_start(learner=learner, kata=clearpay, document=design_file("reference"))
+    Run.objects.filter(pk=graded.pk).update(status="succeeded", grade={"scenarios": []}, passed=5, total=5)
+    sandbox = services.run_start(learner=learner, kata=clearpay, document=design_file("small-buffer"),
+                                 what_if={"incidents": [BROWNOUT]})
+    Run.objects.filter(pk=sandbox.pk).update(status="succeeded", grade={"scenarios": [], "what_if": True})
+    client.force_login(learner)
+    page = client.get(reverse("attempt_compare", args=[clearpay.slug]),
+                      {"left": graded.attempt_id, "right": sandbox.attempt_id})
+    assert page.status_code == 200 and b'data-testid="compare-no-graded-run"' in page.content
+    history = client.get(reverse("attempt_history", args=[clearpay.slug])).content.decode()
+    assert f'data-testid="what-ifs-{sandbox.attempt_id}"' in history
