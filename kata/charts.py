@@ -110,9 +110,11 @@ def incident_bands(figures: dict[str, dict[str, Any]], windows: Sequence[tuple[f
             layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0,
                                      "y1": 1, "name": label, **BAND})
             if k == 0:
-                layout["annotations"].append({"xref": "x", "yref": "paper", "x": start, "y": 1 - 0.09 * i,
-                                              "text": label, "showarrow": False, "xanchor": "left", "yanchor": "top",
-                                              "font": {"size": 10, "color": "#7d4e00"}})
+                # At the foot of the band: the top of a chart holds its target's label.
+                layout["annotations"].append({"xref": "x", "yref": "paper", "x": start, "y": 0.02 + 0.09 * i,
+                                              "text": label, "showarrow": False, "xanchor": "left",
+                                              "yanchor": "bottom", "font": {"size": 10, "color": "#7d4e00"},
+                                              "bgcolor": "rgba(255, 255, 255, 0.7)"})
         layout["meta"] = {"incidents": [{"start": s, "end": e, "label": label} for s, e, label in windows]}
     return figures
 

@@ -41,6 +41,7 @@ LIMITS = {"latency_factor": (1.0, 20.0), "error": (0.0, 1.0), "instances": (1, 6
 TRAFFIC_FIELDS = {"base_rate": (0.001, MAX_RATE), "spike_rate": (0.001, MAX_RATE), "warmup_seconds": (0, 3600),
                   "ramp_seconds": (0, 3600), "hold_seconds": (0, 3600), "cooldown_seconds": (0, 3600)}
 MAX_INCIDENTS = 8
+MAX_LOAD = 3.0  # a what-if run's requests, at most this many times a graded run's (it shares the run executor)
 
 
 class WhatIfError(ValueError):
@@ -169,9 +170,35 @@ def whatif_check(raw: Any, palette: Palette) -> dict[str, Any]:
         raise WhatIfError([("traffic", f"traffic would last {changed.duration:g} simulated seconds; keep it within "
                                        f"{MAX_TRAFFIC_SECONDS}")])
     incidents = incidents_check(raw.get("incidents"), palette, duration=changed.duration)
+    asked, usual = _arrivals(changed, incidents), _arrivals(palette, [])
+    if asked > MAX_LOAD * usual:
+        raise WhatIfError([("traffic", f"that is {asked:,.0f} requests, more than {MAX_LOAD:g} times the kata's "
+                                       f"{usual:,.0f}: a what-if run stays about as quick as a graded one")])
     if not traffic and not incidents:
         raise WhatIfError([("what_if", "change the traffic or add an incident: otherwise it is the graded run")])
     return {"traffic": traffic, "incidents": incidents, "practice": practice}
+
+
+def _arrivals(palette: Palette, incidents: list[dict[str, Any]]) -> float:
+    """Expected requests of a run: each source's rate integrated to the horizon, surges multiplied in."""
+    horizon = palette.duration
+    total = 0.0
+    for t in palette.traffic:
+        points = [(float(x), float(r)) for x, r in t.profile(horizon)]
+        surges = [i for i in incidents if i["kind"] == "surge" and i["part"] == t.part]
+        cuts = sorted({x for x, _ in points} | {float(i[k]) for i in surges for k in ("start", "end")})
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            mid = (a + b) / 2
+            factor = math.prod(float(i["factor"]) for i in surges if i["start"] <= mid < i["end"])
+            total += factor * (b - a) * (_rate(points, a) + _rate(points, b)) / 2
+    return total
+
+
+def _rate(points: list[tuple[float, float]], t: float) -> float:
+    for (t0, r0), (t1, r1) in zip(points, points[1:], strict=False):
+        if t0 <= t <= t1:
+            return r0 + (r1 - r0) * (t - t0) / (t1 - t0) if t1 > t0 else r1
+    return 0.0
 
 
 def whatif_palette(palette: Palette, what_if: Mapping[str, Any]) -> Palette:

@@ -49,6 +49,8 @@ def _execute(run: Run) -> Run:
     ({"traffic": {"status_clients": {"spike_rate": 5}}}, "traffic.status_clients.spike_rate"),
     ({"traffic": {"gateway": {"base_rate": 5}}}, "traffic.gateway"),
     ({"traffic": {"checkout": {"hold_seconds": 3500}}}, "traffic"),
+    ({"traffic": {"checkout": {"base_rate": 2000}}}, "traffic"),  # 1.7 M requests: over 3x a graded run's 0.3 M
+    ({"incidents": [{"kind": "surge", "part": "status_clients", "start": 0, "end": 1380, "factor": 10}]}, "traffic"),
     ({"practice": 1}, "practice"),
     ({}, "what_if"),
 ])
