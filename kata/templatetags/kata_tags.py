@@ -79,3 +79,9 @@ def share(value: float | None) -> str:
 def incident_text(incident: dict[str, object]) -> str:
     """A what-if's incident in words: 'gateway brown-out latency ×2, 420–540 s'."""
     return incident_label(incident)
+
+
+@register.filter
+def words(name: str) -> str:
+    """'spike_rate' → 'spike rate' (a field's name as the page says it)."""
+    return str(name).replace("_", " ")

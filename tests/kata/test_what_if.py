@@ -243,3 +243,19 @@ def test_an_attempt_with_only_what_if_runs_is_not_compared_as_graded(client, lea
     assert page.status_code == 200 and b'data-testid="compare-no-graded-run"' in page.content
     history = client.get(reverse("attempt_history", args=[clearpay.slug])).content.decode()
     assert f'data-testid="what-ifs-{sandbox.attempt_id}"' in history
+
+
+def test_a_what_if_runs_grade_panel_says_not_graded_and_what_changed(client, learner, clearpay, design_file):
+    run = services.run_start(learner=learner, kata=clearpay, document=design_file("reference"),
+                             what_if={"traffic": {"checkout": {"spike_rate": 65}}, "incidents": [BROWNOUT]})
+    scenario = {"id": 2, "title": "No dropped transactions", "metric": "dropped", "comparator": "eq", "passed": True,
+                "value": 0, "threshold": 0, "unit": "", "explanation": "Seed 1: none was lost.", "next_step": ""}
+    Run.objects.filter(pk=run.pk).update(status="succeeded", grade={"what_if": True, "passed": 1, "total": 1,
+                                                                    "seeds": [1], "scenarios": [scenario]})
+    client.force_login(learner)
+    html = client.get(reverse("run_grade", args=[run.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="not-graded"' in html and "Would pass" in html and 'data-testid="grade-score"' not in html
+    assert "checkout spike rate 65" in html
+    assert "gateway brown-out latency ×2, 10 % errors, 300–420 s" in html
+    attempt = client.get(reverse("attempt_detail", args=[run.attempt_id])).content.decode()
+    assert f'data-testid="run-not-graded-{run.pk}"' in attempt
