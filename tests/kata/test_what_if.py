@@ -259,3 +259,19 @@ def test_a_what_if_runs_grade_panel_says_not_graded_and_what_changed(client, lea
     assert "gateway brown-out latency ×2, 10 % errors, 300–420 s" in html
     attempt = client.get(reverse("attempt_detail", args=[run.attempt_id])).content.decode()
     assert f'data-testid="run-not-graded-{run.pk}"' in attempt
+
+
+@pytest.mark.parametrize(("name", "passes"), [("reference", True), ("second-passing", True),
+                                              ("no-recovery-buffer", False)])
+def test_the_practice_brownout_holds_on_every_grading_seed_for_the_passing_designs(clearpay_palette, design_file,
+                                                                                   name, passes):
+    """What Check kata asks of a practice scenario, for ClearPay's fixture designs on its grading seeds 1-3."""
+    from kata.runs.seeds import design_grade
+
+    practice = next(s for s in clearpay_palette.scenarios if s.practice)
+    graded = design_grade(palette=clearpay_palette, document=design_file(name), seeds=[1, 2, 3], parallel=False,
+                          practice=practice)
+    result = next(s for s in graded.grade.scenarios if s.id == 6)
+    assert result.passed is passes, result.explanation
+    if not passes:
+        assert all(v > 500 for v in result.values) and "at Payment gateway" in result.explanation
