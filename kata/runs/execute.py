@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from kata.compiler import CompiledDesign, compile_document
@@ -68,8 +69,21 @@ def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: st
         log.exception("run %s failed", run_id)
         _failed(run, stream, f"The simulation failed: {exc}")
     else:
-        _succeeded(run, stream, graded)
+        if _succeeded(run, stream, graded) and settings.KATA_RUN_TRACES:
+            _record_traces(run, graded, simulate)
     return Outcome.DONE
+
+
+def _record_traces(run: Run, graded: _Graded, simulate: Simulate) -> None:
+    """After the grade is out: the traces of the run's seeds that matter (see kata.traces)."""
+    from kata.runs.seeds import tracer_for  # seeds imports this module
+    from kata.traces import run_traces_record
+
+    try:
+        run_traces_record(run_id=run.pk, compiled=graded.compiled, results=graded.results,
+                          grade=graded.grade.to_dict(), trace=tracer_for(simulate))
+    except Exception:  # the run stands without its traces
+        log.exception("run %s: recording its traces broke off", run.pk)
 
 
 def _announce(claim: Claim, publish: Publish) -> None:
@@ -94,7 +108,7 @@ def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in results.items() if key != "time_series"}
 
 
-def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
+def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> bool:
     grade_dict = graded.grade.to_dict()
     updated = stream.current().update(
         status=Run.Status.SUCCEEDED,
@@ -108,10 +122,11 @@ def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
     )
     if not updated:  # cancelled (or taken over) between the last frame and now
         _stopped(run, stream.execution, stream.publish)
-        return
+        return False
     passed, total = graded.grade.passed, graded.grade.total
     stream.publish(dict(GradeMessage(type="grade", passed=passed, total=total, grade=grade_dict)))
     status_publish(stream.publish, Run.Status.SUCCEEDED, f"{passed}/{total} scenarios passed.")
+    return True
 
 
 def _failed(run: Run, stream: FrameStream, message: str) -> None:
