@@ -24,6 +24,8 @@ from kata.models import Run
 from kata.runs.frames import FrameStream, downsample
 from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
 from kata.runs.publish import Publish, status_publish
+from kata.runs.tracing import trace_here
+from kata.traces import TraceSeed, run_traces_record
 from kata.versions import palette_for_run
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ class _Graded:
 
 
 def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: str = "",
-                after_first_frame: Callable[[], None] | None = None) -> Outcome:
+                after_first_frame: Callable[[], None] | None = None, trace: TraceSeed | None = None) -> Outcome:
     """Execute a run to the end, or say why not (see `lease.run_claim`). Safe to call more than once for one run.
 
     `simulate`: how the seeds are simulated (`seeds.simulate_in_pool` in the web server, `seeds.simulate_here` in a
@@ -70,18 +72,15 @@ def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: st
         _failed(run, stream, f"The simulation failed: {exc}")
     else:
         if _succeeded(run, stream, graded) and settings.KATA_RUN_TRACES:
-            _record_traces(run, graded, simulate)
+            _record_traces(run, graded, trace or trace_here)
     return Outcome.DONE
 
 
-def _record_traces(run: Run, graded: _Graded, simulate: Simulate) -> None:
+def _record_traces(run: Run, graded: _Graded, trace: TraceSeed) -> None:
     """After the grade is out: the traces of the run's seeds that matter (see kata.traces)."""
-    from kata.runs.seeds import tracer_for  # seeds imports this module
-    from kata.traces import run_traces_record
-
     try:
         run_traces_record(run_id=run.pk, compiled=graded.compiled, results=graded.results,
-                          grade=graded.grade.to_dict(), trace=tracer_for(simulate))
+                          grade=graded.grade.to_dict(), trace=trace)
     except Exception:  # the run stands without its traces
         log.exception("run %s: recording its traces broke off", run.pk)
 

@@ -19,7 +19,7 @@ from kata.design import Design
 from kata.grading import Grade, grade
 from kata.models import Run
 from kata.palette import Palette
-from kata.runs import pool, tracing
+from kata.runs import pool
 from kata.runs.execute import RunCancelled
 from kata.runs.frames import FrameStream
 from kata.runs.publish import Publish, status_publish
@@ -171,21 +171,6 @@ def simulate_here(spec: dict[str, Any], seeds: list[int], stream: FrameStream) -
             raise RunCancelled()
         results[seed] = seed_result
     return results
-
-
-def trace_in_pool(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
-    """A seed replayed with tracing on, in the warm pool, behind every learner's streamed seed (see kata.traces)."""
-    return pool.scheduler().submit(pool.GRADING, tracing.trace_seed, spec, seed, sources).result()
-
-
-def trace_here(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
-    """A seed replayed with tracing on, in this process (a task-queue worker)."""
-    return tracing.trace_seed(spec, seed, sources)
-
-
-def tracer_for(simulate: Callable[..., Any]) -> Callable[[dict[str, Any], int, list[str]], dict[str, Any]]:
-    """Where a run's traces are replayed: where its seeds were simulated."""
-    return trace_in_pool if simulate is simulate_in_pool else trace_here
 
 
 SeedDone = Callable[[int, int, int], None]  # (seed, seeds done so far, seeds in all)

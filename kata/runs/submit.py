@@ -37,6 +37,7 @@ from kata.runs.frames import frames_prune_now_and_then
 from kata.runs.lease import Outcome, held_here, lease_seconds, runs_presume_dead
 from kata.runs.publish import publisher
 from kata.runs.seeds import simulate_in_pool
+from kata.runs.tracing import trace_in_pool
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class _Embedded:
         outcome = Outcome.SKIPPED
         try:
             outcome = run_execute(run_id, publish=publisher(run_id, loop), simulate=simulate_in_pool,
-                                  worker=self.name, after_first_frame=release)
+                                  worker=self.name, after_first_frame=release, trace=trace_in_pool)
             frames_prune_now_and_then()
         except Exception:  # the database away, say: the run is left as it is, for the lease to judge
             log.exception("run %s: its execution broke off", run_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator import Simulation, TraceCaps, build_network
 
-from kata.runs.pool import STEP_SECONDS
+from kata.runs import pool
 
 # What a run keeps per traced seed and graded source: at most 20 + 10 + 3 × 10 + 5 + 10 = 75 traces of ≤ 24 hops.
 CAPS = TraceCaps(slowest=20, slow_accept=10, per_outcome=10, recovered=5, sample=10, hops=24)
@@ -27,7 +27,7 @@ def results_digest(results: dict[str, Any]) -> str:
 def trace_seed(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
     """{"digest": the replay's results digest, "traces": its traces of `sources` (kept categories, traces)}."""
     simulation = Simulation(build_network(spec), seed=seed, trace=CAPS)
-    for _ in simulation.stream(step=STEP_SECONDS):
+    for _ in simulation.stream(step=pool.STEP_SECONDS):
         pass
     digest = results_digest(simulation.results().to_dict())
     traces = simulation.traces().to_dict()  # type: ignore[attr-defined]
@@ -37,3 +37,13 @@ def trace_seed(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str,
         "kept": kept, "seen": {source: traces["seen"][source] for source in kept},
         "traces": {n: t for n, t in traces["traces"].items() if n in numbers},
     }}
+
+
+def trace_in_pool(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
+    """`trace_seed` in the warm pool, behind every learner's streamed seed (the web server's runs)."""
+    return pool.scheduler().submit(pool.GRADING, trace_seed, spec, seed, sources).result()
+
+
+def trace_here(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
+    """`trace_seed` in this process (a task-queue worker: one run at a time per process)."""
+    return trace_seed(spec, seed, sources)

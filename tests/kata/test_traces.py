@@ -13,7 +13,8 @@ from kata.compiler import compile_document
 from kata.models import RunTraces
 from kata.runs import tracing
 from kata.runs.execute import run_execute
-from kata.runs.seeds import simulate_here, trace_here, trace_in_pool
+from kata.runs.seeds import simulate_here
+from kata.runs.tracing import trace_here, trace_in_pool
 from kata.versions import palette_for_run
 from simulator.bench import clearpay_spec
 from tests.personas import PASSWORD
