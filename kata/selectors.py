@@ -26,6 +26,7 @@ from kata.models import (
     RunFrame,
     RunTraces,
     Scenario,
+    Sweep,
     TrafficSource,
 )
 from kata.palette import Palette
@@ -131,6 +132,14 @@ def run_get_visible(*, user: AbstractBaseUser, run_id: int) -> Run | None:
     if run is None and can_review(user):
         run = Run.objects.select_related("attempt__kata", "attempt__learner").filter(pk=run_id).first()
     return run
+
+
+def sweep_get_for_learner(*, learner: AbstractBaseUser, sweep_id: int) -> Sweep | None:
+    return Sweep.objects.select_related("kata", "version").filter(pk=sweep_id, learner=learner).first()
+
+
+def sweep_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> list[Sweep]:
+    return list(Sweep.objects.filter(learner=learner, kata=kata).order_by("-created_at")[:20])
 
 
 def run_traces_get(*, run: Run) -> RunTraces | None:

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # The Celery tasks' names (kata/tasks.py defines them under these).
 RUN_TASK = "kata.run_simulate"
 CHECK_TASK = "kata.check"
+SWEEP_TASK = "kata.sweep"
 QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
                              "are saved: run it again in a moment.")
 # A run found held by a live executor is looked at again this many times, half a lease apart.
@@ -228,4 +229,15 @@ def kata_check_submit(*, check_id: int, finish: Callable[[], object]) -> None:
         current_app.send_task(CHECK_TASK, (check_id,), ignore_result=True)
     else:
         threading.Thread(target=_check_in_background, args=(finish,), name=f"kata-check-{check_id}",
+                         daemon=True).start()
+
+
+def sweep_submit(*, sweep_id: int, execute: Callable[[], object]) -> None:
+    """Execute a what-if sweep off the request: a Celery task in production mode (which executes it there, its seeds
+    one after another), a thread of the server running `execute` otherwise (its seeds in the warm pool, behind every
+    learner's streamed seed)."""
+    if settings.KATA_RUN_EXECUTOR == "celery":
+        current_app.send_task(SWEEP_TASK, (sweep_id,), ignore_result=True)
+    else:
+        threading.Thread(target=_check_in_background, args=(execute,), name=f"kata-sweep-{sweep_id}",
                          daemon=True).start()
