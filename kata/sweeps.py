@@ -106,7 +106,8 @@ def sweep_grid(choice: SweepChoice, *, start: float, stop: float, step: float) -
         raise SweepRefused("A sweep needs at least two points: widen the range or shorten the step.")
     if count > MAX_POINTS:
         raise SweepRefused(f"That is {count} points; a sweep has at most {MAX_POINTS}: widen the step.")
-    return [round(start + i * step, 9) for i in range(count)]
+    values = [round(start + i * step, 9) for i in range(count)]
+    return [int(v) if v.is_integer() else v for v in values]  # a count reads "2", not "2.0"
 
 
 def _on_grid(value: float, step: float) -> bool:
@@ -265,12 +266,12 @@ def sweep_figures(points: list[dict[str, Any]], *, parameter_label: str, budget:
                          "hoverinfo": "skip"})
         figures[f"scenario-{scenario['id']}"] = {"data": data, "layout": {
             "title": {"text": f"{scenario['id']}. {scenario['title']}", "font": {"size": 14}},
-            "height": 280, "margin": {"l": 56, "r": 56, "t": 40, "b": 44},
+            "height": 300, "margin": {"l": 56, "r": 56, "t": 40, "b": 84},
             "xaxis": {"title": {"text": parameter_label}, "range": [min(span) - pad, max(span) + pad]},
             "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
             "yaxis2": {"title": {"text": "$/h"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
                        "showgrid": False},
-            "legend": {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top", "font": {"size": 10}},
+            "legend": {"orientation": "h", "x": 0, "y": -0.32, "yanchor": "top", "font": {"size": 10}},
             "shapes": shapes, "annotations": annotations,
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#fbfcfd",
         }}

@@ -3,9 +3,12 @@ failing scenario to one request that shows its failure. Readable by the run's le
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kata import selectors, traces
@@ -13,6 +16,9 @@ from kata.design import Design
 from kata.diagram import design_svg
 from kata.models import Run, RunTraces
 from kata.versions import palette_for_run
+
+
+RECORDING_GIVEN_UP = timedelta(minutes=10)
 
 
 def _get_run_for_viewer(request: HttpRequest, run_id: int) -> Run:
@@ -42,7 +48,10 @@ def run_traces(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run's trace lists (an htmx partial that asks again while they are being recorded)."""
     run = _get_run_for_viewer(request, run_id)
     record = selectors.run_traces_get(run=run)
-    context = {"run": run, "record": record, "lists": []}
+    # A recording whose executor died (a server restart) would be asked for forever: after a while it is given up.
+    stale = record is not None and record.status == RunTraces.Status.RECORDING and (
+        timezone.now() - record.created_at > RECORDING_GIVEN_UP)
+    context = {"run": run, "record": record, "lists": [], "stale": stale}
     if record is not None and record.status == RunTraces.Status.READY and record.seeds:
         _, nouns = _nouns(run)
         context["seed"] = record.seeds[0]
