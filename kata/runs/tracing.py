@@ -39,9 +39,13 @@ def trace_seed(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str,
     }}
 
 
+# A replay for traces waits behind every streamed and grading seed: in a burst of Runs, grades come first.
+TRACING = pool.GRADING + 1
+
+
 def trace_in_pool(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
-    """`trace_seed` in the warm pool, behind every learner's streamed seed (the web server's runs)."""
-    return pool.scheduler().submit(pool.GRADING, trace_seed, spec, seed, sources).result()
+    """`trace_seed` in the warm pool, after every seed a learner waits for (the web server's runs)."""
+    return pool.scheduler().submit(TRACING, trace_seed, spec, seed, sources).result()
 
 
 def trace_here(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
