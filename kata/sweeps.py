@@ -107,7 +107,7 @@ def sweep_grid(choice: SweepChoice, *, start: float, stop: float, step: float) -
     if count > MAX_POINTS:
         raise SweepRefused(f"That is {count} points; a sweep has at most {MAX_POINTS}: widen the step.")
     values = [round(start + i * step, 9) for i in range(count)]
-    return [int(v) if v.is_integer() else v for v in values]  # a count reads "2", not "2.0"
+    return [int(v) if float(v).is_integer() else v for v in values]  # a count reads "2", not "2.0"
 
 
 def _on_grid(value: float, step: float) -> bool:

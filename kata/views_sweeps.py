@@ -33,9 +33,12 @@ def sweep_new(request: HttpRequest, slug: str) -> HttpResponse:
     kata = _get_kata(slug, request.user)
     palette = palette_for(kata, request.user)
     draft = selectors.draft_get(learner=request.user, kata=kata)
-    document = draft.design if draft is not None and not draft.problems else selectors.starter_design(palette=palette)
+    # The design as the workspace last saved it; an unreadable draft is not swapped for the starter design.
+    document: Any = selectors.starter_design(palette=palette) if draft is None else draft.design
+    if draft is not None and draft.problems:
+        document = None
     try:
-        choices = sweeps.sweep_choices(palette=palette, document=document)
+        choices = sweeps.sweep_choices(palette=palette, document=document) if document is not None else []
     except DesignError:
         choices = []
     options = [(c.key, f"{c.label} (now {c.current:g}; {c.minimum:g}–{c.maximum:g} in steps of {c.step:g})")

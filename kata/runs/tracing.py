@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from simulator import Simulation, TraceCaps, build_network
+from simulator.engine.trace import TracedSimulation
 
 from kata.runs import pool
 
@@ -27,10 +28,11 @@ def results_digest(results: dict[str, Any]) -> str:
 def trace_seed(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str, Any]:
     """{"digest": the replay's results digest, "traces": its traces of `sources` (kept categories, traces)}."""
     simulation = Simulation(build_network(spec), seed=seed, trace=CAPS)
+    assert isinstance(simulation, TracedSimulation)
     for _ in simulation.stream(step=pool.STEP_SECONDS):
         pass
     digest = results_digest(simulation.results().to_dict())
-    traces = simulation.traces().to_dict()  # type: ignore[attr-defined]
+    traces = simulation.traces().to_dict()
     kept = {source: traces["kept"][source] for source in sources if source in traces["kept"]}
     numbers = {str(n) for categories in kept.values() for numbers in categories.values() for n in numbers}
     return {"digest": digest, "traces": {
