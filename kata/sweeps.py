@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_POINTS = 12  # a sweep's grid: 12 points × the grading seeds is what one learner may ask of the pool at once
 MIN_POINTS = 2
 SWEEPS_PER_HOUR = 6
+STALE_AFTER = timedelta(minutes=30)
 
 
 class SweepRefused(ValueError):
@@ -143,6 +144,10 @@ def sweep_start(*, learner: AbstractBaseUser, kata: Kata, document: Any, choice_
             raise SweepRefused(f"At {choice.parameter_label.lower()} {value:g} the design is not valid: "
                                f"{exc.problems[0].message}") from None
     mine = Sweep.objects.filter(learner=learner)
+    # A sweep takes a minute or two: one still active after STALE_AFTER lost its executor (a server restart).
+    mine.filter(status__in=Sweep.ACTIVE_STATUSES, created_at__lt=timezone.now() - STALE_AFTER).update(
+        status=Sweep.Status.FAILED, error_message="The sweep stopped before it ended (its server restarted).",
+        finished_at=timezone.now())
     if mine.filter(status__in=Sweep.ACTIVE_STATUSES).exists():
         raise SweepRefused("You already have a sweep going: wait for it, or cancel it.")
     if mine.filter(created_at__gte=timezone.now() - timedelta(hours=1)).count() >= SWEEPS_PER_HOUR:

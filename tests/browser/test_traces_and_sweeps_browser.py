@@ -95,6 +95,7 @@ class SweepTests(BrowserTestCase):
         async with self.page(width=1440, height=1000) as page:
             await self.log_in(page, "learner", PASSWORD)
             await page.goto(f"{self.live_server_url}/katas/clearpay/workspace/")
+            await page.click("#design-menu summary")
             await page.click('[data-testid="sweep-link"]')
             await page.select_option("#id_choice", "workers:instances")
             await page.fill("#id_start", "1")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from kata import sweeps
 from kata.models import Attempt, Run, Sweep
@@ -109,6 +111,28 @@ def test_a_sweep_scores_every_point_as_grading_would_and_marks_the_cheapest(clea
     assert any(s.get("x0") == 2 and s["yref"] == "paper" for s in layout["shapes"]), "the cheapest point is marked"
     assert any(s["type"] == "rect" for s in layout["shapes"]), "the pass band is shaded"
     assert any(t.get("yaxis") == "y2" and t["name"].startswith("cost") for t in figures["scenario-3"]["data"])
+
+
+@pytest.mark.django_db
+def test_a_sweep_left_running_by_a_dead_executor_does_not_block_the_next(clearpay, learner, reference_draft):
+    old = sweeps.sweep_start(learner=learner, kata=clearpay, document=reference_draft, choice_key=WORKERS,
+                             start=1, stop=3, step=1)
+    Sweep.objects.filter(pk=old.pk).update(status="running",
+                                           created_at=timezone.now() - sweeps.STALE_AFTER - timedelta(seconds=1))
+    sweeps.sweep_start(learner=learner, kata=clearpay, document=reference_draft, choice_key=WORKERS, start=1,
+                       stop=3, step=1)
+    old.refresh_from_db()
+    assert old.status == "failed" and "stopped before it ended" in old.error_message
+
+
+@pytest.mark.django_db
+def test_the_inspector_offers_a_sweep_of_each_parameter(client, clearpay, learner, reference_draft):
+    client.login(username="learner", password=PASSWORD)
+    html = client.get(reverse("inspector", args=[clearpay.slug]), {"part": "settlement_worker", "node": "workers"})
+    link = f'{reverse("sweep_new", args=[clearpay.slug])}?choice=workers:instances'
+    assert link in html.content.decode()
+    page = client.get(link)
+    assert page.context["form"].initial["choice"] == WORKERS
 
 
 @pytest.mark.django_db
