@@ -22,7 +22,7 @@ from django.utils import timezone
 from kata.compiler import CompiledDesign
 from kata.models import Run, RunTraces
 from kata.palette import Palette
-from kata.runs.tracing import results_digest
+from kata.runs.tracing import HOP_FIELDS, results_digest
 from kata.versions import palette_for_run
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,11 @@ def run_traces_record(*, run_id: int, compiled: CompiledDesign, results: dict[in
 
 # ---------------------------------------------------------------------------------------------- reads (pure)
 def trace_get(data: dict[str, Any], seed: int, number: int) -> dict[str, Any] | None:
-    return data.get(str(seed), {}).get("traces", {}).get(str(number))
+    """One stored trace, its hops as dicts (`tracing.HOP_FIELDS`)."""
+    trace = data.get(str(seed), {}).get("traces", {}).get(str(number))
+    if trace is None:
+        return None
+    return {**trace, "hops": [dict(zip(HOP_FIELDS, hop, strict=True)) for hop in trace["hops"]]}
 
 
 def trace_url(run_id: int, seed: int, number: int) -> str:

@@ -19,6 +19,14 @@ from kata.runs import pool
 CAPS = TraceCaps(slowest=20, slow_accept=10, per_outcome=10, recovered=5, sample=10, hops=24)
 
 
+# A stored hop is a list of these, in this order (half the JSON of a dict per hop); `kata.traces` reads them back.
+HOP_FIELDS = ("station", "arrived", "started", "ended", "result", "attempt", "backoff")
+
+
+def _compact(trace: dict[str, Any]) -> dict[str, Any]:
+    return {**trace, "hops": [[hop[name] for name in HOP_FIELDS] for hop in trace["hops"]]}
+
+
 def results_digest(results: dict[str, Any]) -> str:
     """SHA-256 of a seed's results as a run stores them (without the time series)."""
     kept = {key: value for key, value in results.items() if key != "time_series"}
@@ -37,7 +45,7 @@ def trace_seed(spec: dict[str, Any], seed: int, sources: list[str]) -> dict[str,
     numbers = {str(n) for categories in kept.values() for numbers in categories.values() for n in numbers}
     return {"digest": digest, "traces": {
         "kept": kept, "seen": {source: traces["seen"][source] for source in kept},
-        "traces": {n: t for n, t in traces["traces"].items() if n in numbers},
+        "traces": {n: _compact(t) for n, t in traces["traces"].items() if n in numbers},
     }}
 
 
