@@ -72,10 +72,10 @@ class TraceWaterfallTests(BrowserTestCase):
             await expect(page.locator(f'[data-testid="trace-diagram"] .diagram__node--error[data-node="{failed}"]')) \
                 .to_have_count(1)
             await expect(page.locator('[data-testid="trace-diagram"] .diagram__node--none')).not_to_have_count(0)
+            await _save(self, page, "trace-waterfall")
             # Pointing at a hop's row picks its part out on the diagram.
             await page.hover('[data-testid="trace-hops"] tr.trace__hop--error')
             await expect(page.locator(f'.trace__diagram .diagram__node--focus[data-node="{failed}"]')).to_have_count(1)
-            await _save(self, page, "trace-waterfall")
 
 
 class TraceWaterfallInDevelopmentModeTests(TraceWaterfallTests):
