@@ -4,9 +4,11 @@ bounded, listed on the run's page, opened from a failing scenario, and shown onl
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kata import services, traces
 from kata.compiler import compile_document
@@ -127,3 +129,35 @@ def test_scenario_picks_follow_the_metric():
     data["2"]["kept"]["pay"]["failed"] = []
     assert traces.scenario_trace(data, {"metric": "error_rate_pct", "worst_seed": 2}) == (2, 8)  # a recovered one
     assert traces.scenario_trace(data, {"metric": "peak_cost", "worst_seed": 1}) is None
+
+
+@pytest.fixture
+def graded_without_traces(clearpay, learner, design_file):
+    """A run with a failing scenario 2 in its grade, and no traces recorded (yet)."""
+    run = services.run_start(learner=learner, kata=clearpay, document=design_file("no-recovery-buffer"))
+    run.status, run.grade = "succeeded", {"passed": 0, "total": 1, "seeds": [1], "scenarios": [
+        {"id": 2, "title": "No dropped transactions", "metric": "dropped", "passed": False, "worst_seed": 1}]}
+    run.save()
+    return run
+
+
+def test_a_scenarios_link_says_so_while_the_traces_are_being_recorded(client, graded_without_traces):
+    client.login(username="learner", password=PASSWORD)
+    url = reverse("scenario_trace", args=[graded_without_traces.pk, 2])
+    assert "kept no traces" in client.get(url).content.decode()
+    record = RunTraces.objects.create(run=graded_without_traces, seeds=[1])
+    page = client.get(url).content.decode()
+    assert "still being recorded" in page and 'http-equiv="refresh"' in page
+    lists = client.get(reverse("run_traces", args=[graded_without_traces.pk])).content.decode()
+    assert 'data-state="recording"' in lists and 'hx-trigger="load delay:2s"' in lists
+    # A recording whose executor died is given up: the lists stop asking.
+    RunTraces.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    lists = client.get(reverse("run_traces", args=[graded_without_traces.pk])).content.decode()
+    assert "stopped before it ended" in lists and "hx-trigger" not in lists
+
+
+def test_a_trace_that_is_not_kept_is_not_found(client, failing_run):
+    client.login(username="learner", password=PASSWORD)
+    assert client.get(reverse("trace_detail", args=[failing_run.pk, 1, 10**9])).status_code == 404
+    assert client.get(reverse("trace_detail", args=[failing_run.pk, 99, 1])).status_code == 404
+    assert client.get(reverse("scenario_trace", args=[failing_run.pk, 42])).status_code == 404
