@@ -140,15 +140,24 @@ def _row(trace: dict[str, Any], seed: int, run_id: int) -> dict[str, Any]:
             "url": trace_url(run_id, seed, trace["number"])}
 
 
-def scenario_trace(data: dict[str, Any], scenario: dict[str, Any]) -> tuple[int, int] | None:
-    """(seed, number) of one request that shows why `scenario` failed: from its worst seed when traced."""
+def scenario_trace(data: dict[str, Any], scenario: dict[str, Any],
+                   prefer: frozenset[str] = frozenset()) -> tuple[int, int] | None:
+    """(seed, number) of one request that shows why `scenario` failed: from its worst seed when traced, and among
+    the kept ones one whose failed visit was at a part of `prefer` (the external parts, say) when there is one."""
     categories = SCENARIO_CATEGORIES.get(scenario.get("metric", ""), ())
     seeds = [str(scenario.get("worst_seed")), *data]
     for seed in seeds:
+        seeded = data.get(seed, {})
         for category in categories:
-            for kept in data.get(seed, {}).get("kept", {}).values():
-                if kept.get(category):
-                    return int(seed), int(kept[category][0])
+            for kept in seeded.get("kept", {}).values():
+                numbers = kept.get(category, [])
+                if not numbers:
+                    continue
+                for n in numbers if prefer else ():
+                    hops = seeded.get("traces", {}).get(str(n), {}).get("hops", [])
+                    if any(hop[0] in prefer and hop[4] != "ok" for hop in hops):
+                        return int(seed), int(n)
+                return int(seed), int(numbers[0])
     return None
 
 

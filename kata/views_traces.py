@@ -92,7 +92,9 @@ def scenario_trace(request: HttpRequest, run_id: int, scenario_id: int) -> HttpR
     if scenario is None:
         raise Http404("No such scenario.")
     record = selectors.run_traces_get(run=run)
-    picked = traces.scenario_trace(record.data, scenario) if record is not None else None
+    design = Design.from_saved(run.attempt.design, palette_for_run(run))
+    externals = frozenset(n.id for n in design.nodes if n.part.role == "external")
+    picked = traces.scenario_trace(record.data, scenario, externals) if record is not None else None
     if picked is not None:
         return redirect(f"{traces.trace_url(run.pk, *picked)}?scenario={scenario_id}")
     return render(request, "kata/trace_pending.html", {"run": run, "kata": run.attempt.kata, "record": record,

@@ -129,6 +129,12 @@ def test_scenario_picks_follow_the_metric():
     data["2"]["kept"]["pay"]["failed"] = []
     assert traces.scenario_trace(data, {"metric": "error_rate_pct", "worst_seed": 2}) == (2, 8)  # a recovered one
     assert traces.scenario_trace(data, {"metric": "peak_cost", "worst_seed": 1}) is None
+    # Among the kept ones, one that failed at an external part when asked (hops as stored: [station, …, result, …]).
+    data["2"]["kept"]["pay"]["failed"] = [7, 9]
+    data["2"]["traces"] = {"7": {"hops": [["db", 0, 0, 1, "error", 1, None]]},
+                           "9": {"hops": [["gw", 0, 0, 1, "timeout", 1, None]]}}
+    assert traces.scenario_trace(data, {"metric": "dropped", "worst_seed": 2}) == (2, 7)
+    assert traces.scenario_trace(data, {"metric": "dropped", "worst_seed": 2}, frozenset({"gw"})) == (2, 9)
 
 
 @pytest.fixture
