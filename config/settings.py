@@ -175,6 +175,9 @@ KATA_SIMULATORS = env_int("KATA_SIMULATORS", max(1, os.cpu_count() or 1), minimu
 # at once in the streamer process, so a burst of learners all see their first frames; grading seeds wait for a
 # simulator, first come first served.
 KATA_STARTING_RUNS = env_int("KATA_STARTING_RUNS", 32, minimum=1)
+# After a run's grade, its streamed seed and each failing scenario's worst seed are replayed with request tracing on
+# (the pure engine, a few seconds a seed) so the run page can show one payment's life hop by hop (kata/traces.py).
+KATA_RUN_TRACES = env_bool("KATA_RUN_TRACES", True)
 # The embedded server takes on, when it starts, the runs its previous process left queued or running.
 KATA_RECOVER_RUNS = env_bool("KATA_RECOVER_RUNS", True)
 # An executing run writes a heartbeat every few seconds; one silent for longer than the lease has lost its executor

@@ -35,3 +35,6 @@ KATA_RECOVER_RUNS = False
 
 # Few runs start at once, so the queue tests queue with a handful of learners.
 KATA_STARTING_RUNS = int(os.environ.get("KATA_STARTING_RUNS", "2"))
+
+# Runs in tests record no request traces (a pure-engine replay per seed) unless a test asks for them.
+KATA_RUN_TRACES = os.environ.get("KATA_RUN_TRACES") == "1"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from kata.palette import Palette
 
@@ -19,8 +19,14 @@ def _number(value: Any, default: float = 0.0) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-def design_svg(document: Any, palette: Palette | None = None) -> SafeString:
-    """The design as an SVG diagram: a box per part (its label, part name and parameters), an arrow per edge."""
+# A part's look when `marks` picks it out (a trace's hops: visited, or where a visit failed); unmarked parts fade.
+_MARKS = {"ok": ("#1f6feb", "4"), "error": ("#cf222e", "4")}
+
+
+def design_svg(document: Any, palette: Palette | None = None, marks: dict[str, str] | None = None) -> SafeString:
+    """The design as an SVG diagram: a box per part (its label, part name and parameters), an arrow per edge.
+
+    `marks` (node id -> "ok" or "error") highlights those parts and fades the others (a trace's path)."""
     if not isinstance(document, dict) or not isinstance(document.get("nodes"), list) or not document["nodes"]:
         return format_html('<p class="help">{}</p>', "No design yet.")
     nodes = {}
@@ -44,18 +50,22 @@ def design_svg(document: Any, palette: Palette | None = None) -> SafeString:
         part = palette.part(str(raw.get("part", ""))) if palette else None
         params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
         shown = " · ".join(f"{k[:4]} {_number(v):g}" for k, v in list(params.items())[:4])
-        boxes.append((x, y, _ROLE_COLOUR.get(part.role if part else "", "#57606a"), str(raw.get("label") or node_id),
-                      part.name if part else str(raw.get("part", "?")), shown))
+        mark = (marks or {}).get(node_id, "none" if marks else "")
+        colour, stroke = _MARKS.get(mark, (_ROLE_COLOUR.get(part.role if part else "", "#57606a"), "2"))
+        boxes.append((x, y, colour, str(raw.get("label") or node_id), part.name if part else str(raw.get("part", "?")),
+                      shown, node_id, f" diagram__node--{mark}" if mark else "", stroke,
+                      ' opacity="0.45"' if mark == "none" else ""))
     arrows = format_html_join(
         "", '<line x1="{}" y1="{}" x2="{}" y2="{}" class="diagram__edge" marker-end="url(#diagram-arrow)"/>',
         ((f"{a:.0f}", f"{b:.0f}", f"{c:.0f}", f"{d:.0f}") for a, b, c, d in edges))
     parts = format_html_join(
-        "", '<g class="diagram__node"><rect x="{0}" y="{1}" width="{6}" height="{7}" rx="6" fill="#fff" '
-            'stroke="{2}" stroke-width="2"/><rect x="{0}" y="{1}" width="5" height="{7}" fill="{2}"/>'
+        "", '<g class="diagram__node{13}" data-node="{12}"{15}><rect x="{0}" y="{1}" width="{6}" height="{7}" rx="6" '
+            'fill="#fff" stroke="{2}" stroke-width="{14}"/><rect x="{0}" y="{1}" width="5" height="{7}" fill="{2}"/>'
             '<text x="{8}" y="{9}" font-weight="600">{3}</text><text x="{8}" y="{10}" class="diagram__muted">{4}'
             '</text><text x="{8}" y="{11}" class="diagram__muted">{5}</text></g>',
         ((f"{x:.0f}", f"{y:.0f}", colour, label[:22], name[:26], shown[:34], NODE_W, NODE_H, f"{x + 10:.0f}",
-          f"{y + 16:.0f}", f"{y + 31:.0f}", f"{y + 45:.0f}") for x, y, colour, label, name, shown in boxes))
+          f"{y + 16:.0f}", f"{y + 31:.0f}", f"{y + 45:.0f}", node_id, css, stroke, mark_safe(fade))
+         for x, y, colour, label, name, shown, node_id, css, stroke, fade in boxes))
     return format_html(
         '<svg class="diagram" role="img" aria-label="{}" viewBox="{} {} {} {}" width="{}" '
         'style="max-width:100%;height:auto;font:11px system-ui,sans-serif"><defs><marker id="diagram-arrow" '

@@ -203,3 +203,16 @@ class AuthorDesignForm(forms.Form):
             if not cleaned.get("fails"):
                 self.add_error("fails", "Choose the scenarios it must fail.")
         return cleaned
+
+
+class SweepForm(forms.Form):
+    """A what-if sweep: which part's parameter, and the grid (checked against the parameter by kata.sweeps)."""
+
+    choice = forms.ChoiceField(label="Parameter")
+    start = forms.FloatField(label="From")
+    stop = forms.FloatField(label="To")
+    step = forms.FloatField(label="Step", min_value=0)
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = choices

@@ -605,3 +605,61 @@ class GradeOverride(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+
+class RunTraces(models.Model):
+    """Request traces of a run: its seeds replayed on the pure engine with tracing on, after the run (see
+    kata/traces.py). Bounded: per traced seed, at most `simulator.TraceCaps.total` traces of the graded sources."""
+
+    class Status(models.TextChoices):
+        RECORDING = "recording", "Recording"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="traces")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECORDING)
+    seeds = models.JSONField(default=list, help_text="The seeds traced: the streamed one, and each failing "
+                                                     "scenario's worst seed.")
+    data = models.JSONField(default=dict, blank=True, help_text="{seed: simulator.Traces.to_dict()} of the graded "
+                                                                "sources.")
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Traces of run {self.run_id} ({self.get_status_display()})"
+
+
+class Sweep(models.Model):
+    """A what-if sweep: one learner-editable parameter of one part of a design over a grid of values, each point
+    simulated and scored against the kata's scenarios. Saved, never graded (see kata/sweeps.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sweeps")
+    kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="sweeps")
+    version = models.ForeignKey(KataVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="sweeps")
+    design = models.JSONField()
+    node = models.CharField(max_length=100, help_text="The design's part (node id) whose parameter moves.")
+    parameter = models.CharField(max_length=100)
+    values = models.JSONField(default=list)
+    seeds = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    points = models.JSONField(default=list, blank=True, help_text="One entry per value done: its scenarios' values "
+                                                                  "and verdicts, and the design's cost.")
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.pk} of {self.node}.{self.parameter} ({self.get_status_display()})"

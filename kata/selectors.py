@@ -24,7 +24,9 @@ from kata.models import (
     PartType,
     Run,
     RunFrame,
+    RunTraces,
     Scenario,
+    Sweep,
     TrafficSource,
 )
 from kata.palette import Palette
@@ -123,6 +125,26 @@ def starter_design(*, palette: Palette) -> dict[str, Any]:
 def run_get_for_learner(*, learner: AbstractBaseUser, run_id: int) -> Run | None:
     """A run of the learner's own; someone else's id gives None (the caller answers 404, so ids do not leak)."""
     return Run.objects.select_related("attempt__kata").filter(pk=run_id, attempt__learner=learner).first()
+
+
+def run_get_visible(*, user: AbstractBaseUser, run_id: int) -> Run | None:
+    """The user's own run, or any run for a grader."""
+    run = run_get_for_learner(learner=user, run_id=run_id)
+    if run is None and can_review(user):
+        run = Run.objects.select_related("attempt__kata", "attempt__learner").filter(pk=run_id).first()
+    return run
+
+
+def sweep_get_for_learner(*, learner: AbstractBaseUser, sweep_id: int) -> Sweep | None:
+    return Sweep.objects.select_related("kata", "version").filter(pk=sweep_id, learner=learner).first()
+
+
+def sweep_list_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> list[Sweep]:
+    return list(Sweep.objects.filter(learner=learner, kata=kata).order_by("-created_at")[:20])
+
+
+def run_traces_get(*, run: Run) -> RunTraces | None:
+    return RunTraces.objects.filter(run=run).first()
 
 
 def run_active_for_learner(*, learner: AbstractBaseUser, kata: Kata) -> Run | None:

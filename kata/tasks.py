@@ -11,8 +11,9 @@ from django.db import InterfaceError, OperationalError
 
 from kata.runs import worker
 from kata.runs.lease import Outcome
-from kata.runs.submit import CHECK_TASK, RUN_TASK
+from kata.runs.submit import CHECK_TASK, RUN_TASK, SWEEP_TASK
 from kata.authoring import kata_check_finish
+from kata.sweeps import sweep_execute
 
 
 @shared_task(bind=True, name=RUN_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=40)
@@ -40,3 +41,9 @@ def kata_check(check_id: int) -> bool:
     check = worker.on_a_thread_of_its_own(f"kata-check-{check_id}", lambda: kata_check_finish(
         check_id=check_id, parallel=False))
     return check.status == check.Status.PASSED
+
+
+@shared_task(name=SWEEP_TASK, acks_late=True, reject_on_worker_lost=True)
+def kata_sweep(sweep_id: int) -> None:
+    """A learner's what-if sweep, in a worker: every point's seeds here, one after another (see kata.sweeps)."""
+    worker.on_a_thread_of_its_own(f"kata-sweep-{sweep_id}", lambda: sweep_execute(sweep_id, parallel=False))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kata import review, views
+from kata import review, views, views_sweeps, views_traces
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,6 +26,12 @@ urlpatterns = [
     path("katas/<slug:slug>/author/designs/", review.author_design_save, name="author_design_save"),
     path("runs/<int:run_id>/replay/", review.run_replay, name="run_replay"),
     path("runs/<int:run_id>/replay/points/", review.run_replay_points, name="run_replay_points"),
+    path("runs/<int:run_id>/traces/", views_traces.run_traces, name="run_traces"),
+    path("runs/<int:run_id>/traces/<int:seed>/<int:number>/", views_traces.trace_detail, name="trace_detail"),
+    path("runs/<int:run_id>/traces/scenario/<int:scenario_id>/", views_traces.scenario_trace, name="scenario_trace"),
+    path("katas/<slug:slug>/sweeps/", views_sweeps.sweep_new, name="sweep_new"),
+    path("sweeps/<int:sweep_id>/", views_sweeps.sweep_detail, name="sweep_detail"),
+    path("sweeps/<int:sweep_id>/cancel/", views_sweeps.sweep_cancel, name="sweep_cancel"),
     path("review/", review.review_list, name="review_list"),
     path("review/attempts/<int:attempt_id>/", review.review_attempt, name="review_attempt"),
 ]

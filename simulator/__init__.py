@@ -5,6 +5,7 @@
     sim = Simulation(net, seed=1)                  # duration mode; requests=N for exactly N arrivals
     for snap in sim.stream(step=1.0): ...          # frozen Snapshot per simulated step
     res = sim.results()                            # frozen Results; res.to_dict() is JSON-able and deterministic
+    sim = Simulation(net, seed=1, trace=TraceCaps())   # the same run on the pure engine, keeping request traces
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from .engine import Simulation, run
 from .build import build_network
 from .model import ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station
+from .engine.trace import Trace, TraceCaps, TraceHop, Traces
 from .results import OUTCOMES, LatencySummary, Results, Snapshot, SourceResult, StationResult, StationSnapshot
 
 __all__ = [
@@ -33,4 +35,8 @@ __all__ = [
     "Snapshot",
     "StationSnapshot",
     "OUTCOMES",
+    "TraceCaps",
+    "Trace",
+    "TraceHop",
+    "Traces",
 ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from kata.compiler import CompiledDesign, compile_document
@@ -23,6 +24,8 @@ from kata.models import Run
 from kata.runs.frames import FrameStream, downsample
 from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
 from kata.runs.publish import Publish, status_publish
+from kata.runs.tracing import trace_here
+from kata.traces import TraceSeed, run_traces_record
 from kata.versions import palette_for_run
 from kata.whatif import whatif_palette, whatif_spec
 
@@ -44,7 +47,7 @@ class _Graded:
 
 
 def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: str = "",
-                after_first_frame: Callable[[], None] | None = None) -> Outcome:
+                after_first_frame: Callable[[], None] | None = None, trace: TraceSeed | None = None) -> Outcome:
     """Execute a run to the end, or say why not (see `lease.run_claim`). Safe to call more than once for one run.
 
     `simulate`: how the seeds are simulated (`seeds.simulate_in_pool` in the web server, `seeds.simulate_here` in a
@@ -69,8 +72,18 @@ def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: st
         log.exception("run %s failed", run_id)
         _failed(run, stream, f"The simulation failed: {exc}")
     else:
-        _succeeded(run, stream, graded)
+        if _succeeded(run, stream, graded) and settings.KATA_RUN_TRACES:
+            _record_traces(run, graded, trace or trace_here)
     return Outcome.DONE
+
+
+def _record_traces(run: Run, graded: _Graded, trace: TraceSeed) -> None:
+    """After the grade is out: the traces of the run's seeds that matter (see kata.traces)."""
+    try:
+        run_traces_record(run_id=run.pk, compiled=graded.compiled, results=graded.results,
+                          grade=graded.grade.to_dict(), trace=trace)
+    except Exception:  # the run stands without its traces
+        log.exception("run %s: recording its traces broke off", run.pk)
 
 
 def _announce(claim: Claim, publish: Publish) -> None:
@@ -89,16 +102,19 @@ def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _G
     if what_if:  # the kata's traffic changed as the learner asked, and the incidents aimed at their design's parts
         palette = whatif_palette(palette, what_if)
     compiled = compile_document(run.attempt.design, palette)
-    results = simulate(whatif_spec(compiled, what_if.get("incidents") or []), list(run.seeds), stream)
-    return _Graded(compiled, results, grade(palette=palette, design=compiled.design, compiled=compiled,
-                                            results_by_seed=results, practice=what_if.get("practice")))
+    spec = whatif_spec(compiled, what_if.get("incidents") or [])
+    results = simulate(spec, list(run.seeds), stream)
+    graded = grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results,
+                   practice=what_if.get("practice"))
+    # The traces replay what was simulated: a what-if's incidents included.
+    return _Graded(replace(compiled, spec=spec), results, graded)
 
 
 def _strip_series(results: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in results.items() if key != "time_series"}
 
 
-def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
+def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> bool:
     grade_dict = graded.grade.to_dict()
     what_if = run.what_if is not None
     if what_if:  # evaluated for the learner to read, never a grade: passed and total stay null
@@ -115,12 +131,13 @@ def _succeeded(run: Run, stream: FrameStream, graded: _Graded) -> None:
     )
     if not updated:  # cancelled (or taken over) between the last frame and now
         _stopped(run, stream.execution, stream.publish)
-        return
+        return False
     passed, total = graded.grade.passed, graded.grade.total
     stream.publish(dict(GradeMessage(type="grade", passed=passed, total=total, grade=grade_dict)))
     status_publish(stream.publish, Run.Status.SUCCEEDED,
                    f"What-if run, not graded: {passed}/{total} scenarios would pass." if what_if
                    else f"{passed}/{total} scenarios passed.")
+    return True
 
 
 def _failed(run: Run, stream: FrameStream, message: str) -> None:

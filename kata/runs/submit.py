@@ -37,12 +37,14 @@ from kata.runs.frames import frames_prune_now_and_then
 from kata.runs.lease import Outcome, held_here, lease_seconds, runs_presume_dead
 from kata.runs.publish import publisher
 from kata.runs.seeds import simulate_in_pool
+from kata.runs.tracing import trace_in_pool
 
 log = logging.getLogger(__name__)
 
 # The Celery tasks' names (kata/tasks.py defines them under these).
 RUN_TASK = "kata.run_simulate"
 CHECK_TASK = "kata.check"
+SWEEP_TASK = "kata.sweep"
 QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
                              "are saved: run it again in a moment.")
 # A run found held by a live executor is looked at again this many times, half a lease apart.
@@ -98,7 +100,7 @@ class _Embedded:
         outcome = Outcome.SKIPPED
         try:
             outcome = run_execute(run_id, publish=publisher(run_id, loop), simulate=simulate_in_pool,
-                                  worker=self.name, after_first_frame=release)
+                                  worker=self.name, after_first_frame=release, trace=trace_in_pool)
             frames_prune_now_and_then()
         except Exception:  # the database away, say: the run is left as it is, for the lease to judge
             log.exception("run %s: its execution broke off", run_id)
@@ -227,4 +229,15 @@ def kata_check_submit(*, check_id: int, finish: Callable[[], object]) -> None:
         current_app.send_task(CHECK_TASK, (check_id,), ignore_result=True)
     else:
         threading.Thread(target=_check_in_background, args=(finish,), name=f"kata-check-{check_id}",
+                         daemon=True).start()
+
+
+def sweep_submit(*, sweep_id: int, execute: Callable[[], object]) -> None:
+    """Execute a what-if sweep off the request: a Celery task in production mode (which executes it there, its seeds
+    one after another), a thread of the server running `execute` otherwise (its seeds in the warm pool, behind every
+    learner's streamed seed)."""
+    if settings.KATA_RUN_EXECUTOR == "celery":
+        current_app.send_task(SWEEP_TASK, (sweep_id,), ignore_result=True)
+    else:
+        threading.Thread(target=_check_in_background, args=(execute,), name=f"kata-sweep-{sweep_id}",
                          daemon=True).start()

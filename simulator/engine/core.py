@@ -50,16 +50,25 @@ class Simulation:
     statistic. Advance it with `stream(step)` (yields `Snapshot`s) and/or finish it with `results()`.
 
     `env` is its `Clock`, a `simpy.Environment`: SimPy processes may run on it beside the engine.
+
+    `trace=TraceCaps(...)` runs it on the pure engine keeping a bounded sample of request traces (`traces()` after
+    `results()`; see `engine.trace`): the same results, bit for bit.
     """
 
     def __new__(cls, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
-                engine: str | None = None) -> Simulation:
-        if cls is Simulation and fast.wanted(engine):
+                engine: str | None = None, trace: Any = None) -> Simulation:
+        if cls is Simulation and trace is not None:
+            # Tracing is the pure engine's: its taps keep the compiled engine's hot path untouched.
+            if engine == "fast":
+                raise ValueError("tracing runs on the pure engine: pass engine=None or \"pure\" with trace")
+            from .trace import TracedSimulation
+            cls = TracedSimulation
+        elif cls is Simulation and fast.wanted(engine):
             cls = FastSimulation
         return super().__new__(cls)
 
     def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
-                 engine: str | None = None) -> None:
+                 engine: str | None = None, trace: Any = None) -> None:
         if requests is not None and requests < 1:
             raise ValueError("requests must be >= 1")
         if warmup < 0 or (requests is not None and warmup >= requests):
