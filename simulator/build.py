@@ -123,7 +123,7 @@ def _retry(raw: Any, f: str) -> RetryPolicy:
 
 
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
-                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error")
+                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline")
 
 
 def _station_name(name: Any, f: str) -> str:
@@ -147,7 +147,7 @@ def _station_rules(d: Mapping[str, Any], f: str, kind: str, servers: float, erro
             and "window" in d["slowdown"] and slowdown.window != errors.window:
         raise SpecError(f"{f}.slowdown.window", "must equal errors.window (one utilization window per station)")
     if kind == "buffer":
-        for key in ("errors", "slowdown", "timeout"):
+        for key in ("errors", "slowdown", "timeout", "deadline", "on_deadline"):
             if d.get(key) is not None:
                 raise SpecError(f"{f}.{key}", "not allowed on a buffer (put it on the station its consumers call)")
     else:
@@ -181,6 +181,12 @@ def _station(raw: Any, f: str) -> Station:
     if not isinstance(ack, bool):
         raise SpecError(f"{f}.acknowledge", f"must be true or false, got {ack!r}")
     retry = _retry(d["retry"], f"{f}.retry") if d.get("retry") is not None else None
+    deadline = _num(d["deadline"], f"{f}.deadline", lo=0.0, lo_open=True) if d.get("deadline") is not None else None
+    on_deadline = d.get("on_deadline", "cancel")
+    if on_deadline not in ("cancel", "continue"):
+        raise SpecError(f"{f}.on_deadline", f"must be 'cancel' or 'continue', got {on_deadline!r}")
+    if "on_deadline" in d and deadline is None:
+        raise SpecError(f"{f}.on_deadline", "needs a deadline")
     return Station(
         name=name,
         servers=servers,
@@ -196,6 +202,8 @@ def _station(raw: Any, f: str) -> Station:
         retry=retry,
         enqueue=enqueue,
         enqueue_error=enqueue_error,
+        deadline=deadline,
+        on_deadline=on_deadline,
     )
 
 

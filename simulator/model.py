@@ -117,6 +117,17 @@ class Station:
     station is a queue whose `servers` are its consumers: a consumer slot is held while the request travels
     downstream (see `simulator.engine`). A buffer's `enqueue` is the time the write into the queue takes (the
     caller waits for it, and is acknowledged only after it); `enqueue_error` is the probability that write fails.
+
+    `timeout` is service-only: a service longer than it is cut at `timeout` and the visit errs; waiting and the time
+    downstream never time out under it. `deadline` is the caller's deadline of a (non-buffer) station: it starts
+    when a request reaches the station and covers its wait, its service and everything downstream, until the
+    request leaves the network, reaches a buffer (the hand-off answers the call) or fails a visit. Past it the
+    request is abandoned: its visit of this station fails (counted in `abandoned`), so a holding buffer retries it
+    like any error, else it ends as an error (before an acknowledgement) or failed (after one). Nested deadlines:
+    the earliest wins. The work it left behind (`on_deadline`): "cancel" removes it from the queue it waits in, and
+    a service in progress runs to its end with its result discarded (the server stays busy); "continue" still does
+    all of it up to the hand-off or exit (wasted work), then discards it. Either way the abandoned copy is no longer
+    counted anywhere but in the stations' utilization and completions.
     """
 
     name: str
@@ -133,6 +144,8 @@ class Station:
     retry: RetryPolicy | None = None
     enqueue: ServiceTime | None = None
     enqueue_error: float = 0.0
+    deadline: float | None = None
+    on_deadline: str = "cancel"
 
     @property
     def infinite(self) -> bool:
@@ -158,7 +171,10 @@ class Source:
     so the last point is the end of traffic. `routing` (optional) overrides the network's matrix for this source.
 
     `deadline` (seconds) is the caller's time-out: a request not acknowledged within it is given up by its caller
-    and ends as an error (its accept latency is the deadline). `complete_through` lists steps, each a tuple of
+    and ends as an error (its accept latency is the deadline). It covers waiting and everything downstream up to the
+    acknowledgement; the work left behind continues (it is checked when the request is answered: at an
+    acknowledging buffer, where the late write is not made, or at its exit). A station's `deadline` is the one that
+    can cancel work (see `Station`). `complete_through` lists steps, each a tuple of
     station indices: a request completes only after a successful visit to a station of every step, in order; one
     that leaves the network before that is *unsettled* and ends "dropped", counted by the station it left from.
     """

@@ -164,6 +164,9 @@ class Snapshot:
         return d
 
 
+_OPTIONAL_COUNTS = ("abandoned",)
+
+
 @dataclass(frozen=True, slots=True)
 class StationResult:
     """Per-station results. Counts include warm-up requests; wait/sojourn only requests past the warm-up."""
@@ -187,10 +190,16 @@ class StationResult:
     max_queue: int
     wait: LatencySummary  # Wq: arrival at the station -> service start
     sojourn: LatencySummary  # W: arrival at the station -> completion
+    # The resilience patterns' counters; left out of to_dict() when 0, so a spec without them keeps its figures.
+    abandoned: int = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
-        return _clean(_fields(self))
+        d = _fields(self)
+        for key in _OPTIONAL_COUNTS:
+            if not d[key]:
+                del d[key]
+        return _clean(d)
 
 
 @dataclass(frozen=True, slots=True)

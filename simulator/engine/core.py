@@ -34,7 +34,7 @@ from .arrivals import ArrivalProcess, SourceStats
 from .buffers import BufferNode, EnqueueBufferNode
 from .clock import Clock
 from .observe import Observer, e2e_metrics, station_metrics
-from .request import Branch, Exit, Hop, Mark, Request
+from .request import DISCARD, Branch, Exit, Hop, Mark, Request, ScopeEnd
 from .stations import Node, node_class
 
 __all__ = ["Simulation", "run"]
@@ -55,7 +55,12 @@ class Simulation:
     def __new__(cls, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
                 engine: str | None = None) -> Simulation:
         if cls is Simulation and fast.wanted(engine):
-            cls = FastSimulation
+            missing = fast.missing(network)
+            if missing is None:
+                cls = FastSimulation
+            elif engine == "fast":
+                raise RuntimeError(f"the compiled engine does not have {missing}: run this network with engine='pure' "
+                                   "(or 'auto', which picks it)")
         return super().__new__(cls)
 
     def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
@@ -118,6 +123,9 @@ class Simulation:
 
     def _sources(self, streams: list[np.random.Generator]) -> list[ArrivalProcess]:
         network = self.network
+        # With station deadlines, a hop into a buffer or out of the network ends the deadline's scope.
+        self.scoped = any(st.deadline is not None for st in network.stations)
+        self._ghost_routes: dict[int, list[Hop]] = {}
         exits = [Exit(self, node) for node in self.nodes]
         base_route = self._routes(network.routing, exits)
         sources: list[ArrivalProcess] = []
@@ -132,10 +140,12 @@ class Simulation:
             sources.append(ArrivalProcess(self, src, self.stats[j], self.nodes[src.entry], route, streams[j], end))
         return sources
 
-    def _routes(self, matrix: tuple[tuple[float, ...], ...], exits: list[Exit]) -> list[Hop]:
+    def _routes(self, matrix: tuple[tuple[float, ...], ...], exit_hops: list[Exit]) -> list[Hop]:
         out: list[Hop] = []
+        exits: list[Hop] = [ScopeEnd(ex) for ex in exit_hops] if self.scoped else list(exit_hops)
+        nodes: list[Hop] = [ScopeEnd(node) if self.scoped and node.spec.is_buffer else node for node in self.nodes]
         for i, row in enumerate(matrix):
-            targets = [(p, self.nodes[j]) for j, p in enumerate(row) if p > 0]
+            targets = [(p, nodes[j]) for j, p in enumerate(row) if p > 0]
             leave = 1.0 - sum(row)
             if not targets:
                 out.append(exits[i])
@@ -230,8 +240,39 @@ class Simulation:
             if req.met_error and outcome == "dropped":
                 req.source.met_error_ok += 1
 
+    def cancel(self, req: Request) -> None:
+        """An abandoned request's work is cancelled: out of the queue it waits in, else (in service) its result is
+        discarded when the service ends."""
+        for node in self.nodes:
+            queue = node.queue
+            if queue and not node.spec.is_buffer and req in queue:
+                queue.remove(req)
+                return
+        req.route = [DISCARD] * len(self.nodes)
+
+    def ghost_route(self, route: list[Hop]) -> list[Hop]:
+        """The route of an abandoned request whose work continues: the same stations, but a buffer or an exit
+        discards it (what it still does is wasted; it reaches no queue and counts in no outcome)."""
+        ghost = self._ghost_routes.get(id(route))
+        if ghost is None:
+            ghost = self._ghost_routes[id(route)] = [self._ghost_hop(hop) for hop in route]
+        return ghost
+
+    def _ghost_hop(self, hop: Hop) -> Hop:
+        if isinstance(hop, (ScopeEnd, Exit)) or (isinstance(hop, Node) and hop.spec.is_buffer):
+            return DISCARD
+        if isinstance(hop, Branch):
+            return Branch(hop.cum, [self._ghost_hop(t) for t in hop.targets], hop.rng)
+        if isinstance(hop, Mark):
+            return self._ghost_hop(hop.target)
+        return hop
+
     def visit_failed(self, req: Request, now: float) -> None:
         """A visit of `req.last_station` failed: the holding buffer retries it, or the request ends."""
+        if self.scoped:
+            if getattr(req, "ghost", False):
+                return  # an abandoned copy's failure matters to no one
+            req.deadline_at = math.inf
         req.met_error = True
         holder = req.holder
         if holder is not None:

@@ -139,6 +139,7 @@ def station_result(node: Node, end: float) -> StationResult:
         max_queue=node.max_queue,
         wait=summarize(node.all_waits()),
         sojourn=summarize(node.sojourns),
+        abandoned=getattr(node, "abandoned", 0),
     )
 
 
