@@ -113,12 +113,24 @@ def _slowdown(raw: Any, f: str) -> Slowdown:
 
 
 def _retry(raw: Any, f: str) -> RetryPolicy:
-    d = _obj(raw, f, ("max_attempts", "backoff", "multiplier", "max_backoff"))
+    d = _obj(raw, f, ("max_attempts", "backoff", "multiplier", "max_backoff", "jitter", "budget"))
+    jitter = d.get("jitter", 0.0)
+    jitter = 1.0 if jitter == "full" else _num(jitter, f"{f}.jitter", lo=0.0, hi=1.0) if jitter is not None else 0.0
+    ratio, burst = None, 10.0
+    if d.get("budget") is not None:
+        b = _obj(d["budget"], f"{f}.budget", ("ratio", "burst"))
+        if "ratio" not in b:
+            raise SpecError(f"{f}.budget.ratio", "required")
+        ratio = _num(b["ratio"], f"{f}.budget.ratio", lo=0.0)
+        burst = _num(b.get("burst", 10.0), f"{f}.budget.burst", lo=1.0)
     return RetryPolicy(
         max_attempts=_int(d.get("max_attempts", 3), f"{f}.max_attempts", lo=1),
         backoff=_num(d.get("backoff", 0.5), f"{f}.backoff", lo=0.0),
         multiplier=_num(d.get("multiplier", 2.0), f"{f}.multiplier", lo=1.0),
         max_backoff=_num(d["max_backoff"], f"{f}.max_backoff", lo=0.0) if "max_backoff" in d else INF,
+        jitter=jitter,
+        budget_ratio=ratio,
+        budget_burst=burst,
     )
 
 

@@ -97,12 +97,22 @@ class Slowdown:
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """A buffer's retry policy: after attempt n fails (n < max_attempts) the request re-enters the buffer after
-    min(backoff * multiplier**(n-1), max_backoff)."""
+    d = min(backoff * multiplier**(n-1), max_backoff).
+
+    `jitter` f in [0, 1] spreads the delay: d * (1 - f * U), U ~ U(0, 1), so uniform on [(1 - f) d, d]; f = 1 ("full"
+    in the spec) is U(0, d). A retry budget (`budget_ratio` not None) is a token bucket per buffer: it starts with
+    `budget_burst` tokens, each first arrival at the buffer adds `budget_ratio` (up to `budget_burst`), each retry
+    takes one; a retry the bucket cannot pay is refused and the message is out of attempts (see
+    `simulator.engine.retry.RetryGate`). So retries <= budget_burst + budget_ratio x first arrivals.
+    """
 
     max_attempts: int = 3
     backoff: float = 0.5
     multiplier: float = 2.0
     max_backoff: float = INF
+    jitter: float = 0.0
+    budget_ratio: float | None = None
+    budget_burst: float = 10.0
 
     def delay(self, attempts_made: int) -> float:
         """Backoff before the next attempt, after `attempts_made` attempts."""

@@ -164,7 +164,7 @@ class Snapshot:
         return d
 
 
-_OPTIONAL_COUNTS = ("abandoned",)
+_OPTIONAL_COUNTS = ("abandoned", "budget_refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +192,7 @@ class StationResult:
     sojourn: LatencySummary  # W: arrival at the station -> completion
     # The resilience patterns' counters; left out of to_dict() when 0, so a spec without them keeps its figures.
     abandoned: int = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
+    budget_refused: int = 0  # a buffer's retries its retry budget refused (those messages were out of attempts)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""

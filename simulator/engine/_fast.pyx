@@ -27,6 +27,7 @@ from libc.stdlib cimport malloc, realloc, free
 import math
 
 from ..distributions import BLOCK, ServiceSampler
+from .retry import gate_for
 
 cdef enum:
     EV_DONE = 0      # station `target` ends the service of `req`
@@ -193,6 +194,8 @@ cdef class FastNode:
     cdef public long busy
     cdef public long arrivals_counted, rejected, errors, max_queue, warm_done, no_wait
     cdef public long recovered, exhausted, surfaced, lost, counted_rejected
+    cdef public long reentries  # retries that came back (first arrivals = arrivals_counted - reentries)
+    cdef public object gate  # the retry policy's jitter and budget (retry.RetryGate), None without them
     cdef public double busy_area, changed_at
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
@@ -504,6 +507,7 @@ cdef class Core:
             node.retry = st.retry
             node.has_retry = st.retry is not None
             node.max_attempts = st.retry.max_attempts if st.retry is not None else 0
+            node.gate = gate_for(st.retry, self.rand)
             node.instant = st.service.dist == "deterministic" and st.service.mean == 0.0
             if node.instant:
                 node.sojourns = node.waits
@@ -716,6 +720,7 @@ cdef class Core:
         elif e.kind == EV_ADMIT:
             self.admit(<FastNode> self.nodes[e.target], e.req, e.time)
         elif e.kind == EV_REENTER:
+            (<FastNode> self.nodes[e.target]).reentries += 1
             self.buffer_arrive(<FastNode> self.nodes[e.target], e.req, e.time, True)
         elif e.kind == EV_SIMPY:
             self.clock._simpy_event()
@@ -928,6 +933,7 @@ cdef class Core:
         cdef Req* q = self.req(r)
         cdef FastNode last = <FastNode> self.nodes[q.last_station]
         cdef FastNode b
+        cdef double delay
         q.met_error = True
         cdef int holder = q.holder
         if holder >= 0:
@@ -938,11 +944,15 @@ cdef class Core:
             if b.has_retry and q.attempts >= b.max_attempts:
                 last.exhausted += 1
             elif b.has_retry:
-                last.recovered += 1
-                if q.counted:
-                    (<FastStats> self.stats[q.source]).retries += 1
-                self.push(now + <double> b.retry.delay(q.attempts), EV_REENTER, holder, r)
-                return
+                delay = <double> (b.retry.delay(q.attempts) if b.gate is None else b.gate.delay(q.attempts, b))
+                if delay < 0.0:  # refused by the retry budget: out of attempts
+                    last.exhausted += 1
+                else:
+                    last.recovered += 1
+                    if q.counted:
+                        (<FastStats> self.stats[q.source]).retries += 1
+                    self.push(now + delay, EV_REENTER, holder, r)
+                    return
         if q.acked:
             last.lost += 1
             self.finish(r, 1)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..distributions import ServiceSampler
 from ..model import RetryPolicy, Station
+from .retry import RetryGate, gate_for
 from .stations import Node
 
 if TYPE_CHECKING:  # the simulation imports this module
@@ -36,12 +37,14 @@ __all__ = ["BufferNode", "EnqueueBufferNode"]
 class BufferNode(Node):
     """Runtime state of a buffer: consumers hold their slot while the request travels downstream."""
 
-    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching")
+    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching", "gate", "reentries")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         super().__init__(sim, idx, spec, rng)
         self.acknowledge = spec.acknowledge
         self.retry: RetryPolicy | None = spec.retry
+        self.gate: RetryGate | None = gate_for(spec.retry, sim.rng.random)  # jitter, budget; None without them
+        self.reentries = 0  # retries that came back: arrivals_counted - reentries = first arrivals
         self.on_reenter = self._reenter
         self.instant = spec.service.dist == "deterministic" and spec.service.mean == 0.0
         if self.instant:
@@ -132,6 +135,7 @@ class BufferNode(Node):
             self.busy -= 1
 
     def _reenter(self, req: Request, now: float) -> None:
+        self.reentries += 1
         self.arrive(req, now, True)
 
 

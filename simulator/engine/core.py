@@ -282,11 +282,16 @@ class Simulation:
             if policy is not None and req.attempts >= policy.max_attempts:
                 req.last_station.exhausted += 1
             elif policy is not None:
-                req.last_station.recovered += 1
-                if req.counted:
-                    req.source.retries += 1
-                self.env.at(now + policy.delay(req.attempts), holder.on_reenter, req)
-                return
+                gate = holder.gate
+                delay = policy.delay(req.attempts) if gate is None else gate.delay(req.attempts, holder)
+                if delay < 0.0:  # refused by the retry budget: out of attempts
+                    req.last_station.exhausted += 1
+                else:
+                    req.last_station.recovered += 1
+                    if req.counted:
+                        req.source.retries += 1
+                    self.env.at(now + delay, holder.on_reenter, req)
+                    return
         if req.acked:
             req.last_station.lost += 1
             self.finish(req, "failed")

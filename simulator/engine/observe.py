@@ -140,7 +140,13 @@ def station_result(node: Node, end: float) -> StationResult:
         wait=summarize(node.all_waits()),
         sojourn=summarize(node.sojourns),
         abandoned=getattr(node, "abandoned", 0),
+        budget_refused=_refused(node),
     )
+
+
+def _refused(node: Node) -> int:
+    gate = getattr(node, "gate", None)  # a buffer's, with jitter or a budget
+    return 0 if gate is None else int(gate.refused)
 
 
 def station_metrics(node: Node, qs: list[float], percentiles: tuple[float, ...], wait_over: tuple[float, ...],

@@ -35,6 +35,10 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         if rng.random() < 0.6:
             buffer["retry"] = {"max_attempts": rng.randint(1, 4), "backoff": rng.choice([0.05, 0.2]),
                                "multiplier": 2.0, "max_backoff": 1.0}
+            if rng.random() < 0.5:
+                buffer["retry"]["jitter"] = rng.choice(["full", 0.5])
+            if rng.random() < 0.4:
+                buffer["retry"]["budget"] = {"ratio": rng.choice([0.05, 0.2]), "burst": rng.choice([1, 5])}
         if rng.random() < 0.4:
             buffer["service"] = _service(rng)
         if rng.random() < 0.3:
