@@ -135,7 +135,8 @@ def _retry(raw: Any, f: str) -> RetryPolicy:
 
 
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
-                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline")
+                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline", "shed_wait",
+                 "shed_hold")
 
 
 def _station_name(name: Any, f: str) -> str:
@@ -199,6 +200,15 @@ def _station(raw: Any, f: str) -> Station:
         raise SpecError(f"{f}.on_deadline", f"must be 'cancel' or 'continue', got {on_deadline!r}")
     if "on_deadline" in d and deadline is None:
         raise SpecError(f"{f}.on_deadline", "needs a deadline")
+    shed_wait = _num(d["shed_wait"], f"{f}.shed_wait", lo=0.0) if d.get("shed_wait") is not None else None
+    shed_hold = _num(d["shed_hold"], f"{f}.shed_hold", lo=0.0, lo_open=True) if d.get("shed_hold") is not None \
+        else None
+    if shed_wait is not None and servers == INF:
+        raise SpecError(f"{f}.shed_wait", "needs a finite number of servers (an infinite station never queues)")
+    if shed_wait is not None and kind == "buffer" and shed_hold is None:
+        raise SpecError(f"{f}.shed_hold", "required to shed at a buffer (the mean time a consumer holds a message)")
+    if shed_hold is not None and shed_wait is None:
+        raise SpecError(f"{f}.shed_hold", "needs shed_wait")
     return Station(
         name=name,
         servers=servers,
@@ -216,6 +226,8 @@ def _station(raw: Any, f: str) -> Station:
         enqueue_error=enqueue_error,
         deadline=deadline,
         on_deadline=on_deadline,
+        shed_wait=shed_wait,
+        shed_hold=shed_hold,
     )
 
 

@@ -138,6 +138,13 @@ class Station:
     a service in progress runs to its end with its result discarded (the server stays busy); "continue" still does
     all of it up to the hand-off or exit (wasted work), then discards it. Either way the abandoned copy is no longer
     counted anywhere but in the stations' utilization and completions.
+
+    Load shedding (`shed_wait`, seconds): an arrival that finds every server busy and q requests waiting expects to
+    wait (q + 1) x hold / servers (exact in mean for exponential holds), with `hold` the station's mean service time
+    (a buffer has to state `shed_hold`, the mean time a consumer holds a message). It is rejected when that exceeds
+    `shed_wait`, so at most floor(shed_wait x servers / hold) wait: the station is an M/M/c/K with K = servers +
+    that (`admission_limit`, together with `capacity`). A shed arrival is a rejection like a full station's (counted
+    in `rejected`; an error before an acknowledgement, dropped after it).
     """
 
     name: str
@@ -156,11 +163,24 @@ class Station:
     enqueue_error: float = 0.0
     deadline: float | None = None
     on_deadline: str = "cancel"
+    shed_wait: float | None = None
+    shed_hold: float | None = None
 
     @property
     def infinite(self) -> bool:
         """True for an infinite-server (pure delay) station."""
         return self.servers == INF
+
+    @property
+    def admission_limit(self) -> int | None:
+        """The most requests present (in service + waiting) that still admit one more: `capacity` and shedding's
+        servers + floor(shed_wait x servers / hold), whichever is smaller; None for no limit."""
+        if self.shed_wait is None:
+            return self.capacity
+        hold = self.shed_hold if self.shed_hold is not None else self.service.mean
+        servers = int(self.servers)
+        shed = servers + (math.floor(self.shed_wait * servers / hold + 1e-9) if hold > 0 else 1 << 40)
+        return shed if self.capacity is None else min(self.capacity, shed)
 
     @property
     def is_buffer(self) -> bool:

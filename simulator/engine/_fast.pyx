@@ -474,7 +474,7 @@ cdef class Core:
         node.spec = st
         node.idx = i
         node.servers = st.servers
-        node.capacity = -1 if st.capacity is None else st.capacity
+        node.capacity = -1 if st.admission_limit is None else st.admission_limit  # capacity, and shedding's bound
         node.draws = Draws(ServiceSampler(st.service, rng)._draw)
         node.rand = self.rand
         node.waits = array.array("d")
@@ -514,7 +514,7 @@ cdef class Core:
             if st.enqueue is not None:
                 node.put_draws = Draws(ServiceSampler(st.enqueue, put_rng)._draw)
                 node.put_error = st.enqueue_error
-        elif st.capacity is None and st.timeout is None and st.slowdown is None:
+        elif st.admission_limit is None and st.timeout is None and st.slowdown is None:
             node.kind = K_PLAIN if st.errors is None or st.errors.threshold is None else K_CURVE
         else:
             node.kind = K_FULL

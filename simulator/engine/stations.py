@@ -57,7 +57,7 @@ class Node:
         self.spec = spec
         self.name = spec.name
         self.servers: float = spec.servers
-        self.capacity: int | None = spec.capacity
+        self.capacity: int | None = spec.admission_limit  # capacity, and load shedding's bound
         sampler = ServiceSampler(spec.service, rng)
         self.draws: list[float] = sampler.buf  # service times drawn ahead, consumed with pop()
         self.refill = sampler.refill
@@ -392,6 +392,6 @@ def node_class(st: Station) -> type[Node]:
     """The leanest station class for a (non-buffer) station's spec."""
     if st.deadline is not None:
         return DeadlineNode
-    if st.capacity is None and st.timeout is None and st.slowdown is None:
+    if st.admission_limit is None and st.timeout is None and st.slowdown is None:
         return PlainNode if st.errors is None or st.errors.threshold is None else CurveNode
     return Node

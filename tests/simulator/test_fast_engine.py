@@ -63,6 +63,8 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         station["timeout"] = rng.choice([0.05, 0.3])
     if rng.random() < 0.25:
         station["capacity"] = rng.randint(2, 30)
+    if rng.random() < 0.2:
+        station["shed_wait"] = rng.choice([0.05, 0.5])
     return station
 
 
