@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .model import (DISTRIBUTIONS, INF, ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError,
-                    Station)
+from .model import (DISTRIBUTIONS, INF, Breaker, ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source,
+                    SpecError, Station)
 
 __all__ = ["build_network"]
 
@@ -134,9 +134,20 @@ def _retry(raw: Any, f: str) -> RetryPolicy:
     )
 
 
+def _breaker(raw: Any, f: str) -> Breaker:
+    d = _obj(raw, f, ("failure_rate", "window", "min_calls", "open_for", "probes"))
+    return Breaker(
+        failure_rate=_num(d.get("failure_rate", 0.5), f"{f}.failure_rate", lo=0.0, lo_open=True, hi=1.0),
+        window=_num(d.get("window", 10.0), f"{f}.window", lo=0.0, lo_open=True),
+        min_calls=_int(d.get("min_calls", 20), f"{f}.min_calls", lo=1),
+        open_for=_num(d.get("open_for", 5.0), f"{f}.open_for", lo=0.0, lo_open=True),
+        probes=_int(d.get("probes", 1), f"{f}.probes", lo=1),
+    )
+
+
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
                  "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline", "shed_wait",
-                 "shed_hold")
+                 "shed_hold", "breaker")
 
 
 def _station_name(name: Any, f: str) -> str:
@@ -164,7 +175,7 @@ def _station_rules(d: Mapping[str, Any], f: str, kind: str, servers: float, erro
             if d.get(key) is not None:
                 raise SpecError(f"{f}.{key}", "not allowed on a buffer (put it on the station its consumers call)")
     else:
-        for key in ("acknowledge", "retry", "enqueue", "enqueue_error"):
+        for key in ("acknowledge", "retry", "enqueue", "enqueue_error", "breaker"):
             if key in d:
                 raise SpecError(f"{f}.{key}", "only allowed on kind 'buffer'")
 
@@ -228,6 +239,7 @@ def _station(raw: Any, f: str) -> Station:
         on_deadline=on_deadline,
         shed_wait=shed_wait,
         shed_hold=shed_hold,
+        breaker=_breaker(d["breaker"], f"{f}.breaker") if d.get("breaker") is not None else None,
     )
 
 

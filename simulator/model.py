@@ -12,6 +12,7 @@ __all__ = [
     "ErrorCurve",
     "Slowdown",
     "RetryPolicy",
+    "Breaker",
     "Station",
     "Source",
     "Network",
@@ -120,6 +121,25 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Breaker:
+    """A circuit breaker on a buffer's consumers, the callers of what lies downstream of it.
+
+    Closed: each call's outcome (a failure downstream, or a success: the request left the network or reached another
+    buffer) enters a sliding window of `window` seconds; at a failure, with at least `min_calls` outcomes in the
+    window and a failure share >= `failure_rate`, it opens. Open for `open_for` seconds: a consumer taking a message
+    fails it fast, without reaching downstream (counted in `short_circuited`); that is a failed visit of the buffer
+    like any other (its retry policy applies, and the request met an error). Then half-open: `probes` calls go
+    through, the others fail fast; a failure reopens it, `probes` successes close it (an outcome that arrives while
+    half-open counts as a probe's)."""
+
+    failure_rate: float = 0.5
+    window: float = 10.0
+    min_calls: int = 20
+    open_for: float = 5.0
+    probes: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Station:
     """A FIFO station with `servers` parallel servers (math.inf = pure delay) and optional capacity K.
 
@@ -165,6 +185,7 @@ class Station:
     on_deadline: str = "cancel"
     shed_wait: float | None = None
     shed_hold: float | None = None
+    breaker: Breaker | None = None
 
     @property
     def infinite(self) -> bool:

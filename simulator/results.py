@@ -164,7 +164,7 @@ class Snapshot:
         return d
 
 
-_OPTIONAL_COUNTS = ("abandoned", "budget_refused")
+_OPTIONAL_COUNTS = ("abandoned", "budget_refused", "short_circuited", "breaker_opened")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +193,8 @@ class StationResult:
     # The resilience patterns' counters; left out of to_dict() when 0, so a spec without them keeps its figures.
     abandoned: int = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
     budget_refused: int = 0  # a buffer's retries its retry budget refused (those messages were out of attempts)
+    short_circuited: int = 0  # a buffer's calls its circuit breaker failed fast (each also a failed visit of it)
+    breaker_opened: int = 0  # times its circuit breaker opened
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""

@@ -31,7 +31,7 @@ from ..model import Network, SpecError
 from ..results import Results, Snapshot
 from . import fast
 from .arrivals import ArrivalProcess, SourceStats
-from .buffers import BufferNode, EnqueueBufferNode
+from .buffers import EnqueueBufferNode, buffer_class
 from .clock import Clock
 from .observe import Observer, e2e_metrics, station_metrics
 from .request import DISCARD, Branch, Exit, Hop, Mark, Request, ScopeEnd
@@ -106,9 +106,11 @@ class Simulation:
         for i, st in enumerate(network.stations):
             put_rng = put_streams[i]
             if put_rng is not None:
-                self.nodes.append(EnqueueBufferNode(self, i, st, station_streams[i], put_rng))
+                put_cls = buffer_class(st)
+                assert issubclass(put_cls, EnqueueBufferNode)
+                self.nodes.append(put_cls(self, i, st, station_streams[i], put_rng))
             else:
-                cls = BufferNode if st.is_buffer else node_class(st)
+                cls = buffer_class(st) if st.is_buffer else node_class(st)
                 self.nodes.append(cls(self, i, st, station_streams[i]))
         self.stats = [SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
         self.sources = self._sources(source_streams)
@@ -277,6 +279,8 @@ class Simulation:
         holder = req.holder
         if holder is not None:
             req.holder = None
+            if holder.breaker is not None:
+                holder.breaker.failed(now)
             holder.release(now)
             policy = holder.retry
             if policy is not None and req.attempts >= policy.max_attempts:

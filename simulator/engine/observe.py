@@ -119,6 +119,7 @@ def station_result(node: Node, end: float) -> StationResult:
     """A station's figures at the end of a run."""
     area = node.area_at(end)
     arrivals = node.arrivals
+    breaker = getattr(node, "breaker", None)
     return StationResult(
         name=node.name,
         kind=node.spec.kind,
@@ -141,6 +142,8 @@ def station_result(node: Node, end: float) -> StationResult:
         sojourn=summarize(node.sojourns),
         abandoned=getattr(node, "abandoned", 0),
         budget_refused=_refused(node),
+        short_circuited=breaker.short_circuited if breaker is not None else 0,
+        breaker_opened=breaker.opened if breaker is not None else 0,
     )
 
 
