@@ -147,7 +147,7 @@ def _breaker(raw: Any, f: str) -> Breaker:
 
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
                  "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline", "shed_wait",
-                 "shed_hold", "breaker")
+                 "shed_hold", "breaker", "dead_letter", "idempotency_key", "errors_after_work")
 
 
 def _station_name(name: Any, f: str) -> str:
@@ -171,11 +171,11 @@ def _station_rules(d: Mapping[str, Any], f: str, kind: str, servers: float, erro
             and "window" in d["slowdown"] and slowdown.window != errors.window:
         raise SpecError(f"{f}.slowdown.window", "must equal errors.window (one utilization window per station)")
     if kind == "buffer":
-        for key in ("errors", "slowdown", "timeout", "deadline", "on_deadline"):
+        for key in ("errors", "slowdown", "timeout", "deadline", "on_deadline", "errors_after_work"):
             if d.get(key) is not None:
                 raise SpecError(f"{f}.{key}", "not allowed on a buffer (put it on the station its consumers call)")
     else:
-        for key in ("acknowledge", "retry", "enqueue", "enqueue_error", "breaker"):
+        for key in ("acknowledge", "retry", "enqueue", "enqueue_error", "breaker", "dead_letter", "idempotency_key"):
             if key in d:
                 raise SpecError(f"{f}.{key}", "only allowed on kind 'buffer'")
 
@@ -220,6 +220,15 @@ def _station(raw: Any, f: str) -> Station:
         raise SpecError(f"{f}.shed_hold", "required to shed at a buffer (the mean time a consumer holds a message)")
     if shed_hold is not None and shed_wait is None:
         raise SpecError(f"{f}.shed_hold", "needs shed_wait")
+    dead_letter = d.get("dead_letter")
+    if dead_letter is not None and (not isinstance(dead_letter, str) or not dead_letter.strip()):
+        raise SpecError(f"{f}.dead_letter", f"must be a queue name (a non-empty string), got {dead_letter!r}")
+    idempotency_key = d.get("idempotency_key", False)
+    if not isinstance(idempotency_key, bool):
+        raise SpecError(f"{f}.idempotency_key", f"must be true or false, got {idempotency_key!r}")
+    after_work = _num(d.get("errors_after_work", 0.0), f"{f}.errors_after_work", lo=0.0, hi=1.0)
+    if after_work and errors is None:
+        raise SpecError(f"{f}.errors_after_work", "needs errors (it is a share of them)")
     return Station(
         name=name,
         servers=servers,
@@ -240,6 +249,9 @@ def _station(raw: Any, f: str) -> Station:
         shed_wait=shed_wait,
         shed_hold=shed_hold,
         breaker=_breaker(d["breaker"], f"{f}.breaker") if d.get("breaker") is not None else None,
+        dead_letter=dead_letter,
+        idempotency_key=idempotency_key,
+        errors_after_work=after_work,
     )
 
 

@@ -165,6 +165,14 @@ class Station:
     `shed_wait`, so at most floor(shed_wait x servers / hold) wait: the station is an M/M/c/K with K = servers +
     that (`admission_limit`, together with `capacity`). A shed arrival is a rejection like a full station's (counted
     in `rejected`; an error before an acknowledgement, dropped after it).
+
+    A buffer's `dead_letter` names its dead-letter queue: a message whose request ends under this buffer's hold (out
+    of attempts, refused by the retry budget, or with no retry policy) is kept there: counted in `dead_letters` (and
+    per source in `dead_lettered`), its outcome unchanged (failed after an acknowledgement, else error): kept is not
+    settled. `errors_after_work` (a station's) is the share of its errors that happen after it did the work (a
+    gateway time-out after the charge); a buffer that retries such a call without an `idempotency_key` makes the
+    work happen again: each such retry is a duplicate, counted at the station and per source in `duplicates`. With
+    `idempotency_key: true` on the buffer none is.
     """
 
     name: str
@@ -186,6 +194,9 @@ class Station:
     shed_wait: float | None = None
     shed_hold: float | None = None
     breaker: Breaker | None = None
+    dead_letter: str | None = None
+    idempotency_key: bool = False
+    errors_after_work: float = 0.0
 
     @property
     def infinite(self) -> bool:

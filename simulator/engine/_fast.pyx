@@ -144,6 +144,7 @@ cdef class FastStats:
     """A source's counters and latency samples (past the warm-up): what `arrivals.SourceStats` holds."""
     cdef public str name
     cdef public long arrivals, acked, retries, unfinished, unfinished_acked, timeouts, met_error_ok
+    cdef public long dead_lettered, duplicates
     cdef public long n_error, n_failed, n_dropped
     cdef public int need
     cdef public double deadline
@@ -167,6 +168,7 @@ cdef class FastStats:
         self.exits = [array.array("d") for _ in range(n_stations)]
         self.retries = 0
         self.unfinished = 0
+        self.dead_lettered = self.duplicates = 0
 
     @property
     def outcomes(self):
@@ -196,6 +198,9 @@ cdef class FastNode:
     cdef public long recovered, exhausted, surfaced, lost, counted_rejected
     cdef public long reentries  # retries that came back (first arrivals = arrivals_counted - reentries)
     cdef public object gate  # the retry policy's jitter and budget (retry.RetryGate), None without them
+    cdef public long dead_letters, duplicates
+    cdef public bint dead_letter, idempotent
+    cdef double after_work
     cdef public double busy_area, changed_at
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
@@ -422,6 +427,7 @@ cdef class Core:
     cdef public object window
     cdef public object clock
     cdef dict calls
+    cdef bint after_work_pending  # the failed visit's error came after its work (read by visit_failed)
 
     def __cinit__(self):
         self.heap = NULL
@@ -501,6 +507,9 @@ cdef class Core:
         node.at_last_snapshot = (0.0, 0, 0, 0)
         node.peak_utilization = None
         node.retry = None
+        node.after_work = st.errors_after_work
+        node.dead_letter = st.dead_letter is not None
+        node.idempotent = st.idempotency_key
         if st.is_buffer:
             node.kind = K_ENQUEUE if st.enqueue is not None else K_BUFFER
             node.acknowledge = st.acknowledge
@@ -934,6 +943,8 @@ cdef class Core:
         cdef FastNode last = <FastNode> self.nodes[q.last_station]
         cdef FastNode b
         cdef double delay
+        cdef bint after_work = self.after_work_pending
+        self.after_work_pending = False
         q.met_error = True
         cdef int holder = q.holder
         if holder >= 0:
@@ -951,8 +962,16 @@ cdef class Core:
                     last.recovered += 1
                     if q.counted:
                         (<FastStats> self.stats[q.source]).retries += 1
+                    if after_work and not b.idempotent:  # the retry does the work again
+                        last.duplicates += 1
+                        if q.counted:
+                            (<FastStats> self.stats[q.source]).duplicates += 1
                     self.push(now + delay, EV_REENTER, holder, r)
                     return
+            if b.dead_letter:  # out of attempts: kept in the dead-letter queue (not settled)
+                b.dead_letters += 1
+                if q.counted:
+                    (<FastStats> self.stats[q.source]).dead_lettered += 1
         if q.acked:
             last.lost += 1
             self.finish(r, 1)
@@ -1019,6 +1038,8 @@ cdef class Core:
             node.successes_left = node.successes_before_error()
             node.errors += 1
             q.last_station = node.idx
+            if node.after_work > 0.0 and self.rand() < node.after_work:
+                self.after_work_pending = True
             self.visit_failed(r, now)
             return
         node.successes_left = left
@@ -1094,6 +1115,8 @@ cdef class Core:
         if failed:
             node.errors += 1
             q.last_station = node.idx
+            if node.after_work > 0.0 and not q.cut_off and self.rand() < node.after_work:
+                self.after_work_pending = True
             self.visit_failed(r, now)
             return
         self.route_on(node, r, now)

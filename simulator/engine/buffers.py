@@ -38,7 +38,8 @@ __all__ = ["BufferNode", "EnqueueBufferNode", "BreakerBufferNode", "BreakerEnque
 class BufferNode(Node):
     """Runtime state of a buffer: consumers hold their slot while the request travels downstream."""
 
-    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching", "gate", "reentries", "breaker")
+    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching", "gate", "reentries", "breaker",
+                 "dead_letter", "dead_letters", "idempotent")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         super().__init__(sim, idx, spec, rng)
@@ -47,6 +48,9 @@ class BufferNode(Node):
         self.gate: RetryGate | None = gate_for(spec.retry, sim.rng.random)  # jitter, budget; None without them
         self.reentries = 0  # retries that came back: arrivals_counted - reentries = first arrivals
         self.breaker = CircuitBreaker(spec.breaker) if spec.breaker is not None else None  # BreakerBufferNode's
+        self.dead_letter = spec.dead_letter is not None
+        self.dead_letters = 0  # messages kept in its dead-letter queue
+        self.idempotent = spec.idempotency_key
         self.on_reenter = self._reenter
         self.instant = spec.service.dist == "deterministic" and spec.service.mean == 0.0
         if self.instant:

@@ -95,6 +95,7 @@ class Simulation:
         self.end_time = math.nan  # set when the run is closed
         self._build(streams[:n], streams[n:n + m], put_streams)
         self.observer = Observer(self)
+        self.after_work_pending = False
 
     def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
                put_streams: list[np.random.Generator | None]) -> None:
@@ -271,6 +272,8 @@ class Simulation:
 
     def visit_failed(self, req: Request, now: float) -> None:
         """A visit of `req.last_station` failed: the holding buffer retries it, or the request ends."""
+        after_work = self.after_work_pending  # the failed visit's error came after its work (errors_after_work)
+        self.after_work_pending = False
         if self.scoped:
             if getattr(req, "ghost", False):
                 return  # an abandoned copy's failure matters to no one
@@ -294,8 +297,16 @@ class Simulation:
                     req.last_station.recovered += 1
                     if req.counted:
                         req.source.retries += 1
+                    if after_work and not holder.idempotent:  # the retry does the work again
+                        req.last_station.duplicates += 1
+                        if req.counted:
+                            req.source.duplicates += 1
                     self.env.at(now + delay, holder.on_reenter, req)
                     return
+            if holder.dead_letter:  # out of attempts: kept in the dead-letter queue (not settled)
+                holder.dead_letters += 1
+                if req.counted:
+                    req.source.dead_lettered += 1
         if req.acked:
             req.last_station.lost += 1
             self.finish(req, "failed")

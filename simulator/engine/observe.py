@@ -144,6 +144,8 @@ def station_result(node: Node, end: float) -> StationResult:
         budget_refused=_refused(node),
         short_circuited=breaker.short_circuited if breaker is not None else 0,
         breaker_opened=breaker.opened if breaker is not None else 0,
+        dead_letters=getattr(node, "dead_letters", 0),
+        duplicates=getattr(node, "duplicates", 0),
     )
 
 
@@ -258,4 +260,6 @@ def source_result(name: str, stats: list[SourceStats], names: list[str]) -> Sour
         timeouts=sum(st.timeouts for st in stats),
         unsettled=sum(sum(row) for row in leaks.values()),
         leaks=leaks,
+        dead_lettered=sum(st.dead_lettered for st in stats),
+        duplicates=sum(st.duplicates for st in stats),
     )

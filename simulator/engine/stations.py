@@ -46,7 +46,8 @@ class Node:
                  "max_queue", "warm_done", "no_wait", "recovered", "exhausted", "counted_rejected", "waits",
                  "sojourns", "cutoff", "base_error", "curve", "slowdown", "check_errors", "p_error", "successes_left",
                  "tracked", "window", "mark_step", "marks", "next_mark", "window_utilization", "slow_factor",
-                 "at_last_snapshot", "peak_utilization", "surfaced", "lost", "abandoned")
+                 "at_last_snapshot", "peak_utilization", "surfaced", "lost", "abandoned",
+                 "after_work", "duplicates")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -74,6 +75,8 @@ class Node:
         self.surfaced = 0  # failed visits here that ended their request as an error (before an acknowledgement)
         self.lost = 0  # failed visits here that ended their (acknowledged) request as failed
         self.abandoned = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
+        self.after_work = spec.errors_after_work  # share of its errors that come after the work
+        self.duplicates = 0  # retries, without an idempotency key, of its calls that failed after the work
         self.counted_rejected = 0  # rejections of requests past the warm-up
         self.waits = array("d")  # the non-zero wait of every counted visit
         self.no_wait = 0  # counted visits that did not wait: their zero waits are counted, not stored (all_waits())
@@ -253,9 +256,16 @@ class Node:
         if failed:
             self.errors += 1
             req.last_station = self
+            if self.after_work and not req.cut_off:
+                self._after_work()
             self.sim.visit_failed(req, now)
             return
         req.route[self.idx].arrive(req, now)
+
+    def _after_work(self) -> None:
+        """Did this error come after the work? The simulation's visit_failed reads the answer."""
+        if self.rng.random() < self.after_work:
+            self.sim.after_work_pending = True
 
 
 class PlainNode(Node):
@@ -309,6 +319,8 @@ class PlainNode(Node):
             self.successes_left = self._successes_before_error()
             self.errors += 1
             req.last_station = self
+            if self.after_work:
+                self._after_work()
             self.sim.visit_failed(req, now)
             return
         self.successes_left = left
