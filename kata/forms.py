@@ -20,6 +20,13 @@ HELP = {
     "hit_ratio": "Share of reads answered from the cache.",
     "cores": "CPU cores per instance: they do the part's own work, and each costs money.",
     "ttl_seconds": "How long a cached entry lives: longer answers more reads, with older data.",
+    "retry_jitter": "Make this share of each backoff random, so retries after one failure burst spread out.",
+    "retry_budget": "Retries allowed per new message (a token bucket); past it a failed call is not retried.",
+    "dead_letter": "Keep messages out of attempts in a dead-letter queue. They are kept, not settled.",
+    "idempotency_key": "Send a key with each call, so a retry after a late failure is not carried out twice.",
+    "breaker_threshold": "Stop calling for a while when this share of the recent calls failed; calls then fail fast.",
+    "deadline_ms": "Give up a call that has not finished within this time; its work is cancelled.",
+    "shed_wait_ms": "Refuse a request that would wait longer than this in the queue (it is an error).",
 }
 
 
