@@ -27,6 +27,7 @@ from libc.stdlib cimport malloc, realloc, free
 import math
 
 from ..distributions import BLOCK, ServiceSampler
+from .breaker import CircuitBreaker
 from .retry import gate_for
 
 cdef enum:
@@ -198,6 +199,7 @@ cdef class FastNode:
     cdef public long recovered, exhausted, surfaced, lost, counted_rejected
     cdef public long reentries  # retries that came back (first arrivals = arrivals_counted - reentries)
     cdef public object gate  # the retry policy's jitter and budget (retry.RetryGate), None without them
+    cdef public object breaker  # a buffer's circuit breaker (breaker.CircuitBreaker), None without one
     cdef public long dead_letters, duplicates
     cdef public bint dead_letter, idempotent
     cdef double after_work
@@ -517,6 +519,7 @@ cdef class Core:
             node.has_retry = st.retry is not None
             node.max_attempts = st.retry.max_attempts if st.retry is not None else 0
             node.gate = gate_for(st.retry, self.rand)
+            node.breaker = CircuitBreaker(st.breaker) if st.breaker is not None else None
             node.instant = st.service.dist == "deterministic" and st.service.mean == 0.0
             if node.instant:
                 node.sojourns = node.waits
@@ -867,6 +870,8 @@ cdef class Core:
     cdef void release(self, int holder, double now) except *:
         """`BufferNode.release`: the consumer takes the next waiting message, or its slot frees."""
         cdef FastNode b = <FastNode> self.nodes[holder]
+        if b.breaker is not None:
+            b.breaker.succeeded(now)  # (a no-op right after `failed`: then this release is the failure's)
         if b.ring_len:
             self.take(b, b.q_pop(), now)
         else:
@@ -949,9 +954,11 @@ cdef class Core:
         cdef int holder = q.holder
         if holder >= 0:
             q.holder = -1
+            b = <FastNode> self.nodes[holder]
+            if b.breaker is not None:
+                b.breaker.failed(now)
             self.release(holder, now)
             q = self.req(r)
-            b = <FastNode> self.nodes[holder]
             if b.has_retry and q.attempts >= b.max_attempts:
                 last.exhausted += 1
             elif b.has_retry:
@@ -1173,11 +1180,19 @@ cdef class Core:
                 node.warm_done += 1
             node.dispatching = True
             try:
-                self.route_on(node, r, now)
+                self.hand_on(node, r, now)
             finally:
                 node.dispatching = False
             return
         self.push(now + node.draws.next(), EV_DONE, node.idx, r)
+
+    cdef inline void hand_on(self, FastNode node, int r, double now) except *:
+        """A consumer hands its message on downstream, unless the buffer's breaker fails it fast."""
+        if node.breaker is None or node.breaker.allow(now):
+            self.route_on(node, r, now)
+        else:
+            self.req(r).last_station = node.idx
+            self.visit_failed(r, now)
 
     cdef void buffer_done(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
@@ -1188,7 +1203,7 @@ cdef class Core:
         else:
             push_double(node.waits, q.service_started_at - q.arrived_at)
             push_double(node.sojourns, now - q.arrived_at)
-        self.route_on(node, r, now)
+        self.hand_on(node, r, now)
 
     cdef void admit(self, FastNode node, int r, double now) except *:
         """`EnqueueBufferNode._admit`: the write ended; it may fail, else the message is admitted."""

@@ -52,8 +52,6 @@ def missing(network: Network) -> str | None:
     for st in network.stations:
         if st.deadline is not None:
             return f"station deadlines (station {st.name!r})"
-        if st.breaker is not None:
-            return f"circuit breakers (buffer {st.name!r})"
     return None
 
 

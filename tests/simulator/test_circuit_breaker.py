@@ -130,9 +130,23 @@ def test_fast_fails_go_through_the_retry_policy() -> None:
     assert res.overall.outcomes["failed"] == res.overall.arrivals - res.overall.unfinished
 
 
-def test_the_compiled_engine_falls_back_for_a_breaker() -> None:
-    net = build_network(_spec())
-    assert not fast.supports(net) and Simulation(net).engine == "pure"
+def _retrying(p: float) -> dict[str, Any]:
+    spec = _spec(p=p)
+    spec["stations"][0].update(retry={"max_attempts": 3, "backoff": 0.5, "jitter": "full"}, acknowledge=True,
+                               servers=30, capacity=2000)
+    return spec
+
+
+@pytest.mark.skipif(not fast.AVAILABLE, reason="the compiled engine is not built")
+@pytest.mark.parametrize("spec", [_spec(), _retrying(1.0), _retrying(0.3)])
+def test_both_engines_give_the_same_breaker_to_the_last_bit(spec: dict[str, Any]) -> None:
+    net = build_network(spec)
+    assert fast.supports(net)
+    runs = []
+    for engine in ("pure", "fast"):
+        sim = Simulation(net, seed=5, engine=engine)
+        runs.append(([snap.to_dict() for snap in sim.stream(0.7)], sim.results().to_dict()))
+    assert runs[0] == runs[1] and runs[0][1]["stations"][0]["breaker_opened"] > 0
 
 
 @pytest.mark.parametrize(("where", "breaker", "message"), [

@@ -43,6 +43,9 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
                 buffer["dead_letter"] = f"{name}-dlq"
             if rng.random() < 0.3:
                 buffer["idempotency_key"] = True
+        if rng.random() < 0.3:
+            buffer["breaker"] = {"failure_rate": rng.choice([0.01, 0.2]), "window": 2.0, "min_calls": 3,
+                                 "open_for": rng.choice([0.5, 3.0]), "probes": rng.randint(1, 3)}
         if rng.random() < 0.4:
             buffer["service"] = _service(rng)
         if rng.random() < 0.3:
