@@ -23,7 +23,7 @@ from .replication import t_quantile
 
 LAM, TAU, P = 20.0, 0.1, 0.25
 BREAKER = {"failure_rate": 0.3, "window": 5.0, "min_calls": 20, "open_for": 2.0, "probes": 3}
-DURATION, R = 600.0, 10
+DURATION, R = 600.0, 30
 
 
 def _spec(p: float = P, breaker: dict[str, Any] | None = None) -> dict[str, Any]:
