@@ -37,6 +37,7 @@ cdef enum:
     EV_FIRE = 3      # source `target`'s next arrival
     EV_SIMPY = 4     # a SimPy event's marker
     EV_CALL = 5      # a Python call `handler(obj, time)` scheduled with `at`
+    EV_DEADLINE = 6  # station `target`'s caller deadline on `req` passes (if it still runs)
 
 cdef enum:
     K_PLAIN = 0
@@ -50,6 +51,8 @@ cdef enum:
     H_EXIT = 1
     H_BRANCH = 2
     H_MARK = 3
+    H_SCOPE = 4    # before a buffer or an exit in a network with deadlines: the deadline's scope ends (`ScopeEnd`)
+    H_DISCARD = 5  # where an abandoned copy's work ends (`Discard`)
 
 DEF BLOCK_BITS = 12
 DEF REQ_BLOCK = 4096
@@ -77,6 +80,9 @@ cdef struct Req:
     bint acked
     bint cut_off
     bint met_error
+    bint ghost  # the abandoned copy a deadline left behind: it counts nowhere
+    int deadline_node
+    double deadline_at  # INFINITY: none runs; -INFINITY: a ghost, never timed again
 
 cdef struct Hop:
     int kind
@@ -198,6 +204,9 @@ cdef class FastNode:
     cdef public long arrivals_counted, rejected, errors, max_queue, warm_done, no_wait
     cdef public long recovered, exhausted, surfaced, lost, counted_rejected
     cdef public long reentries  # retries that came back (first arrivals = arrivals_counted - reentries)
+    cdef public long abandoned  # requests whose caller's deadline set here passed
+    cdef double deadline  # the station's caller deadline (INFINITY: none)
+    cdef bint cancel  # on_deadline "cancel"
     cdef public object gate  # the retry policy's jitter and budget (retry.RetryGate), None without them
     cdef public object breaker  # a buffer's circuit breaker (breaker.CircuitBreaker), None without one
     cdef public long dead_letters, duplicates
@@ -418,6 +427,9 @@ cdef class Core:
     cdef double* cum
     cdef int* btargets
     cdef int n_branch
+    cdef int** routes  # per source its route (a hop per station), then the all-discard route of cancelled ghosts
+    cdef int n_routes
+    cdef bint scoped  # some station has a deadline
     cdef public list nodes, stats, sources
     cdef list node_objs
     cdef object rand
@@ -437,6 +449,8 @@ cdef class Core:
         self.hops = NULL
         self.cum = NULL
         self.btargets = NULL
+        self.routes = NULL
+        self.n_routes = 0
         self.free_head = -1
 
     def __dealloc__(self):
@@ -448,6 +462,9 @@ cdef class Core:
         free(self.hops)
         free(self.cum)
         free(self.btargets)
+        if self.routes != NULL:
+            free(self.routes[self.n_routes - 1])  # the discard route (the sources free their own)
+        free(self.routes)
 
     def __init__(self, object sim, object network, list streams, list put_streams, object rng):
         """`streams`: one numpy generator per station then per source (as the pure engine spawns them);
@@ -488,6 +505,8 @@ cdef class Core:
         node.waits = array.array("d")
         node.sojourns = array.array("d")
         node.cutoff = st.timeout if st.timeout is not None else INFINITY
+        node.deadline = st.deadline if st.deadline is not None else INFINITY
+        node.cancel = st.on_deadline == "cancel"
         node.base_error = st.errors.base if st.errors is not None else 0.0
         node.curve = st.errors if st.errors is not None and st.errors.threshold is not None else None
         node.slowdown = st.slowdown
@@ -526,7 +545,7 @@ cdef class Core:
             if st.enqueue is not None:
                 node.put_draws = Draws(ServiceSampler(st.enqueue, put_rng)._draw)
                 node.put_error = st.enqueue_error
-        elif st.admission_limit is None and st.timeout is None and st.slowdown is None:
+        elif st.admission_limit is None and st.timeout is None and st.slowdown is None and st.deadline is None:
             node.kind = K_PLAIN if st.errors is None or st.errors.threshold is None else K_CURVE
         else:
             node.kind = K_FULL
@@ -583,6 +602,10 @@ cdef class Core:
         cdef ArrivalSource src
         node_hops = [self._hop(H_NODE, i) for i in range(n)]
         exit_hops = [self._hop(H_EXIT, i) for i in range(n)]
+        self.scoped = any(st.deadline is not None for st in network.stations)
+        if self.scoped:  # `Simulation._routes`: a hop into a buffer or out of the network ends a deadline's scope
+            exit_hops = [self._scope(h) for h in exit_hops]
+            node_hops = [self._scope(h) if network.stations[i].is_buffer else h for i, h in enumerate(node_hops)]
         base_route = self._route(network.routing, node_hops, exit_hops)
         self.sources = []
         for j, spec in enumerate(network.sources):
@@ -622,6 +645,20 @@ cdef class Core:
             for i in range(n):
                 src.route[i] = route[i]
             self.sources.append(src)
+        cdef int m = len(self.sources)
+        self.routes = <int**> malloc((m + 1) * sizeof(int*))
+        for k in range(m):
+            self.routes[k] = (<ArrivalSource> self.sources[k]).route
+        self.routes[m] = <int*> malloc(max(1, n) * sizeof(int))
+        h = self._hop(H_DISCARD, 0)
+        for i in range(n):
+            self.routes[m][i] = h
+        self.n_routes = m + 1
+
+    cdef int _scope(self, int target):
+        cdef int h = self._hop(H_SCOPE, 0)
+        self.hops[h].target = target
+        return h
 
     # ------------------------------------------------------------------ the calendar
     cdef inline void push(self, double time, int kind, int target, int req) except *:
@@ -736,6 +773,8 @@ cdef class Core:
             self.buffer_arrive(<FastNode> self.nodes[e.target], e.req, e.time, True)
         elif e.kind == EV_SIMPY:
             self.clock._simpy_event()
+        elif e.kind == EV_DEADLINE:
+            self.expire(<FastNode> self.nodes[e.target], e.req, e.time)
         else:
             handler, obj = self.calls.pop(e.eid)
             handler(obj, e.time)
@@ -815,6 +854,8 @@ cdef class Core:
         q.attempts = 0
         q.cut_off = False
         q.last_station = -1
+        q.ghost = False
+        q.deadline_at = INFINITY
         q.counted = i >= self.warmup
         cdef FastStats st = <FastStats> src.stats
         if q.counted:
@@ -850,6 +891,17 @@ cdef class Core:
                     q.steps_done = hp.step + 1
                 h = hp.target
                 continue
+            if hp.kind == H_SCOPE:
+                q = self.req(r)
+                if q.ghost:  # an abandoned copy's work ends at a hand-off or exit
+                    self.free_req(r)
+                    return
+                q.deadline_at = INFINITY
+                h = hp.target
+                continue
+            if hp.kind == H_DISCARD:
+                self.free_req(r)
+                return
             # a branch: targets[bisect_right(cum, u)]
             u = self.rand()
             lo = 0
@@ -863,8 +915,7 @@ cdef class Core:
             h = self.btargets[hp.b0 + lo]
 
     cdef inline void route_on(self, FastNode node, int r, double now) except *:
-        cdef ArrivalSource src = <ArrivalSource> self.sources[self.req(r).source]
-        self.hop(src.route[node.idx], r, now)
+        self.hop(self.routes[self.req(r).source][node.idx], r, now)
 
     # ------------------------------------------------------------------ a request's end
     cdef void release(self, int holder, double now) except *:
@@ -950,6 +1001,10 @@ cdef class Core:
         cdef double delay
         cdef bint after_work = self.after_work_pending
         self.after_work_pending = False
+        if q.ghost:  # an abandoned copy's failure matters to no one
+            self.free_req(r)
+            return
+        q.deadline_at = INFINITY
         q.met_error = True
         cdef int holder = q.holder
         if holder >= 0:
@@ -985,6 +1040,47 @@ cdef class Core:
         else:
             last.surfaced += 1
             self.finish(r, 0)
+
+    cdef void expire(self, FastNode node, int r, double now) except *:
+        """`DeadlineNode._expire`: a twin carries the request's life on (a failed visit of `node`); the original
+        becomes a ghost whose work is cancelled or continues."""
+        cdef Req* q = self.req(r)
+        if q.deadline_at != now or q.deadline_node != node.idx:
+            return  # the scope ended, or an earlier deadline took over
+        node.abandoned += 1
+        cdef int t = self.new_req()  # may move the records: fetch both after it
+        q = self.req(r)
+        cdef Req* tw = self.req(t)
+        cdef int next_free = tw.next_free
+        tw[0] = q[0]
+        tw.next_free = next_free
+        tw.deadline_at = INFINITY
+        tw.ghost = False
+        q.ghost = True
+        q.deadline_at = -INFINITY
+        q.holder = -1
+        q.counted = False
+        if node.cancel and not self.unqueue(r):
+            q.source = self.n_routes - 1  # in service: its result is discarded when the service ends
+        tw.last_station = node.idx
+        self.visit_failed(t, now)
+
+    cdef bint unqueue(self, int r) except *:
+        """`Simulation.cancel`: take a waiting request out of its station's queue (True), if it waits in one."""
+        cdef FastNode node
+        cdef Py_ssize_t k, j, cap
+        for node in self.nodes:
+            if node.kind == K_BUFFER or node.kind == K_ENQUEUE or not node.ring_len:
+                continue
+            cap = node.ring_cap
+            for k in range(node.ring_len):
+                if node.ring[(node.ring_head + k) % cap] == r:
+                    for j in range(k, node.ring_len - 1):
+                        node.ring[(node.ring_head + j) % cap] = node.ring[(node.ring_head + j + 1) % cap]
+                    node.ring_len -= 1
+                    self.free_req(r)
+                    return True
+        return False
 
     # ------------------------------------------------------------------ stations
     cdef void node_arrive(self, FastNode node, int r, double now) except *:
@@ -1054,6 +1150,11 @@ cdef class Core:
 
     cdef void full_arrive(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
+        cdef double t = now + node.deadline
+        if t < q.deadline_at:  # `DeadlineNode.arrive` (never for a station without one: t is then inf)
+            q.deadline_at = t
+            q.deadline_node = node.idx
+            self.push(t, EV_DEADLINE, node.idx, r)
         node.arrivals_counted += 1
         if node.capacity >= 0 and node.busy + node.ring_len >= node.capacity:
             node.rejected += 1

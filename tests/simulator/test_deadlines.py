@@ -58,7 +58,6 @@ def _runs(on_deadline: str) -> list[dict[str, Any]]:
 def test_with_continue_the_share_abandoned_is_the_mmc_sojourn_tail() -> None:
     """Concept: work that continues leaves the station an M/M/c, so abandonment = P(W > D) exactly."""
     runs = _runs("continue")
-    assert {r["engine"] for r in runs} == {"pure"}  # the automatic fallback: the compiled engine lacks deadlines
     exact = mmc_sojourn_tail(LAM, MU, C, D)
     est = estimate(runs, "abandoned")
     assert est.agrees_with(exact), est.explain(exact)
@@ -152,16 +151,32 @@ def test_nested_deadlines_the_earliest_wins() -> None:
     assert res.station("api").abandoned == res.overall.arrivals and res.station("gw").abandoned == 0
 
 
-def test_the_compiled_engine_refuses_a_network_with_deadlines_and_auto_falls_back() -> None:
-    net = build_network(_spec("cancel"))
-    assert not fast.supports(net)
-    assert Simulation(net, requests=10).engine == "pure"
-    if fast.AVAILABLE:
-        with pytest.raises(RuntimeError, match="station deadlines"):
-            Simulation(net, requests=10, engine="fast")
-        plain = _spec("cancel")
-        del plain["stations"][0]["deadline"], plain["stations"][0]["on_deadline"]
-        assert Simulation(build_network(plain), requests=10).engine == "fast"
+@pytest.mark.skipif(not fast.AVAILABLE, reason="the compiled engine is not built")
+@pytest.mark.parametrize("case", ["cancel", "continue", "worker", "nested"])
+def test_both_engines_give_the_same_deadlines_to_the_last_bit(case: str) -> None:
+    if case in ("cancel", "continue"):
+        spec = _spec(case)
+        spec.update(duration=300.0)
+    elif case == "worker":
+        spec = _worker_spec(0.25, 0.2)
+        spec["stations"][1]["service"] = {"dist": "exponential", "mean": 0.2}
+        spec["stations"][1]["servers"] = 2
+    else:
+        spec = {"arrival": {"rate": 8.0},
+                "stations": [
+                    {"name": "api", "servers": 2, "service": {"dist": "exponential", "mean": 0.1}, "deadline": 1.0,
+                     "on_deadline": "continue"},
+                    {"name": "gw", "servers": 3, "service": {"dist": "exponential", "mean": 0.3}, "deadline": 0.5,
+                     "errors": {"base": 0.05}, "capacity": 10}],
+                "routing": [[0, 0.8], [0, 0]], "duration": 120.0, "drain": 5.0}
+    net = build_network(spec)
+    assert fast.supports(net)
+    runs = []
+    for engine in ("pure", "fast"):
+        sim = Simulation(net, seed=11, engine=engine)
+        runs.append(([snap.to_dict() for snap in sim.stream(0.9)], sim.results().to_dict()))
+    assert runs[0] == runs[1]
+    assert sum(st.get("abandoned", 0) for st in runs[0][1]["stations"]) > 0
 
 
 @pytest.mark.parametrize(("station", "message"), [

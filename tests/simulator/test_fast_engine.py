@@ -74,6 +74,9 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         station["capacity"] = rng.randint(2, 30)
     if rng.random() < 0.2:
         station["shed_wait"] = rng.choice([0.05, 0.5])
+    if rng.random() < 0.25:
+        station["deadline"] = rng.choice([0.05, 0.3])
+        station["on_deadline"] = rng.choice(["cancel", "continue"])
     return station
 
 
