@@ -30,6 +30,9 @@ HELP = {
 }
 
 
+YES_NO = frozenset({"acknowledges", "dead_letter", "idempotency_key"})  # 0/1 parameters, shown as checkboxes
+
+
 class _OnStep:
     """A value on the parameter's steps from its minimum (100, 200, … for a capacity from 100 in steps of 100).
 
@@ -59,7 +62,7 @@ class _OnStep:
 
 def _allowed(spec: ParameterSpec) -> str:
     """The range beside a field, in the field's own numbers: "Allowed: 100 to 100,000, in steps of 100."."""
-    if spec.name == "acknowledges":
+    if spec.name in YES_NO:
         return ""
 
     def shown(value: float) -> str:
@@ -78,7 +81,7 @@ class PartParamsForm(forms.Form):
         for spec in part.parameters:
             if not spec.learner_editable:
                 continue
-            if spec.name == "acknowledges":
+            if spec.name in YES_NO:
                 field: forms.Field = forms.BooleanField(required=False, label=spec.label)
             elif spec.step >= 1 and float(spec.step).is_integer() and float(spec.minimum).is_integer():
                 field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label,

@@ -10,9 +10,11 @@ import dataclasses
 from typing import Any
 
 import pytest
+from django import forms
 
 from kata.compiler import BUDGET_BURST, compile_design
 from kata.design import design_validate
+from kata.forms import PartParamsForm
 from kata.palette import Palette, ParameterSpec
 from kata.runs.seeds import design_grade
 from simulator import build_network
@@ -118,3 +120,14 @@ def test_without_an_idempotency_key_duplicates_fail_no_dropped_transactions(clea
                          seeds=[1]).grade
     assert all(s.passed for s in keyed.scenarios), {s.id: s.explanation for s in keyed.scenarios}
 
+
+
+def test_the_inspector_shows_the_yes_no_patterns_as_checkboxes(clearpay_palette):
+    form = PartParamsForm(part=clearpay_palette.part("queue"))
+    assert isinstance(form.fields["dead_letter"], forms.BooleanField)
+    assert isinstance(form.fields["breaker_threshold"], forms.FloatField)
+    bound = PartParamsForm({"capacity": 5000, "acknowledges": "on", "max_attempts": 5, "backoff_ms": 500,
+                            "retry_jitter": 0.5, "retry_budget": 0.1, "dead_letter": "on", "breaker_threshold": 0.3},
+                           part=clearpay_palette.part("queue"))
+    assert bound.is_valid(), bound.errors
+    assert bound.params()["dead_letter"] == 1.0 and bound.params()["retry_jitter"] == 0.5
