@@ -178,6 +178,17 @@ def station_metrics(node: Node, qs: list[float], percentiles: tuple[float, ...],
     out[f"{name}.throughput"] = admitted / span if span > 0 else None
     out[f"{name}.arrival_rate"] = reached / span if span > 0 else None
     out[f"{name}.blocking_prob"] = node.counted_rejected / reached if reached else None
+    spec = node.spec  # the patterns' counts, only for a station that has the pattern (the CLI's keys stay stable)
+    if spec.deadline is not None:
+        out[f"{name}.abandoned"] = getattr(node, "abandoned", 0)
+    if spec.breaker is not None:
+        out[f"{name}.short_circuited"] = getattr(node, "breaker").short_circuited
+    if spec.retry is not None and spec.retry.budget_ratio is not None:
+        out[f"{name}.budget_refused"] = _refused(node)
+    if spec.dead_letter is not None:
+        out[f"{name}.dead_letters"] = getattr(node, "dead_letters", 0)
+    if spec.errors_after_work:
+        out[f"{name}.duplicates"] = getattr(node, "duplicates", 0)
     return out
 
 

@@ -100,3 +100,11 @@ def test_errors_after_work_needs_errors() -> None:
     del spec["stations"][1]["errors"]
     with pytest.raises(SpecError, match=r"stations\[1\]\.errors_after_work: needs errors"):
         build_network(spec)
+
+
+def test_the_cli_metrics_carry_the_patterns_counts_only_where_a_station_has_the_pattern() -> None:
+    spec = _spec()
+    spec.pop("duration"), spec.pop("drain")
+    metrics = Simulation(build_network(spec), seed=1, requests=4_000).metrics()
+    assert metrics["q.dead_letters"] > 0 and metrics["g.duplicates"] > 0
+    assert not {"g.dead_letters", "q.duplicates", "q.abandoned", "q.short_circuited", "q.budget_refused"} & set(metrics)
