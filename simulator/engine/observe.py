@@ -182,7 +182,8 @@ def station_metrics(node: Node, qs: list[float], percentiles: tuple[float, ...],
     if spec.deadline is not None:
         out[f"{name}.abandoned"] = getattr(node, "abandoned", 0)
     if spec.breaker is not None:
-        out[f"{name}.short_circuited"] = getattr(node, "breaker").short_circuited
+        breaker = getattr(node, "breaker", None)  # a buffer's (either engine's)
+        out[f"{name}.short_circuited"] = breaker.short_circuited if breaker is not None else 0
     if spec.retry is not None and spec.retry.budget_ratio is not None:
         out[f"{name}.budget_refused"] = _refused(node)
     if spec.dead_letter is not None:
