@@ -9,6 +9,11 @@ Semantics of a request's life (what the grading depends on; stations in `station
 * Outcomes: "completed" (left normally; "settled" counts the acknowledged subset), "error" (before ack),
   "failed" (after ack, out of retries), "dropped" (after ack: rejected by a full buffer, or unfinished at the horizon).
   A request that leaves before passing every step of its source's `complete_through` is "dropped" (unsettled).
+* Resilience patterns (see `simulator.model`): a station's deadline abandons a request as a failed visit of that
+  station (a twin carries the request on; the original becomes a ghost whose work is cancelled or continues and
+  counts nowhere); a buffer's retries pass its `RetryGate` (jitter, budget) and its consumers its circuit breaker;
+  out of attempts a message is counted in its buffer's dead-letter queue; a retry after an error that came after the
+  work, without an idempotency key, is a duplicate.
 * Requests mode: exactly N arrivals, all run to completion; the first `warmup` arrivals count in no latency or
   outcome statistic. Duration mode: sources run until the end of traffic (`duration`, else the end of the last
   profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left;
