@@ -389,7 +389,8 @@ class PartTypeAdmin(CountedDeletion, admin.ModelAdmin):
         ("In a design", {"fields": ["required", "max_per_design", "fixed_servers", "unit_cost_per_hour"]}),
         ("Latency", {"fields": ["service_distribution", "service_mean_ms", "service_scv", "service_k",
                                 "jitter_mean_ms", "timeout_ms"]}),
-        ("Errors", {"fields": ["base_error", "error_threshold", "error_max", "error_power", "slowdown_factor"]}),
+        ("Errors", {"fields": ["base_error", "error_threshold", "error_max", "error_power", "slowdown_factor",
+                               "errors_after_work"]}),
     ]
 
 

@@ -13,6 +13,10 @@ How a drawing becomes a queueing network:
 - a queue becomes a buffer whose consumers are the parts that drain it (their total slots), which is what bounds
   the load on whatever those consumers call; writing into it takes the part's service time and may fail at its base
   error; it may acknowledge the request (the async boundary) and retry failed downstream calls with backoff;
+- the resilience patterns a kata may offer as part parameters (0 = off, which compiles to nothing): on a queue,
+  retry jitter and a retry budget (token bucket of BUDGET_BURST), a dead-letter queue, an idempotency key on the
+  retried calls and a circuit breaker on its consumers (BREAKER_* settings); on any other part a caller deadline
+  (its work left behind is cancelled) and load shedding at its queue;
 - cost is instances × (unit cost + cores × core cost) per hour.
 """
 
@@ -27,6 +31,11 @@ from kata.palette import Palette, PartSpec
 UTILIZATION_WINDOW_SECONDS = 5.0
 BACKOFF_MULTIPLIER = 2.0
 MAX_BACKOFF_SECONDS = 30.0
+BUDGET_BURST = 100.0  # tokens a queue's retry budget starts with and holds at most
+BREAKER_WINDOW_SECONDS = 10.0
+BREAKER_MIN_CALLS = 20
+BREAKER_OPEN_SECONDS = 5.0
+BREAKER_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,8 @@ def _station_errors(part: PartSpec, station: dict[str, Any]) -> None:
         station["slowdown"] = {"threshold": part.error_threshold, "factor": part.slowdown_factor}
     if part.timeout_ms:
         station["timeout"] = part.timeout_ms / 1000
+    if part.errors_after_work:
+        station["errors_after_work"] = part.errors_after_work
 
 
 def _buffer(node: Node, station: dict[str, Any]) -> None:
@@ -164,12 +175,25 @@ def _buffer(node: Node, station: dict[str, Any]) -> None:
     station["acknowledge"] = bool(node.param("acknowledges", 1))
     attempts = int(node.param("max_attempts", 1))
     if attempts > 1:
-        station["retry"] = {
+        retry: dict[str, Any] = {
             "max_attempts": attempts,
             "backoff": node.param("backoff_ms", 500) / 1000,
             "multiplier": BACKOFF_MULTIPLIER,
             "max_backoff": MAX_BACKOFF_SECONDS,
         }
+        if node.param("retry_jitter", 0):
+            retry["jitter"] = float(node.param("retry_jitter"))
+        if node.param("retry_budget", 0):
+            retry["budget"] = {"ratio": float(node.param("retry_budget")), "burst": BUDGET_BURST}
+        station["retry"] = retry
+    if node.param("dead_letter", 0):
+        station["dead_letter"] = f"{node.id}-dlq"
+    if node.param("idempotency_key", 0):
+        station["idempotency_key"] = True
+    if node.param("breaker_threshold", 0):
+        station["breaker"] = {"failure_rate": float(node.param("breaker_threshold")),
+                              "window": BREAKER_WINDOW_SECONDS, "min_calls": BREAKER_MIN_CALLS,
+                              "open_for": BREAKER_OPEN_SECONDS, "probes": BREAKER_PROBES}
 
 
 def _station_spec(node: Node, servers: int, slots: int) -> dict[str, Any]:
@@ -190,6 +214,10 @@ def _station_spec(node: Node, servers: int, slots: int) -> dict[str, Any]:
         station["capacity"] = slots
     # A buffer only holds messages; failures belong to the parts its consumers call.
     _station_errors(part, station)
+    if node.param("deadline_ms", 0):
+        station["deadline"] = node.param("deadline_ms") / 1000
+    if node.param("shed_wait_ms", 0):
+        station["shed_wait"] = node.param("shed_wait_ms") / 1000
     return station
 
 

@@ -20,7 +20,17 @@ HELP = {
     "hit_ratio": "Share of reads answered from the cache.",
     "cores": "CPU cores per instance: they do the part's own work, and each costs money.",
     "ttl_seconds": "How long a cached entry lives: longer answers more reads, with older data.",
+    "retry_jitter": "Make this share of each backoff random, so retries after one failure burst spread out.",
+    "retry_budget": "Retries allowed per new message (a token bucket); past it a failed call is not retried.",
+    "dead_letter": "Keep messages out of attempts in a dead-letter queue. They are kept, not settled.",
+    "idempotency_key": "Send a key with each call, so a retry after a late failure is not carried out twice.",
+    "breaker_threshold": "Stop calling for a while when this share of the recent calls failed; calls then fail fast.",
+    "deadline_ms": "Give up a call that has not finished within this time; its work is cancelled.",
+    "shed_wait_ms": "Refuse a request that would wait longer than this in the queue (it is an error).",
 }
+
+
+YES_NO = frozenset({"acknowledges", "dead_letter", "idempotency_key"})  # 0/1 parameters, shown as checkboxes
 
 
 class _OnStep:
@@ -52,7 +62,7 @@ class _OnStep:
 
 def _allowed(spec: ParameterSpec) -> str:
     """The range beside a field, in the field's own numbers: "Allowed: 100 to 100,000, in steps of 100."."""
-    if spec.name == "acknowledges":
+    if spec.name in YES_NO:
         return ""
 
     def shown(value: float) -> str:
@@ -71,7 +81,7 @@ class PartParamsForm(forms.Form):
         for spec in part.parameters:
             if not spec.learner_editable:
                 continue
-            if spec.name == "acknowledges":
+            if spec.name in YES_NO:
                 field: forms.Field = forms.BooleanField(required=False, label=spec.label)
             elif spec.step >= 1 and float(spec.step).is_integer() and float(spec.minimum).is_integer():
                 field = forms.IntegerField(min_value=int(spec.minimum), max_value=int(spec.maximum), label=spec.label,

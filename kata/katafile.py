@@ -180,7 +180,7 @@ def _part(kata: Kata, order: int, raw: dict[str, Any], where: str) -> PartType:
         timeout_ms=raw.get("timeout_ms"), core_cost_per_hour=raw.get("core_cost_per_hour", 0),
         concurrency_per_core=raw.get("concurrency_per_core"), fanout=raw.get("fanout", "split"),
         feeds=raw.get("feeds"), feeds_reason=raw.get("feeds_reason", ""), cache_keys=raw.get("cache_keys"),
-        cache_zipf=raw.get("cache_zipf"),
+        cache_zipf=raw.get("cache_zipf"), errors_after_work=errors.get("after_work", 0),
     )
     _checked(part, where, exclude=["kata"])
     part.save()
@@ -209,6 +209,8 @@ def kata_export(*, kata: Kata) -> dict[str, Any]:
                 service[key] = value
         errors = {"base": part.base_error, "threshold": part.error_threshold, "max": part.error_max,
                   "power": part.error_power}
+        if part.errors_after_work:
+            errors["after_work"] = part.errors_after_work
         entry: dict[str, Any] = {
             "key": part.key, "name": part.name, "role": part.role, "description": part.description,
             "required": part.required, "max_per_design": part.max_per_design, "fixed_servers": part.fixed_servers,

@@ -180,6 +180,11 @@ class PartType(models.Model):
         help_text="Service time multiplier reached at 100 % utilization (grows from 1 at the error threshold).",
     )
     timeout_ms = models.FloatField(null=True, blank=True, validators=[MinValueValidator(1)])
+    errors_after_work = models.FloatField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of its errors that come after it did the work (a time-out after the charge): a caller that "
+                  "retries such a call without an idempotency key has the work done twice.",
+    )
 
     class Meta:
         ordering = ["kata", "order", "name"]
@@ -221,6 +226,13 @@ class PartParameter(models.Model):
         HIT_RATIO = "hit_ratio", "Cache hit ratio"
         CORES = "cores", "Cores per instance"
         TTL_SECONDS = "ttl_seconds", "Time to live of a cached entry (s)"
+        RETRY_JITTER = "retry_jitter", "Retry jitter (share of the backoff made random)"
+        RETRY_BUDGET = "retry_budget", "Retry budget (retries per new message; 0 = none)"
+        DEAD_LETTER = "dead_letter", "Dead-letter queue (0/1)"
+        IDEMPOTENCY_KEY = "idempotency_key", "Idempotency key on retried calls (0/1)"
+        BREAKER = "breaker_threshold", "Circuit breaker: failure share that opens it (0 = none)"
+        DEADLINE_MS = "deadline_ms", "Caller deadline of its calls (ms; 0 = none)"
+        SHED_WAIT_MS = "shed_wait_ms", "Load shedding: longest expected wait admitted (ms; 0 = none)"
 
     part = models.ForeignKey(PartType, on_delete=models.CASCADE, related_name="parameters")
     name = models.CharField(max_length=20, choices=Name.choices)

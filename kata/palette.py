@@ -52,6 +52,7 @@ class PartSpec:
     feeds_reason: str = ""
     cache_keys: int | None = None
     cache_zipf: float | None = None
+    errors_after_work: float = 0.0  # share of its errors after the work: a retry without a key does it twice
 
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -239,6 +240,7 @@ class Palette:
                     concurrency_per_core=part.concurrency_per_core, fanout=part.fanout,
                     feeds=tuple(part.feeds) if isinstance(part.feeds, list) else None,
                     feeds_reason=part.feeds_reason, cache_keys=part.cache_keys, cache_zipf=part.cache_zipf,
+                    errors_after_work=part.errors_after_work,
                 )
             )
         traffic = tuple(

@@ -102,8 +102,9 @@ _PART_FIELDS = {
     "price per core", "concurrency_per_core": "slots per core", "service_mean_ms": "mean service time (ms)",
     "service_distribution": "service-time distribution", "base_error": "base error", "error_threshold":
     "error threshold", "error_max": "error at 100 %", "max_per_design": "most per design", "required": "required",
-    "feeds": "what it may feed", "timeout_ms": "time-out (ms)",
+    "feeds": "what it may feed", "timeout_ms": "time-out (ms)", "errors_after_work": "share of errors after the work",
 }
+_PART_DEFAULTS: dict[str, Any] = {"errors_after_work": 0.0}
 _TRAFFIC_FIELDS = {"base_rate": "base rate (/s)", "spike_rate": "spike rate (/s)", "warmup_seconds": "warm-up (s)",
                    "ramp_seconds": "ramp (s)", "hold_seconds": "hold (s)", "cooldown_seconds": "recovery window (s)",
                    "deadline_ms": "caller's deadline (ms)", "complete_through": "steps to be done"}
@@ -139,8 +140,9 @@ def rules_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
             changes.append(f"part {part['name']} ({key}) added")
             continue
         for field, label in _PART_FIELDS.items():
-            if before.get(field) != part.get(field):
-                changes.append(f"{part['name']}: {label} {_shown(before.get(field))} → {_shown(part.get(field))}")
+            was = before.get(field, _PART_DEFAULTS.get(field))  # a field newer than the stored version: its default
+            if was != part.get(field, _PART_DEFAULTS.get(field)):
+                changes.append(f"{part['name']}: {label} {_shown(was)} → {_shown(part.get(field))}")
         old_params = {q["name"]: q for q in before.get("parameters", [])}
         for q in part.get("parameters", []):
             was = old_params.pop(q["name"], None)

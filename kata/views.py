@@ -23,7 +23,7 @@ from kata import estimate as estimate_module
 from kata.asyncdb import db
 from kata.design import MAX_ID_LENGTH, DesignError, design_limits, design_validate
 from kata.drafts import draft_shape_problems
-from kata.forms import CompareForm, PartParamsForm
+from kata.forms import YES_NO, CompareForm, PartParamsForm
 from kata.models import Attempt, Kata, Run
 from kata.palette import Palette
 from kata.versions import draft_misfits, palette_live, version_live
@@ -276,8 +276,8 @@ def inspector(request: HttpRequest, slug: str) -> HttpResponse:
         )
         return trigger_client_event(response, "kata:params", {"node": node_id, "params": form.params()})
     initial = {**part.defaults(), **_inspector_values(source.get("params", ""), part)}
-    if "acknowledges" in initial:
-        initial["acknowledges"] = bool(initial["acknowledges"])
+    for name in YES_NO & initial.keys():
+        initial[name] = bool(initial[name])
     form = PartParamsForm(initial=initial, part=part)
     return render(
         request, "kata/partials/inspector.html",

@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .model import (DISTRIBUTIONS, INCIDENT_KINDS, INF, ErrorCurve, Incident, Network, RetryPolicy, ServiceTime,
-                    Slowdown, Source, SpecError, Station)
+from .model import (DISTRIBUTIONS, INCIDENT_KINDS, INF, Breaker, ErrorCurve, Incident, Network, RetryPolicy,
+                    ServiceTime, Slowdown, Source, SpecError, Station)
 
 __all__ = ["build_network"]
 
@@ -113,17 +113,41 @@ def _slowdown(raw: Any, f: str) -> Slowdown:
 
 
 def _retry(raw: Any, f: str) -> RetryPolicy:
-    d = _obj(raw, f, ("max_attempts", "backoff", "multiplier", "max_backoff"))
+    d = _obj(raw, f, ("max_attempts", "backoff", "multiplier", "max_backoff", "jitter", "budget"))
+    jitter = d.get("jitter", 0.0)
+    jitter = 1.0 if jitter == "full" else _num(jitter, f"{f}.jitter", lo=0.0, hi=1.0) if jitter is not None else 0.0
+    ratio, burst = None, 10.0
+    if d.get("budget") is not None:
+        b = _obj(d["budget"], f"{f}.budget", ("ratio", "burst"))
+        if "ratio" not in b:
+            raise SpecError(f"{f}.budget.ratio", "required")
+        ratio = _num(b["ratio"], f"{f}.budget.ratio", lo=0.0)
+        burst = _num(b.get("burst", 10.0), f"{f}.budget.burst", lo=1.0)
     return RetryPolicy(
         max_attempts=_int(d.get("max_attempts", 3), f"{f}.max_attempts", lo=1),
         backoff=_num(d.get("backoff", 0.5), f"{f}.backoff", lo=0.0),
         multiplier=_num(d.get("multiplier", 2.0), f"{f}.multiplier", lo=1.0),
         max_backoff=_num(d["max_backoff"], f"{f}.max_backoff", lo=0.0) if "max_backoff" in d else INF,
+        jitter=jitter,
+        budget_ratio=ratio,
+        budget_burst=burst,
+    )
+
+
+def _breaker(raw: Any, f: str) -> Breaker:
+    d = _obj(raw, f, ("failure_rate", "window", "min_calls", "open_for", "probes"))
+    return Breaker(
+        failure_rate=_num(d.get("failure_rate", 0.5), f"{f}.failure_rate", lo=0.0, lo_open=True, hi=1.0),
+        window=_num(d.get("window", 10.0), f"{f}.window", lo=0.0, lo_open=True),
+        min_calls=_int(d.get("min_calls", 20), f"{f}.min_calls", lo=1),
+        open_for=_num(d.get("open_for", 5.0), f"{f}.open_for", lo=0.0, lo_open=True),
+        probes=_int(d.get("probes", 1), f"{f}.probes", lo=1),
     )
 
 
 _STATION_KEYS = ("name", "servers", "service", "capacity", "errors", "slowdown", "timeout", "instances", "unit_cost",
-                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error")
+                 "kind", "acknowledge", "retry", "enqueue", "enqueue_error", "deadline", "on_deadline", "shed_wait",
+                 "shed_hold", "breaker", "dead_letter", "idempotency_key", "errors_after_work")
 
 
 def _station_name(name: Any, f: str) -> str:
@@ -147,11 +171,11 @@ def _station_rules(d: Mapping[str, Any], f: str, kind: str, servers: float, erro
             and "window" in d["slowdown"] and slowdown.window != errors.window:
         raise SpecError(f"{f}.slowdown.window", "must equal errors.window (one utilization window per station)")
     if kind == "buffer":
-        for key in ("errors", "slowdown", "timeout"):
+        for key in ("errors", "slowdown", "timeout", "deadline", "on_deadline", "errors_after_work"):
             if d.get(key) is not None:
                 raise SpecError(f"{f}.{key}", "not allowed on a buffer (put it on the station its consumers call)")
     else:
-        for key in ("acknowledge", "retry", "enqueue", "enqueue_error"):
+        for key in ("acknowledge", "retry", "enqueue", "enqueue_error", "breaker", "dead_letter", "idempotency_key"):
             if key in d:
                 raise SpecError(f"{f}.{key}", "only allowed on kind 'buffer'")
 
@@ -181,6 +205,30 @@ def _station(raw: Any, f: str) -> Station:
     if not isinstance(ack, bool):
         raise SpecError(f"{f}.acknowledge", f"must be true or false, got {ack!r}")
     retry = _retry(d["retry"], f"{f}.retry") if d.get("retry") is not None else None
+    deadline = _num(d["deadline"], f"{f}.deadline", lo=0.0, lo_open=True) if d.get("deadline") is not None else None
+    on_deadline = d.get("on_deadline", "cancel")
+    if on_deadline not in ("cancel", "continue"):
+        raise SpecError(f"{f}.on_deadline", f"must be 'cancel' or 'continue', got {on_deadline!r}")
+    if "on_deadline" in d and deadline is None:
+        raise SpecError(f"{f}.on_deadline", "needs a deadline")
+    shed_wait = _num(d["shed_wait"], f"{f}.shed_wait", lo=0.0) if d.get("shed_wait") is not None else None
+    shed_hold = _num(d["shed_hold"], f"{f}.shed_hold", lo=0.0, lo_open=True) if d.get("shed_hold") is not None \
+        else None
+    if shed_wait is not None and servers == INF:
+        raise SpecError(f"{f}.shed_wait", "needs a finite number of servers (an infinite station never queues)")
+    if shed_wait is not None and kind == "buffer" and shed_hold is None:
+        raise SpecError(f"{f}.shed_hold", "required to shed at a buffer (the mean time a consumer holds a message)")
+    if shed_hold is not None and shed_wait is None:
+        raise SpecError(f"{f}.shed_hold", "needs shed_wait")
+    dead_letter = d.get("dead_letter")
+    if dead_letter is not None and (not isinstance(dead_letter, str) or not dead_letter.strip()):
+        raise SpecError(f"{f}.dead_letter", f"must be a queue name (a non-empty string), got {dead_letter!r}")
+    idempotency_key = d.get("idempotency_key", False)
+    if not isinstance(idempotency_key, bool):
+        raise SpecError(f"{f}.idempotency_key", f"must be true or false, got {idempotency_key!r}")
+    after_work = _num(d.get("errors_after_work", 0.0), f"{f}.errors_after_work", lo=0.0, hi=1.0)
+    if after_work and errors is None:
+        raise SpecError(f"{f}.errors_after_work", "needs errors (it is a share of them)")
     return Station(
         name=name,
         servers=servers,
@@ -196,6 +244,14 @@ def _station(raw: Any, f: str) -> Station:
         retry=retry,
         enqueue=enqueue,
         enqueue_error=enqueue_error,
+        deadline=deadline,
+        on_deadline=on_deadline,
+        shed_wait=shed_wait,
+        shed_hold=shed_hold,
+        breaker=_breaker(d["breaker"], f"{f}.breaker") if d.get("breaker") is not None else None,
+        dead_letter=dead_letter,
+        idempotency_key=idempotency_key,
+        errors_after_work=after_work,
     )
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "ErrorCurve",
     "Slowdown",
     "RetryPolicy",
+    "Breaker",
     "Station",
     "Source",
     "Incident",
@@ -99,16 +100,45 @@ class Slowdown:
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """A buffer's retry policy: after attempt n fails (n < max_attempts) the request re-enters the buffer after
-    min(backoff * multiplier**(n-1), max_backoff)."""
+    d = min(backoff * multiplier**(n-1), max_backoff).
+
+    `jitter` f in [0, 1] spreads the delay: d * (1 - f * U), U ~ U(0, 1), so uniform on [(1 - f) d, d]; f = 1 ("full"
+    in the spec) is U(0, d). A retry budget (`budget_ratio` not None) is a token bucket per buffer: it starts with
+    `budget_burst` tokens, each first arrival at the buffer adds `budget_ratio` (up to `budget_burst`), each retry
+    takes one; a retry the bucket cannot pay is refused and the message is out of attempts (see
+    `simulator.engine.retry.RetryGate`). So retries <= budget_burst + budget_ratio x first arrivals.
+    """
 
     max_attempts: int = 3
     backoff: float = 0.5
     multiplier: float = 2.0
     max_backoff: float = INF
+    jitter: float = 0.0
+    budget_ratio: float | None = None
+    budget_burst: float = 10.0
 
     def delay(self, attempts_made: int) -> float:
         """Backoff before the next attempt, after `attempts_made` attempts."""
         return min(self.backoff * self.multiplier ** (attempts_made - 1), self.max_backoff)
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """A circuit breaker on a buffer's consumers, the callers of what lies downstream of it.
+
+    Closed: each call's outcome (a failure downstream, or a success: the request left the network or reached another
+    buffer) enters a sliding window of `window` seconds; at a failure, with at least `min_calls` outcomes in the
+    window and a failure share >= `failure_rate`, it opens. Open for `open_for` seconds: a consumer taking a message
+    fails it fast, without reaching downstream (counted in `short_circuited`); that is a failed visit of the buffer
+    like any other (its retry policy applies, and the request met an error). Then half-open: `probes` calls go
+    through, the others fail fast; a failure reopens it, `probes` successes close it (an outcome that arrives while
+    half-open counts as a probe's)."""
+
+    failure_rate: float = 0.5
+    window: float = 10.0
+    min_calls: int = 20
+    open_for: float = 5.0
+    probes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +149,32 @@ class Station:
     station is a queue whose `servers` are its consumers: a consumer slot is held while the request travels
     downstream (see `simulator.engine`). A buffer's `enqueue` is the time the write into the queue takes (the
     caller waits for it, and is acknowledged only after it); `enqueue_error` is the probability that write fails.
+
+    `timeout` is service-only: a service longer than it is cut at `timeout` and the visit errs; waiting and the time
+    downstream never time out under it. `deadline` is the caller's deadline of a (non-buffer) station: it starts
+    when a request reaches the station and covers its wait, its service and everything downstream, until the
+    request leaves the network, reaches a buffer (the hand-off answers the call) or fails a visit. Past it the
+    request is abandoned: its visit of this station fails (counted in `abandoned`), so a holding buffer retries it
+    like any error, else it ends as an error (before an acknowledgement) or failed (after one). Nested deadlines:
+    the earliest wins. The work it left behind (`on_deadline`): "cancel" removes it from the queue it waits in, and
+    a service in progress runs to its end with its result discarded (the server stays busy); "continue" still does
+    all of it up to the hand-off or exit (wasted work), then discards it. Either way the abandoned copy is no longer
+    counted anywhere but in the stations' utilization and completions.
+
+    Load shedding (`shed_wait`, seconds): an arrival that finds every server busy and q requests waiting expects to
+    wait (q + 1) x hold / servers (exact in mean for exponential holds), with `hold` the station's mean service time
+    (a buffer has to state `shed_hold`, the mean time a consumer holds a message). It is rejected when that exceeds
+    `shed_wait`, so at most floor(shed_wait x servers / hold) wait: the station is an M/M/c/K with K = servers +
+    that (`admission_limit`, together with `capacity`). A shed arrival is a rejection like a full station's (counted
+    in `rejected`; an error before an acknowledgement, dropped after it).
+
+    A buffer's `dead_letter` names its dead-letter queue: a message whose request ends under this buffer's hold (out
+    of attempts, refused by the retry budget, or with no retry policy) is kept there: counted in `dead_letters` (and
+    per source in `dead_lettered`), its outcome unchanged (failed after an acknowledgement, else error): kept is not
+    settled. `errors_after_work` (a station's) is the share of its errors that happen after it did the work (a
+    gateway time-out after the charge); a buffer that retries such a call without an `idempotency_key` makes the
+    work happen again: each such retry is a duplicate, counted at the station and per source in `duplicates`. With
+    `idempotency_key: true` on the buffer none is.
     """
 
     name: str
@@ -135,11 +191,30 @@ class Station:
     retry: RetryPolicy | None = None
     enqueue: ServiceTime | None = None
     enqueue_error: float = 0.0
+    deadline: float | None = None
+    on_deadline: str = "cancel"
+    shed_wait: float | None = None
+    shed_hold: float | None = None
+    breaker: Breaker | None = None
+    dead_letter: str | None = None
+    idempotency_key: bool = False
+    errors_after_work: float = 0.0
 
     @property
     def infinite(self) -> bool:
         """True for an infinite-server (pure delay) station."""
         return self.servers == INF
+
+    @property
+    def admission_limit(self) -> int | None:
+        """The most requests present (in service + waiting) that still admit one more: `capacity` and shedding's
+        servers + floor(shed_wait x servers / hold), whichever is smaller; None for no limit."""
+        if self.shed_wait is None:
+            return self.capacity
+        hold = self.shed_hold if self.shed_hold is not None else self.service.mean
+        servers = int(self.servers)
+        shed = servers + (math.floor(self.shed_wait * servers / hold + 1e-9) if hold > 0 else 1 << 40)
+        return shed if self.capacity is None else min(self.capacity, shed)
 
     @property
     def is_buffer(self) -> bool:
@@ -160,7 +235,10 @@ class Source:
     so the last point is the end of traffic. `routing` (optional) overrides the network's matrix for this source.
 
     `deadline` (seconds) is the caller's time-out: a request not acknowledged within it is given up by its caller
-    and ends as an error (its accept latency is the deadline). `complete_through` lists steps, each a tuple of
+    and ends as an error (its accept latency is the deadline). It covers waiting and everything downstream up to the
+    acknowledgement; the work left behind continues (it is checked when the request is answered: at an
+    acknowledging buffer, where the late write is not made, or at its exit). A station's `deadline` is the one that
+    can cancel work (see `Station`). `complete_through` lists steps, each a tuple of
     station indices: a request completes only after a successful visit to a station of every step, in order; one
     that leaves the network before that is *unsettled* and ends "dropped", counted by the station it left from.
     """

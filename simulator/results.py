@@ -164,6 +164,10 @@ class Snapshot:
         return d
 
 
+_OPTIONAL_COUNTS = ("abandoned", "budget_refused", "short_circuited", "breaker_opened", "dead_letters", "duplicates")
+_OPTIONAL_SOURCE_COUNTS = ("dead_lettered", "duplicates")
+
+
 @dataclass(frozen=True, slots=True)
 class StationResult:
     """Per-station results. Counts include warm-up requests; wait/sojourn only requests past the warm-up."""
@@ -187,10 +191,21 @@ class StationResult:
     max_queue: int
     wait: LatencySummary  # Wq: arrival at the station -> service start
     sojourn: LatencySummary  # W: arrival at the station -> completion
+    # The resilience patterns' counters; left out of to_dict() when 0, so a spec without them keeps its figures.
+    abandoned: int = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
+    budget_refused: int = 0  # a buffer's retries its retry budget refused (those messages were out of attempts)
+    short_circuited: int = 0  # a buffer's calls its circuit breaker failed fast (each also a failed visit of it)
+    breaker_opened: int = 0  # times its circuit breaker opened
+    dead_letters: int = 0  # a buffer's messages kept in its dead-letter queue (out of attempts; not settled)
+    duplicates: int = 0  # retries, without an idempotency key, of its calls that failed after the work
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
-        return _clean(_fields(self))
+        d = _fields(self)
+        for key in _OPTIONAL_COUNTS:
+            if not d[key]:
+                del d[key]
+        return _clean(d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,10 +226,17 @@ class SourceResult:
     timeouts: int = 0  # given up by their caller before an acknowledgement (counted in error)
     unsettled: int = 0  # left the network before completing the source's complete_through (counted in dropped)
     leaks: dict[str, list[int]] = field(default_factory=dict)  # unsettled by exit station, then by steps passed
+    # Left out of to_dict() when 0, so a spec without the patterns keeps its figures:
+    dead_lettered: int = 0  # ended in a buffer's dead-letter queue (counted in failed or error: not settled)
+    duplicates: int = 0  # work done twice: retries, without an idempotency key, of calls that failed after the work
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
-        return _clean(_fields(self))
+        d = _fields(self)
+        for key in _OPTIONAL_SOURCE_COUNTS:
+            if not d[key]:
+                del d[key]
+        return _clean(d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,10 +83,11 @@ class NetworkModel:
         if service <= 0:
             return QueueMetrics(rate, rate, 0, 0, 0, 0, 0, 0, 0), 0.0
         population = self.population[i]
-        limit = min(st.capacity or math.inf, population or math.inf)
+        capacity = st.admission_limit  # its capacity, or load shedding's bound when that is smaller
+        limit = min(capacity or math.inf, population or math.inf)
         refused = 0.0
-        if st.capacity is not None and (population is None or st.capacity < population):
-            refused = mmck(rate, service, servers, st.capacity).blocking_prob
+        if capacity is not None and (population is None or capacity < population):
+            refused = mmck(rate, service, servers, capacity).blocking_prob
         if limit <= servers:
             return QueueMetrics(rate, rate, 0, 0, 0, 0, 0, 0, service), refused
         if math.isfinite(limit):

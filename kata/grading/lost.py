@@ -68,6 +68,7 @@ class _Lost:
             at = join_and([f"{c:,} at {seed.label(n)}" for n, c in sorted(where, key=lambda w: -w[1])])
             holder = f"{seed.label(queue)}, which holds them, does not retry" if queue else "no queue holds them"
             what = f"{count_of(total, self.one, self.many)} failed after acknowledgement ({at}): {holder}"
+            what += self._kept(queue)
             step = (f"Let {seed.label(queue)} retry failed calls: set its max_attempts to 3 or more, with a backoff."
                     if queue else f"Put a retrying queue in front of the parts that call {seed.label(where[0][0])}.")
             causes.append((total, what, step))
@@ -77,13 +78,21 @@ class _Lost:
         seed = self.seed
         attempts = seed.specs[queue]["retry"]["max_attempts"]
         what = (f"{count_of(count, self.one, self.many)} failed at {seed.label(name)} after all {attempts} attempts "
-                f"that {seed.label(queue)} allows")
+                f"that {seed.label(queue)} allows{self._kept(queue)}")
         if seed.peak.get(name, 0.0) > 0.8:
             step = (f"{seed.label(name)} peaked at {percent(seed.peak[name] * 100)} busy: keep it under 80 % so "
                     f"fewer calls fail; more attempts would only hide the errors.")
         else:
             step = f"Raise {seed.label(queue)}'s max_attempts, with a backoff."
         return count, what, step
+
+    def _kept(self, queue: str | None) -> str:
+        """Where a queue keeps what ran out of attempts: in its dead-letter queue, which is not settling them (the
+        kata forbids resubmitting them by hand, so a kept payment is still a lost one)."""
+        if queue is None or not self.seed.specs.get(queue, {}).get("dead_letter"):
+            return ""
+        return (f"; they are kept in {self.seed.label(queue)}'s dead-letter queue, which does not settle them (no "
+                f"one may resubmit them by hand)")
 
     def unfinished(self) -> list[Cause]:
         """Still unsettled when the run ended."""
@@ -125,19 +134,42 @@ class _Lost:
         return "", step
 
 
+    def duplicates(self) -> list[Cause]:
+        """Settled twice: a queue retried, without an idempotency key, a call that failed after the work was done."""
+        seed, causes = self.seed, []
+        for name in self.reachable:
+            count = seed.stations.get(name, {}).get("duplicates", 0)
+            if not count:
+                continue
+            queue = seed.holding_queue(name)
+            causes.append((count, f"{seed.label(name)} failed {count_of(count, 'call', 'calls')} after doing the "
+                                  f"work, and {seed.label(queue) if queue else 'its caller'} retried "
+                                  f"{'it' if count == 1 else 'them'} without an idempotency key",
+                           f"Give {seed.label(queue) if queue else 'the retrying queue'} an idempotency key, so a "
+                           f"retry after a late failure is not carried out again."))
+        return causes
+
+
 def dropped(seed: SeedFacts, scenario: ScenarioSpec, threshold: float) -> Verdict:
+    """Lost acknowledged requests; a request carried out twice (a duplicate) counts against the scenario too: every
+    acknowledged payment is settled, once."""
     node = seed.source_node(scenario.source)
     lost_of = _Lost(seed, node)
     outcomes = lost_of.source.get("outcomes", {})
     lost = outcomes.get("failed", 0) + outcomes.get("dropped", 0)
-    if compare(lost, scenario.comparator, threshold):
+    twice = lost_of.source.get("duplicates", 0)
+    if compare(lost + twice, scenario.comparator, threshold):
         return Verdict(lost, True, f"All {outcomes.get('completed', 0):,} acknowledged {lost_of.many} were "
                                    f"completed; none was lost.", "Nothing to fix here.")
-    causes = lost_of.leaks() + lost_of.full_queues() + lost_of.failures() + lost_of.unfinished()
+    causes = lost_of.leaks() + lost_of.full_queues() + lost_of.failures() + lost_of.unfinished() \
+        + lost_of.duplicates()
     causes.sort(key=lambda c: -c[0])
     one, many = lost_of.one, lost_of.many
     text = f"{count_of(lost, 'acknowledged ' + one, 'acknowledged ' + many)} {'was' if lost == 1 else 'were'} lost"
+    if twice:
+        text = (f"No acknowledged {one} was lost" if not lost else text) \
+            + f", but {count_of(twice, one, many)} {'was' if twice == 1 else 'were'} settled twice"
     if causes:
         text += ": " + "; ".join(c[1] for c in causes)
     next_step = causes[0][2] if causes else "Check where requests leave the design."
-    return Verdict(lost, False, text + ".", next_step)
+    return Verdict(lost + twice, False, text + ".", next_step)

@@ -28,6 +28,8 @@ import math
 
 from ..distributions import BLOCK, ServiceSampler
 from .incidents import source_segments, station_targets
+from .breaker import CircuitBreaker
+from .retry import gate_for
 
 cdef enum:
     EV_DONE = 0      # station `target` ends the service of `req`
@@ -36,6 +38,7 @@ cdef enum:
     EV_FIRE = 3      # source `target`'s next arrival
     EV_SIMPY = 4     # a SimPy event's marker
     EV_CALL = 5      # a Python call `handler(obj, time)` scheduled with `at`
+    EV_DEADLINE = 6  # station `target`'s caller deadline on `req` passes (if it still runs)
 
 cdef enum:
     K_PLAIN = 0
@@ -49,6 +52,8 @@ cdef enum:
     H_EXIT = 1
     H_BRANCH = 2
     H_MARK = 3
+    H_SCOPE = 4    # before a buffer or an exit in a network with deadlines: the deadline's scope ends (`ScopeEnd`)
+    H_DISCARD = 5  # where an abandoned copy's work ends (`Discard`)
 
 DEF BLOCK_BITS = 12
 DEF REQ_BLOCK = 4096
@@ -76,6 +81,9 @@ cdef struct Req:
     bint acked
     bint cut_off
     bint met_error
+    bint ghost  # the abandoned copy a deadline left behind: it counts nowhere
+    int deadline_node
+    double deadline_at  # INFINITY: none runs; -INFINITY: a ghost, never timed again
 
 cdef struct Hop:
     int kind
@@ -144,6 +152,7 @@ cdef class FastStats:
     """A source's counters and latency samples (past the warm-up): what `arrivals.SourceStats` holds."""
     cdef public str name
     cdef public long arrivals, acked, retries, unfinished, unfinished_acked, timeouts, met_error_ok
+    cdef public long dead_lettered, duplicates
     cdef public long n_error, n_failed, n_dropped
     cdef public int need
     cdef public double deadline
@@ -167,6 +176,7 @@ cdef class FastStats:
         self.exits = [array.array("d") for _ in range(n_stations)]
         self.retries = 0
         self.unfinished = 0
+        self.dead_lettered = self.duplicates = 0
 
     @property
     def outcomes(self):
@@ -194,6 +204,15 @@ cdef class FastNode:
     cdef public long busy
     cdef public long arrivals_counted, rejected, errors, max_queue, warm_done, no_wait
     cdef public long recovered, exhausted, surfaced, lost, counted_rejected
+    cdef public long reentries  # retries that came back (first arrivals = arrivals_counted - reentries)
+    cdef public long abandoned  # requests whose caller's deadline set here passed
+    cdef double deadline  # the station's caller deadline (INFINITY: none)
+    cdef bint cancel  # on_deadline "cancel"
+    cdef public object gate  # the retry policy's jitter and budget (retry.RetryGate), None without them
+    cdef public object breaker  # a buffer's circuit breaker (breaker.CircuitBreaker), None without one
+    cdef public long dead_letters, duplicates
+    cdef public bint dead_letter, idempotent
+    cdef double after_work
     cdef public double busy_area, changed_at
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
@@ -414,6 +433,9 @@ cdef class Core:
     cdef double* cum
     cdef int* btargets
     cdef int n_branch
+    cdef int** routes  # per source its route (a hop per station), then the all-discard route of cancelled ghosts
+    cdef int n_routes
+    cdef bint scoped  # some station has a deadline
     cdef public list nodes, stats, sources
     cdef list node_objs
     cdef object rand
@@ -425,6 +447,7 @@ cdef class Core:
     cdef public object window
     cdef public object clock
     cdef dict calls
+    cdef bint after_work_pending  # the failed visit's error came after its work (read by visit_failed)
 
     def __cinit__(self):
         self.heap = NULL
@@ -432,6 +455,8 @@ cdef class Core:
         self.hops = NULL
         self.cum = NULL
         self.btargets = NULL
+        self.routes = NULL
+        self.n_routes = 0
         self.free_head = -1
 
     def __dealloc__(self):
@@ -443,6 +468,9 @@ cdef class Core:
         free(self.hops)
         free(self.cum)
         free(self.btargets)
+        if self.routes != NULL:
+            free(self.routes[self.n_routes - 1])  # the discard route (the sources free their own)
+        free(self.routes)
 
     def __init__(self, object sim, object network, list streams, list put_streams, object rng):
         """`streams`: one numpy generator per station then per source (as the pure engine spawns them);
@@ -478,12 +506,14 @@ cdef class Core:
         node.spec = st
         node.idx = i
         node.servers = st.servers
-        node.capacity = -1 if st.capacity is None else st.capacity
+        node.capacity = -1 if st.admission_limit is None else st.admission_limit  # capacity, and shedding's bound
         node.draws = Draws(ServiceSampler(st.service, rng)._draw)
         node.rand = self.rand
         node.waits = array.array("d")
         node.sojourns = array.array("d")
         node.cutoff = st.timeout if st.timeout is not None else INFINITY
+        node.deadline = st.deadline if st.deadline is not None else INFINITY
+        node.cancel = st.on_deadline == "cancel"
         node.base_error = st.errors.base if st.errors is not None else 0.0
         node.curve = st.errors if st.errors is not None and st.errors.threshold is not None else None
         node.slowdown = st.slowdown
@@ -509,12 +539,17 @@ cdef class Core:
         node.error_floor = 0.0
         node.down = False
         node.retry = None
+        node.after_work = st.errors_after_work
+        node.dead_letter = st.dead_letter is not None
+        node.idempotent = st.idempotency_key
         if st.is_buffer:
             node.kind = K_ENQUEUE if st.enqueue is not None else K_BUFFER
             node.acknowledge = st.acknowledge
             node.retry = st.retry
             node.has_retry = st.retry is not None
             node.max_attempts = st.retry.max_attempts if st.retry is not None else 0
+            node.gate = gate_for(st.retry, self.rand)
+            node.breaker = CircuitBreaker(st.breaker) if st.breaker is not None else None
             node.instant = st.service.dist == "deterministic" and st.service.mean == 0.0
             if node.instant:
                 node.sojourns = node.waits
@@ -524,7 +559,7 @@ cdef class Core:
         elif struck:  # only the full station honours an incident's state
             node.kind = K_FULL
             node.check_errors = True
-        elif st.capacity is None and st.timeout is None and st.slowdown is None:
+        elif st.admission_limit is None and st.timeout is None and st.slowdown is None and st.deadline is None:
             node.kind = K_PLAIN if st.errors is None or st.errors.threshold is None else K_CURVE
         else:
             node.kind = K_FULL
@@ -581,6 +616,10 @@ cdef class Core:
         cdef ArrivalSource src
         node_hops = [self._hop(H_NODE, i) for i in range(n)]
         exit_hops = [self._hop(H_EXIT, i) for i in range(n)]
+        self.scoped = any(st.deadline is not None for st in network.stations)
+        if self.scoped:  # `Simulation._routes`: a hop into a buffer or out of the network ends a deadline's scope
+            exit_hops = [self._scope(h) for h in exit_hops]
+            node_hops = [self._scope(h) if network.stations[i].is_buffer else h for i, h in enumerate(node_hops)]
         base_route = self._route(network.routing, node_hops, exit_hops)
         self.sources = []
         for j, spec in enumerate(network.sources):
@@ -617,6 +656,20 @@ cdef class Core:
             for i in range(n):
                 src.route[i] = route[i]
             self.sources.append(src)
+        cdef int m = len(self.sources)
+        self.routes = <int**> malloc((m + 1) * sizeof(int*))
+        for k in range(m):
+            self.routes[k] = (<ArrivalSource> self.sources[k]).route
+        self.routes[m] = <int*> malloc(max(1, n) * sizeof(int))
+        h = self._hop(H_DISCARD, 0)
+        for i in range(n):
+            self.routes[m][i] = h
+        self.n_routes = m + 1
+
+    cdef int _scope(self, int target):
+        cdef int h = self._hop(H_SCOPE, 0)
+        self.hops[h].target = target
+        return h
 
     # ------------------------------------------------------------------ the calendar
     cdef inline void push(self, double time, int kind, int target, int req) except *:
@@ -748,9 +801,12 @@ cdef class Core:
         elif e.kind == EV_ADMIT:
             self.admit(<FastNode> self.nodes[e.target], e.req, e.time)
         elif e.kind == EV_REENTER:
+            (<FastNode> self.nodes[e.target]).reentries += 1
             self.buffer_arrive(<FastNode> self.nodes[e.target], e.req, e.time, True)
         elif e.kind == EV_SIMPY:
             self.clock._simpy_event()
+        elif e.kind == EV_DEADLINE:
+            self.expire(<FastNode> self.nodes[e.target], e.req, e.time)
         else:
             handler, obj = self.calls.pop(e.eid)
             handler(obj, e.time)
@@ -830,6 +886,8 @@ cdef class Core:
         q.attempts = 0
         q.cut_off = False
         q.last_station = -1
+        q.ghost = False
+        q.deadline_at = INFINITY
         q.counted = i >= self.warmup
         cdef FastStats st = <FastStats> src.stats
         if q.counted:
@@ -865,6 +923,17 @@ cdef class Core:
                     q.steps_done = hp.step + 1
                 h = hp.target
                 continue
+            if hp.kind == H_SCOPE:
+                q = self.req(r)
+                if q.ghost:  # an abandoned copy's work ends at a hand-off or exit
+                    self.free_req(r)
+                    return
+                q.deadline_at = INFINITY
+                h = hp.target
+                continue
+            if hp.kind == H_DISCARD:
+                self.free_req(r)
+                return
             # a branch: targets[bisect_right(cum, u)]
             u = self.rand()
             lo = 0
@@ -878,13 +947,14 @@ cdef class Core:
             h = self.btargets[hp.b0 + lo]
 
     cdef inline void route_on(self, FastNode node, int r, double now) except *:
-        cdef ArrivalSource src = <ArrivalSource> self.sources[self.req(r).source]
-        self.hop(src.route[node.idx], r, now)
+        self.hop(self.routes[self.req(r).source][node.idx], r, now)
 
     # ------------------------------------------------------------------ a request's end
     cdef void release(self, int holder, double now) except *:
         """`BufferNode.release`: the consumer takes the next waiting message, or its slot frees."""
         cdef FastNode b = <FastNode> self.nodes[holder]
+        if b.breaker is not None:
+            b.breaker.succeeded(now)  # (a no-op right after `failed`: then this release is the failure's)
         if b.ring_len:
             self.take(b, b.q_pop(), now)
         else:
@@ -960,27 +1030,89 @@ cdef class Core:
         cdef Req* q = self.req(r)
         cdef FastNode last = <FastNode> self.nodes[q.last_station]
         cdef FastNode b
+        cdef double delay
+        cdef bint after_work = self.after_work_pending
+        self.after_work_pending = False
+        if q.ghost:  # an abandoned copy's failure matters to no one
+            self.free_req(r)
+            return
+        q.deadline_at = INFINITY
         q.met_error = True
         cdef int holder = q.holder
         if holder >= 0:
             q.holder = -1
+            b = <FastNode> self.nodes[holder]
+            if b.breaker is not None:
+                b.breaker.failed(now)
             self.release(holder, now)
             q = self.req(r)
-            b = <FastNode> self.nodes[holder]
             if b.has_retry and q.attempts >= b.max_attempts:
                 last.exhausted += 1
             elif b.has_retry:
-                last.recovered += 1
+                delay = <double> (b.retry.delay(q.attempts) if b.gate is None else b.gate.delay(q.attempts, b))
+                if delay < 0.0:  # refused by the retry budget: out of attempts
+                    last.exhausted += 1
+                else:
+                    last.recovered += 1
+                    if q.counted:
+                        (<FastStats> self.stats[q.source]).retries += 1
+                    if after_work and not b.idempotent:  # the retry does the work again
+                        last.duplicates += 1
+                        if q.counted:
+                            (<FastStats> self.stats[q.source]).duplicates += 1
+                    self.push(now + delay, EV_REENTER, holder, r)
+                    return
+            if b.dead_letter:  # out of attempts: kept in the dead-letter queue (not settled)
+                b.dead_letters += 1
                 if q.counted:
-                    (<FastStats> self.stats[q.source]).retries += 1
-                self.push(now + <double> b.retry.delay(q.attempts), EV_REENTER, holder, r)
-                return
+                    (<FastStats> self.stats[q.source]).dead_lettered += 1
         if q.acked:
             last.lost += 1
             self.finish(r, 1)
         else:
             last.surfaced += 1
             self.finish(r, 0)
+
+    cdef void expire(self, FastNode node, int r, double now) except *:
+        """`DeadlineNode._expire`: a twin carries the request's life on (a failed visit of `node`); the original
+        becomes a ghost whose work is cancelled or continues."""
+        cdef Req* q = self.req(r)
+        if q.deadline_at != now or q.deadline_node != node.idx:
+            return  # the scope ended, or an earlier deadline took over
+        node.abandoned += 1
+        cdef int t = self.new_req()  # may move the records: fetch both after it
+        q = self.req(r)
+        cdef Req* tw = self.req(t)
+        cdef int next_free = tw.next_free
+        tw[0] = q[0]
+        tw.next_free = next_free
+        tw.deadline_at = INFINITY
+        tw.ghost = False
+        q.ghost = True
+        q.deadline_at = -INFINITY
+        q.holder = -1
+        q.counted = False
+        if node.cancel and not self.unqueue(r):
+            q.source = self.n_routes - 1  # in service: its result is discarded when the service ends
+        tw.last_station = node.idx
+        self.visit_failed(t, now)
+
+    cdef bint unqueue(self, int r) except *:
+        """`Simulation.cancel`: take a waiting request out of its station's queue (True), if it waits in one."""
+        cdef FastNode node
+        cdef Py_ssize_t k, j, cap
+        for node in self.nodes:
+            if node.kind == K_BUFFER or node.kind == K_ENQUEUE or not node.ring_len:
+                continue
+            cap = node.ring_cap
+            for k in range(node.ring_len):
+                if node.ring[(node.ring_head + k) % cap] == r:
+                    for j in range(k, node.ring_len - 1):
+                        node.ring[(node.ring_head + j) % cap] = node.ring[(node.ring_head + j + 1) % cap]
+                    node.ring_len -= 1
+                    self.free_req(r)
+                    return True
+        return False
 
     # ------------------------------------------------------------------ stations
     cdef void node_arrive(self, FastNode node, int r, double now) except *:
@@ -1041,6 +1173,8 @@ cdef class Core:
             node.successes_left = node.successes_before_error()
             node.errors += 1
             q.last_station = node.idx
+            if node.after_work > 0.0 and self.rand() < node.after_work:
+                self.after_work_pending = True
             self.visit_failed(r, now)
             return
         node.successes_left = left
@@ -1048,6 +1182,11 @@ cdef class Core:
 
     cdef void full_arrive(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
+        cdef double t = now + node.deadline
+        if t < q.deadline_at:  # `DeadlineNode.arrive` (never for a station without one: t is then inf)
+            q.deadline_at = t
+            q.deadline_node = node.idx
+            self.push(t, EV_DEADLINE, node.idx, r)
         node.arrivals_counted += 1
         if node.down:  # an outage refuses the call at once
             node.errors += 1
@@ -1122,6 +1261,8 @@ cdef class Core:
         if failed:
             node.errors += 1
             q.last_station = node.idx
+            if node.after_work > 0.0 and not q.cut_off and self.rand() < node.after_work:
+                self.after_work_pending = True
             self.visit_failed(r, now)
             return
         self.route_on(node, r, now)
@@ -1178,11 +1319,19 @@ cdef class Core:
                 node.warm_done += 1
             node.dispatching = True
             try:
-                self.route_on(node, r, now)
+                self.hand_on(node, r, now)
             finally:
                 node.dispatching = False
             return
         self.push(now + node.draws.next(), EV_DONE, node.idx, r)
+
+    cdef inline void hand_on(self, FastNode node, int r, double now) except *:
+        """A consumer hands its message on downstream, unless the buffer's breaker fails it fast."""
+        if node.breaker is None or node.breaker.allow(now):
+            self.route_on(node, r, now)
+        else:
+            self.req(r).last_station = node.idx
+            self.visit_failed(r, now)
 
     cdef void buffer_done(self, FastNode node, int r, double now) except *:
         cdef Req* q = self.req(r)
@@ -1193,7 +1342,7 @@ cdef class Core:
         else:
             push_double(node.waits, q.service_started_at - q.arrived_at)
             push_double(node.sojourns, now - q.arrived_at)
-        self.route_on(node, r, now)
+        self.hand_on(node, r, now)
 
     cdef void admit(self, FastNode node, int r, double now) except *:
         """`EnqueueBufferNode._admit`: the write ended; it may fail, else the message is admitted."""

@@ -31,7 +31,8 @@ class SourceStats:
     """A source's counters and latency samples (past the warm-up)."""
 
     __slots__ = ("name", "arrivals", "acked", "outcomes", "accept", "settle", "sojourn", "retries", "exits",
-                 "unfinished", "unfinished_acked", "need", "deadline", "timeouts", "leaks", "met_error_ok")
+                 "unfinished", "unfinished_acked", "need", "deadline", "timeouts", "leaks", "met_error_ok",
+                 "dead_lettered", "duplicates")
 
     def __init__(self, name: str, n_stations: int, need: int = 0, deadline: float | None = None) -> None:
         self.name = name
@@ -52,6 +53,8 @@ class SourceStats:
         self.exits = [array("d") for _ in range(n_stations)]  # sojourn by last station visited (requests mode)
         self.retries = 0
         self.unfinished = 0
+        self.dead_lettered = 0  # ended in a buffer's dead-letter queue
+        self.duplicates = 0  # retries, without an idempotency key, of a call that failed after its work
 
     def close(self) -> None:
         """At the horizon: what is still in the network counts as dropped (acknowledged) or as an error."""

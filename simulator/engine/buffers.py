@@ -24,24 +24,33 @@ import numpy as np
 
 from ..distributions import ServiceSampler
 from ..model import RetryPolicy, Station
+from .breaker import CircuitBreaker
+from .retry import RetryGate, gate_for
 from .stations import Node
 
 if TYPE_CHECKING:  # the simulation imports this module
     from .core import Simulation
     from .request import Request
 
-__all__ = ["BufferNode", "EnqueueBufferNode"]
+__all__ = ["BufferNode", "EnqueueBufferNode", "BreakerBufferNode", "BreakerEnqueueBufferNode", "buffer_class"]
 
 
 class BufferNode(Node):
     """Runtime state of a buffer: consumers hold their slot while the request travels downstream."""
 
-    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching")
+    __slots__ = ("acknowledge", "retry", "on_reenter", "instant", "dispatching", "gate", "reentries", "breaker",
+                 "dead_letter", "dead_letters", "idempotent")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         super().__init__(sim, idx, spec, rng)
         self.acknowledge = spec.acknowledge
         self.retry: RetryPolicy | None = spec.retry
+        self.gate: RetryGate | None = gate_for(spec.retry, sim.rng.random)  # jitter, budget; None without them
+        self.reentries = 0  # retries that came back: arrivals_counted - reentries = first arrivals
+        self.breaker = CircuitBreaker(spec.breaker) if spec.breaker is not None else None  # BreakerBufferNode's
+        self.dead_letter = spec.dead_letter is not None
+        self.dead_letters = 0  # messages kept in its dead-letter queue
+        self.idempotent = spec.idempotency_key
         self.on_reenter = self._reenter
         self.instant = spec.service.dist == "deterministic" and spec.service.mean == 0.0
         if self.instant:
@@ -132,6 +141,7 @@ class BufferNode(Node):
             self.busy -= 1
 
     def _reenter(self, req: Request, now: float) -> None:
+        self.reentries += 1
         self.arrive(req, now, True)
 
 
@@ -167,3 +177,64 @@ class EnqueueBufferNode(BufferNode):
             self.sim.visit_failed(req, now)
             return
         BufferNode.arrive(self, req, now)
+
+
+class BreakerBufferNode(BufferNode):
+    """A buffer whose consumers call through a circuit breaker (`model.Breaker`): a consumer's hand-on asks the
+    breaker first, and fails the message fast when it is open; each hold's end tells it the call's outcome."""
+
+    __slots__ = ()
+    breaker: CircuitBreaker
+
+    def _take(self, req: Request, now: float) -> None:
+        req.holder = self
+        req.attempts += 1
+        req.service_started_at = now
+        if self.instant and not self.dispatching:
+            if req.counted:
+                self.waits.append(now - req.arrived_at)
+            else:
+                self.warm_done += 1
+            self.dispatching = True
+            try:
+                self._call(req, now)
+            finally:
+                self.dispatching = False
+            return
+        draws = self.draws
+        s = draws.pop() if draws else self.refill()
+        heappush(self.calendar, (now + s, next(self.ids), self.on_done, req))
+
+    def _done(self, req: Request, now: float) -> None:
+        if not req.counted:
+            self.warm_done += 1
+        elif self.instant:
+            self.waits.append(now - req.arrived_at)
+        else:
+            self.waits.append(req.service_started_at - req.arrived_at)
+            self.sojourns.append(now - req.arrived_at)
+        self._call(req, now)
+
+    def _call(self, req: Request, now: float) -> None:
+        if self.breaker.allow(now):
+            req.route[self.idx].arrive(req, now)
+        else:  # fails fast: a failed visit of this buffer, never reaching downstream
+            req.last_station = self
+            self.sim.visit_failed(req, now)
+
+    def release(self, now: float) -> None:
+        self.breaker.succeeded(now)  # (a no-op right after `failed`: then this release is the failure's)
+        BufferNode.release(self, now)
+
+
+class BreakerEnqueueBufferNode(EnqueueBufferNode, BreakerBufferNode):
+    """A buffer whose write takes time, with a circuit breaker on its consumers."""
+
+    __slots__ = ()
+
+
+def buffer_class(st: Station) -> type[BufferNode]:
+    """The buffer class for a buffer's spec (its write and its breaker); `EnqueueBufferNode`s take a write stream."""
+    if st.enqueue is not None:
+        return BreakerEnqueueBufferNode if st.breaker is not None else EnqueueBufferNode
+    return BreakerBufferNode if st.breaker is not None else BufferNode

@@ -9,6 +9,11 @@ Semantics of a request's life (what the grading depends on; stations in `station
 * Outcomes: "completed" (left normally; "settled" counts the acknowledged subset), "error" (before ack),
   "failed" (after ack, out of retries), "dropped" (after ack: rejected by a full buffer, or unfinished at the horizon).
   A request that leaves before passing every step of its source's `complete_through` is "dropped" (unsettled).
+* Resilience patterns (see `simulator.model`): a station's deadline abandons a request as a failed visit of that
+  station (a twin carries the request on; the original becomes a ghost whose work is cancelled or continues and
+  counts nowhere); a buffer's retries pass its `RetryGate` (jitter, budget) and its consumers its circuit breaker;
+  out of attempts a message is counted in its buffer's dead-letter queue; a retry after an error that came after the
+  work, without an idempotency key, is a duplicate.
 * Requests mode: exactly N arrivals, all run to completion; the first `warmup` arrivals count in no latency or
   outcome statistic. Duration mode: sources run until the end of traffic (`duration`, else the end of the last
   profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left;
@@ -31,11 +36,11 @@ from ..model import Network, SpecError
 from ..results import Results, Snapshot
 from . import fast, incidents
 from .arrivals import ArrivalProcess, SourceStats
-from .buffers import BufferNode, EnqueueBufferNode
+from .buffers import EnqueueBufferNode, buffer_class
 from .clock import Clock
 from .observe import Observer, e2e_metrics, station_metrics
-from .request import Branch, Exit, Hop, Mark, Request
-from .stations import Node, node_class
+from .request import DISCARD, Branch, Exit, Hop, Mark, Request, ScopeEnd
+from .stations import DeadlineNode, Node, node_class
 
 __all__ = ["Simulation", "run"]
 
@@ -64,7 +69,12 @@ class Simulation:
             from .trace import TracedSimulation
             cls = TracedSimulation
         elif cls is Simulation and fast.wanted(engine):
-            cls = FastSimulation
+            missing = fast.missing(network)
+            if missing is None:
+                cls = FastSimulation
+            elif engine == "fast":
+                raise RuntimeError(f"the compiled engine does not have {missing}: run this network with engine='pure' "
+                                   "(or 'auto', which picks it)")
         return super().__new__(cls)
 
     def __init__(self, network: Network, seed: int = 1, requests: int | None = None, warmup: int = 0,
@@ -99,6 +109,7 @@ class Simulation:
         self.end_time = math.nan  # set when the run is closed
         self._build(streams[:n], streams[n:n + m], put_streams)
         self.observer = Observer(self)
+        self.after_work_pending = False
         if network.incidents:
             incidents.play(self)
 
@@ -113,13 +124,15 @@ class Simulation:
         for i, st in enumerate(network.stations):
             put_rng = put_streams[i]
             if put_rng is not None:
-                self.nodes.append(EnqueueBufferNode(self, i, st, station_streams[i], put_rng))
-            elif i in struck:  # only the full station honours an incident's state
-                node = Node(self, i, st, station_streams[i])
+                put_cls = buffer_class(st)
+                assert issubclass(put_cls, EnqueueBufferNode)
+                self.nodes.append(put_cls(self, i, st, station_streams[i], put_rng))
+            elif i in struck and not st.is_buffer:  # only the full station honours an incident's state
+                node = (DeadlineNode if st.deadline is not None else Node)(self, i, st, station_streams[i])
                 node.check_errors = True
                 self.nodes.append(node)
             else:
-                cls = BufferNode if st.is_buffer else node_class(st)
+                cls = buffer_class(st) if st.is_buffer else node_class(st)
                 self.nodes.append(cls(self, i, st, station_streams[i]))
         self.stats = [SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
         self.sources = self._sources(source_streams)
@@ -134,6 +147,9 @@ class Simulation:
 
     def _sources(self, streams: list[np.random.Generator]) -> list[ArrivalProcess]:
         network = self.network
+        # With station deadlines, a hop into a buffer or out of the network ends the deadline's scope.
+        self.scoped = any(st.deadline is not None for st in network.stations)
+        self._ghost_routes: dict[int, list[Hop]] = {}
         exits = [Exit(self, node) for node in self.nodes]
         base_route = self._routes(network.routing, exits)
         sources: list[ArrivalProcess] = []
@@ -148,10 +164,12 @@ class Simulation:
             sources.append(ArrivalProcess(self, src, self.stats[j], self.nodes[src.entry], route, streams[j], end))
         return sources
 
-    def _routes(self, matrix: tuple[tuple[float, ...], ...], exits: list[Exit]) -> list[Hop]:
+    def _routes(self, matrix: tuple[tuple[float, ...], ...], exit_hops: list[Exit]) -> list[Hop]:
         out: list[Hop] = []
+        exits: list[Hop] = [ScopeEnd(ex) for ex in exit_hops] if self.scoped else list(exit_hops)
+        nodes: list[Hop] = [ScopeEnd(node) if self.scoped and node.spec.is_buffer else node for node in self.nodes]
         for i, row in enumerate(matrix):
-            targets = [(p, self.nodes[j]) for j, p in enumerate(row) if p > 0]
+            targets = [(p, nodes[j]) for j, p in enumerate(row) if p > 0]
             leave = 1.0 - sum(row)
             if not targets:
                 out.append(exits[i])
@@ -246,22 +264,70 @@ class Simulation:
             if req.met_error and outcome == "dropped":
                 req.source.met_error_ok += 1
 
+    def cancel(self, req: Request) -> None:
+        """An abandoned request's work is cancelled: out of the queue it waits in, else (in service) its result is
+        discarded when the service ends."""
+        for node in self.nodes:
+            queue = node.queue
+            if queue and not node.spec.is_buffer and req in queue:
+                queue.remove(req)
+                return
+        req.route = [DISCARD] * len(self.nodes)
+
+    def ghost_route(self, route: list[Hop]) -> list[Hop]:
+        """The route of an abandoned request whose work continues: the same stations, but a buffer or an exit
+        discards it (what it still does is wasted; it reaches no queue and counts in no outcome)."""
+        ghost = self._ghost_routes.get(id(route))
+        if ghost is None:
+            ghost = self._ghost_routes[id(route)] = [self._ghost_hop(hop) for hop in route]
+        return ghost
+
+    def _ghost_hop(self, hop: Hop) -> Hop:
+        if isinstance(hop, (ScopeEnd, Exit)) or (isinstance(hop, Node) and hop.spec.is_buffer):
+            return DISCARD
+        if isinstance(hop, Branch):
+            return Branch(hop.cum, [self._ghost_hop(t) for t in hop.targets], hop.rng)
+        if isinstance(hop, Mark):
+            return self._ghost_hop(hop.target)
+        return hop
+
     def visit_failed(self, req: Request, now: float) -> None:
         """A visit of `req.last_station` failed: the holding buffer retries it, or the request ends."""
+        after_work = self.after_work_pending  # the failed visit's error came after its work (errors_after_work)
+        self.after_work_pending = False
+        if self.scoped:
+            if getattr(req, "ghost", False):
+                return  # an abandoned copy's failure matters to no one
+            req.deadline_at = math.inf
         req.met_error = True
         holder = req.holder
         if holder is not None:
             req.holder = None
+            if holder.breaker is not None:
+                holder.breaker.failed(now)
             holder.release(now)
             policy = holder.retry
             if policy is not None and req.attempts >= policy.max_attempts:
                 req.last_station.exhausted += 1
             elif policy is not None:
-                req.last_station.recovered += 1
+                gate = holder.gate
+                delay = policy.delay(req.attempts) if gate is None else gate.delay(req.attempts, holder)
+                if delay < 0.0:  # refused by the retry budget: out of attempts
+                    req.last_station.exhausted += 1
+                else:
+                    req.last_station.recovered += 1
+                    if req.counted:
+                        req.source.retries += 1
+                    if after_work and not holder.idempotent:  # the retry does the work again
+                        req.last_station.duplicates += 1
+                        if req.counted:
+                            req.source.duplicates += 1
+                    self.env.at(now + delay, holder.on_reenter, req)
+                    return
+            if holder.dead_letter:  # out of attempts: kept in the dead-letter queue (not settled)
+                holder.dead_letters += 1
                 if req.counted:
-                    req.source.retries += 1
-                self.env.at(now + policy.delay(req.attempts), holder.on_reenter, req)
-                return
+                    req.source.dead_lettered += 1
         if req.acked:
             req.last_station.lost += 1
             self.finish(req, "failed")

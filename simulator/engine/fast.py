@@ -28,9 +28,10 @@ except ImportError:  # not built: the pure engine runs
     _fast = None
 
 if TYPE_CHECKING:
+    from ..model import Network
     from .core import Simulation
 
-__all__ = ["AVAILABLE", "FastClock", "wanted", "build_fast"]
+__all__ = ["AVAILABLE", "FastClock", "wanted", "supports", "missing", "build_fast"]
 
 AVAILABLE = _fast is not None
 ENGINES = ("auto", "fast", "pure")
@@ -44,6 +45,17 @@ def wanted(engine: str | None) -> bool:
     if choice == "fast" and not AVAILABLE:
         raise RuntimeError("the compiled engine is not built: `pip install -e .` builds it (Cython and a C compiler)")
     return choice != "pure" and AVAILABLE
+
+
+def missing(network: Network) -> str | None:  # noqa: ARG001 - every feature of today is compiled
+    """The first feature `network` uses that the compiled engine does not have yet (None: it has them all, which is
+    the case for every feature today; a new one is named here until it is ported)."""
+    return None
+
+
+def supports(network: Network) -> bool:
+    """Whether the compiled engine can run `network`; `Simulation` falls back to the pure engine when it cannot."""
+    return missing(network) is None
 
 
 class FastClock(Clock):

@@ -120,6 +120,7 @@ def station_result(node: Node, end: float) -> StationResult:
     """A station's figures at the end of a run."""
     area = node.area_at(end)
     arrivals = node.arrivals
+    breaker = getattr(node, "breaker", None)
     return StationResult(
         name=node.name,
         kind=node.spec.kind,
@@ -140,7 +141,18 @@ def station_result(node: Node, end: float) -> StationResult:
         max_queue=node.max_queue,
         wait=summarize(node.all_waits()),
         sojourn=summarize(node.sojourns),
+        abandoned=getattr(node, "abandoned", 0),
+        budget_refused=_refused(node),
+        short_circuited=breaker.short_circuited if breaker is not None else 0,
+        breaker_opened=breaker.opened if breaker is not None else 0,
+        dead_letters=getattr(node, "dead_letters", 0),
+        duplicates=getattr(node, "duplicates", 0),
     )
+
+
+def _refused(node: Node) -> int:
+    gate = getattr(node, "gate", None)  # a buffer's, with jitter or a budget
+    return 0 if gate is None else int(gate.refused)
 
 
 def station_metrics(node: Node, qs: list[float], percentiles: tuple[float, ...], wait_over: tuple[float, ...],
@@ -167,6 +179,18 @@ def station_metrics(node: Node, qs: list[float], percentiles: tuple[float, ...],
     out[f"{name}.throughput"] = admitted / span if span > 0 else None
     out[f"{name}.arrival_rate"] = reached / span if span > 0 else None
     out[f"{name}.blocking_prob"] = node.counted_rejected / reached if reached else None
+    spec = node.spec  # the patterns' counts, only for a station that has the pattern (the CLI's keys stay stable)
+    if spec.deadline is not None:
+        out[f"{name}.abandoned"] = getattr(node, "abandoned", 0)
+    if spec.breaker is not None:
+        breaker = getattr(node, "breaker", None)  # a buffer's (either engine's)
+        out[f"{name}.short_circuited"] = breaker.short_circuited if breaker is not None else 0
+    if spec.retry is not None and spec.retry.budget_ratio is not None:
+        out[f"{name}.budget_refused"] = _refused(node)
+    if spec.dead_letter is not None:
+        out[f"{name}.dead_letters"] = getattr(node, "dead_letters", 0)
+    if spec.errors_after_work:
+        out[f"{name}.duplicates"] = getattr(node, "duplicates", 0)
     return out
 
 
@@ -249,4 +273,6 @@ def source_result(name: str, stats: list[SourceStats], names: list[str]) -> Sour
         timeouts=sum(st.timeouts for st in stats),
         unsettled=sum(sum(row) for row in leaks.values()),
         leaks=leaks,
+        dead_lettered=sum(st.dead_lettered for st in stats),
+        duplicates=sum(st.duplicates for st in stats),
     )

@@ -6,6 +6,7 @@ them have `arrive(req, now)`, so a finished visit hands on with one call and no 
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Protocol
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # the stations and the simulation import this module
     from .core import Simulation
     from .stations import Node
 
-__all__ = ["Request", "Hop", "Exit", "Branch", "Mark"]
+__all__ = ["Request", "Hop", "Exit", "Branch", "Mark", "ScopeEnd", "Discard", "DISCARD"]
 
 
 class Hop(Protocol):
@@ -29,7 +30,8 @@ class Request:
     """One request in the network. The engine sets every slot at the request's arrival (`Simulation.arrival`)."""
 
     __slots__ = ("source", "entered_at", "arrived_at", "service_started_at", "counted", "route", "holder", "acked",
-                 "attempts", "cut_off", "last_station", "steps_done", "met_error")
+                 "attempts", "cut_off", "last_station", "steps_done", "met_error", "deadline_at", "deadline_node",
+                 "ghost")
 
     source: SourceStats  # its source's counters
     entered_at: float  # arrival in the network
@@ -44,6 +46,18 @@ class Request:
     last_station: Node  # the station of its latest visit
     steps_done: int  # steps of its source's complete_through passed, in order
     met_error: bool  # some visit of it failed
+    # Set only in a network with station deadlines (read with getattr elsewhere, so other networks pay nothing):
+    deadline_at: float  # its caller's deadline (inf: none running; -inf: an abandoned copy, never timed again)
+    deadline_node: Node  # the station whose deadline it is
+    ghost: bool  # the abandoned copy left behind by a deadline: it no longer counts anywhere
+
+    def twin(self) -> Request:
+        """A copy of every slot that is set: it carries on the request's life when the original is abandoned."""
+        other = Request()
+        for name in Request.__slots__:
+            if hasattr(self, name):
+                setattr(other, name, getattr(self, name))
+        return other
 
 
 class Exit:
@@ -88,3 +102,29 @@ class Mark:
         if req.steps_done == self.step:
             req.steps_done = self.step + 1
         self.target.arrive(req, now)
+
+
+class ScopeEnd:
+    """A route entry before a buffer or an exit in a network with station deadlines: reaching it ends the
+    synchronous call, so the caller's deadline running on the request stops there."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: Hop) -> None:
+        self.target = target
+
+    def arrive(self, req: Request, now: float) -> None:
+        req.deadline_at = math.inf
+        self.target.arrive(req, now)
+
+
+class Discard:
+    """Where an abandoned copy of a request goes when its work is over: nowhere."""
+
+    __slots__ = ()
+
+    def arrive(self, req: Request, now: float) -> None:
+        pass
+
+
+DISCARD = Discard()

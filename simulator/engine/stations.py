@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the simulation imports this module
     from .core import Simulation
     from .request import Request
 
-__all__ = ["MARKS", "Node", "PlainNode", "CurveNode", "node_class"]
+__all__ = ["MARKS", "Node", "PlainNode", "CurveNode", "DeadlineNode", "node_class"]
 
 MARKS = 16  # sub-intervals per utilization window
 
@@ -47,7 +47,7 @@ class Node:
                  "sojourns", "cutoff", "base_error", "curve", "slowdown", "check_errors", "p_error", "successes_left",
                  "tracked", "window", "mark_step", "marks", "next_mark", "window_utilization", "slow_factor",
                  "at_last_snapshot", "peak_utilization", "surfaced", "lost", "open_servers", "latency_factor",
-                 "error_floor", "down")
+                 "error_floor", "down", "abandoned", "after_work", "duplicates")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -58,7 +58,7 @@ class Node:
         self.spec = spec
         self.name = spec.name
         self.servers: float = spec.servers
-        self.capacity: int | None = spec.capacity
+        self.capacity: int | None = spec.admission_limit  # capacity, and load shedding's bound
         sampler = ServiceSampler(spec.service, rng)
         self.draws: list[float] = sampler.buf  # service times drawn ahead, consumed with pop()
         self.refill = sampler.refill
@@ -74,6 +74,9 @@ class Node:
         self.exhausted = 0  # failed visits here on a request's last attempt allowed by its buffer's retry policy
         self.surfaced = 0  # failed visits here that ended their request as an error (before an acknowledgement)
         self.lost = 0  # failed visits here that ended their (acknowledged) request as failed
+        self.abandoned = 0  # requests whose caller's deadline set here passed (each also a failed visit here)
+        self.after_work = spec.errors_after_work  # share of its errors that come after the work
+        self.duplicates = 0  # retries, without an idempotency key, of its calls that failed after the work
         self.counted_rejected = 0  # rejections of requests past the warm-up
         self.waits = array("d")  # the non-zero wait of every counted visit
         self.no_wait = 0  # counted visits that did not wait: their zero waits are counted, not stored (all_waits())
@@ -267,9 +270,16 @@ class Node:
         if failed:
             self.errors += 1
             req.last_station = self
+            if self.after_work and not req.cut_off:
+                self._after_work()
             self.sim.visit_failed(req, now)
             return
         req.route[self.idx].arrive(req, now)
+
+    def _after_work(self) -> None:
+        """Did this error come after the work? The simulation's visit_failed reads the answer."""
+        if self.rng.random() < self.after_work:
+            self.sim.after_work_pending = True
 
 
     def set_incident(self, now: float, latency_factor: float, error_floor: float, down: bool,
@@ -345,6 +355,8 @@ class PlainNode(Node):
             self.successes_left = self._successes_before_error()
             self.errors += 1
             req.last_station = self
+            if self.after_work:
+                self._after_work()
             self.sim.visit_failed(req, now)
             return
         self.successes_left = left
@@ -374,6 +386,48 @@ class CurveNode(PlainNode):
         PlainNode._done(self, req, now)
 
 
+class DeadlineNode(Node):
+    """A station with a caller's deadline (see `Station`): a request reaching it is given `now + deadline` unless an
+    earlier deadline runs on it already, with a calendar entry at that time. The scope ends at a `ScopeEnd` (before a
+    buffer or an exit) or at a failed visit, both of which set `deadline_at` to inf, so a stale entry does nothing."""
+
+    __slots__ = ("deadline", "cancel", "on_expire")
+
+    def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
+        super().__init__(sim, idx, spec, rng)
+        assert spec.deadline is not None
+        self.deadline: float = spec.deadline
+        self.cancel = spec.on_deadline == "cancel"
+        self.on_expire = self._expire
+
+    def arrive(self, req: Request, now: float) -> None:
+        t = now + self.deadline
+        if t < getattr(req, "deadline_at", math.inf):
+            req.deadline_at = t
+            req.deadline_node = self
+            heappush(self.calendar, (t, next(self.ids), self.on_expire, req))
+        Node.arrive(self, req, now)
+
+    def _expire(self, req: Request, now: float) -> None:
+        if req.deadline_at != now or req.deadline_node is not self:
+            return  # the scope ended, or an earlier deadline took over
+        self.abandoned += 1
+        twin = req.twin()  # carries the request's life on: its holder, its outcome, its retries
+        twin.deadline_at = math.inf
+        twin.ghost = False
+        req.ghost = True
+        req.deadline_at = -math.inf
+        req.holder = None
+        req.counted = False
+        sim = self.sim
+        if self.cancel:
+            sim.cancel(req)
+        else:
+            req.route = sim.ghost_route(req.route)
+        twin.last_station = self
+        sim.visit_failed(twin, now)
+
+
 def _window_grid(curve: ErrorCurve | None, slowdown: Slowdown | None) -> tuple[bool, float, float, float]:
     """(tracked, window, grid step, first grid point) of a station's utilization window."""
     window = curve.window if curve is not None else slowdown.window if slowdown is not None else 0.0
@@ -384,6 +438,8 @@ def _window_grid(curve: ErrorCurve | None, slowdown: Slowdown | None) -> tuple[b
 
 def node_class(st: Station) -> type[Node]:
     """The leanest station class for a (non-buffer) station's spec."""
-    if st.capacity is None and st.timeout is None and st.slowdown is None:
+    if st.deadline is not None:
+        return DeadlineNode
+    if st.admission_limit is None and st.timeout is None and st.slowdown is None:
         return PlainNode if st.errors is None or st.errors.threshold is None else CurveNode
     return Node

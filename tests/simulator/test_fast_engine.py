@@ -35,6 +35,17 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         if rng.random() < 0.6:
             buffer["retry"] = {"max_attempts": rng.randint(1, 4), "backoff": rng.choice([0.05, 0.2]),
                                "multiplier": 2.0, "max_backoff": 1.0}
+            if rng.random() < 0.5:
+                buffer["retry"]["jitter"] = rng.choice(["full", 0.5])
+            if rng.random() < 0.4:
+                buffer["retry"]["budget"] = {"ratio": rng.choice([0.05, 0.2]), "burst": rng.choice([1, 5])}
+            if rng.random() < 0.5:
+                buffer["dead_letter"] = f"{name}-dlq"
+            if rng.random() < 0.3:
+                buffer["idempotency_key"] = True
+        if rng.random() < 0.3:
+            buffer["breaker"] = {"failure_rate": rng.choice([0.01, 0.2]), "window": 2.0, "min_calls": 3,
+                                 "open_for": rng.choice([0.5, 3.0]), "probes": rng.randint(1, 3)}
         if rng.random() < 0.4:
             buffer["service"] = _service(rng)
         if rng.random() < 0.3:
@@ -52,6 +63,8 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         station["errors"] = {"base": rng.choice([0.0, 0.001, 0.02])}
         if rng.random() < 0.6:
             station["errors"].update({"threshold": 0.6, "max": 0.3, "power": 2, "window": rng.choice([1.0, 4.0])})
+        if rng.random() < 0.4:
+            station["errors_after_work"] = rng.choice([0.3, 1.0])
     if rng.random() < 0.25:
         window = station.get("errors", {}).get("window", 2.0)
         station["slowdown"] = {"threshold": 0.7, "factor": 1.8, "window": window}
@@ -59,6 +72,11 @@ def _station(rng: random.Random, name: str) -> dict[str, Any]:
         station["timeout"] = rng.choice([0.05, 0.3])
     if rng.random() < 0.25:
         station["capacity"] = rng.randint(2, 30)
+    if rng.random() < 0.2:
+        station["shed_wait"] = rng.choice([0.05, 0.5])
+    if rng.random() < 0.25:
+        station["deadline"] = rng.choice([0.05, 0.3])
+        station["on_deadline"] = rng.choice(["cancel", "continue"])
     return station
 
 
