@@ -182,7 +182,7 @@ class StationResult:
     lost: int  # failed visits that ended their acknowledged request as failed (no retry left, or none allowed)
     error_rate: float | None  # (errors + rejected) / arrivals
     utilization: float | None  # busy-server time / (servers x simulated time); None for infinite servers
-    utilization_peak: float | None  # largest step utilization among the streamed snapshots (None if not streamed)
+    utilization_peak: float | None  # busiest second of the run (the meter's grid, whatever the streaming step)
     mean_in_service: float  # time-average number in service (useful for infinite servers)
     max_queue: int
     wait: LatencySummary  # Wq: arrival at the station -> service start

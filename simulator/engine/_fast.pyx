@@ -21,7 +21,7 @@ The arithmetic is the pure engine's, operation for operation, so the results are
 
 from cpython cimport array
 from cpython.object cimport Py_SIZE
-from libc.math cimport floor, log, log1p, sqrt, INFINITY
+from libc.math cimport floor, log, log1p, sqrt, INFINITY, NAN
 from libc.stdlib cimport malloc, realloc, free
 
 import math
@@ -196,7 +196,6 @@ cdef class FastNode:
     cdef public double busy_area, changed_at
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
-    cdef public object peak_utilization
     cdef long capacity  # -1: none
     cdef Draws draws
     cdef Draws put_draws
@@ -413,6 +412,7 @@ cdef class Core:
     cdef object rand
     cdef public long n_arrived, outstanding, active_sources, warmup
     cdef public double limit
+    cdef public double done_at  # NaN until traffic has stopped and the last request is done: that event's time
     cdef public bint track_exits
     cdef public double window_start
     cdef public list window_area_start, window_area_end
@@ -447,6 +447,7 @@ cdef class Core:
         self.nodes = []
         self.n_arrived = 0
         self.outstanding = 0
+        self.done_at = NAN
         self.warmup = sim.warmup
         self.limit = sim.limit
         self.track_exits = sim.track_exits
@@ -496,7 +497,6 @@ cdef class Core:
         node.window_utilization = 0.0
         node.slow_factor = node.slowdown.multiplier(0.0) if node.slowdown is not None else 1.0
         node.at_last_snapshot = (0.0, 0, 0, 0)
-        node.peak_utilization = None
         node.retry = None
         if st.is_buffer:
             node.kind = K_ENQUEUE if st.enqueue is not None else K_BUFFER
@@ -766,12 +766,16 @@ cdef class Core:
         cdef double t = src.next_time(now, src.next_exp())
         if t > src.end:
             self.active_sources -= 1
+            if self.active_sources == 0 and self.outstanding == 0:
+                self.done_at = now
             return
         self.push(t, EV_FIRE, src.idx, 0)
 
     cdef void fire(self, ArrivalSource src, double now) except *:
         if self.n_arrived >= self.limit:
             self.active_sources -= 1
+            if self.active_sources == 0 and self.outstanding == 0:
+                self.done_at = now
             return
         cdef double work = src.next_exp(), t
         if src.flat_a <= now and work <= src.flat_r * (src.flat_b - now):
@@ -873,6 +877,8 @@ cdef class Core:
             self.timed_out(r, now)
             return
         self.outstanding -= 1
+        if self.outstanding == 0 and self.active_sources == 0:
+            self.done_at = now
         if q.counted:
             if q.met_error:
                 st.met_error_ok += 1
@@ -905,13 +911,15 @@ cdef class Core:
             st = <FastStats> self.stats[q.source]
             st.timeouts += 1
             push_double(st.accept, st.deadline)
-        self.finish(r, 0)
+        self.finish(r, 0, now)
 
-    cdef void finish(self, int r, int outcome) except *:
+    cdef void finish(self, int r, int outcome, double now) except *:
         """End a request that did not complete: outcome 0 error, 1 failed, 2 dropped."""
         cdef Req* q = self.req(r)
         cdef FastStats st
         self.outstanding -= 1
+        if self.outstanding == 0 and self.active_sources == 0:
+            self.done_at = now
         if q.counted:
             st = <FastStats> self.stats[q.source]
             if outcome == 0:
@@ -945,10 +953,10 @@ cdef class Core:
                 return
         if q.acked:
             last.lost += 1
-            self.finish(r, 1)
+            self.finish(r, 1, now)
         else:
             last.surfaced += 1
-            self.finish(r, 0)
+            self.finish(r, 0, now)
 
     # ------------------------------------------------------------------ stations
     cdef void node_arrive(self, FastNode node, int r, double now) except *:
@@ -1115,7 +1123,7 @@ cdef class Core:
             if q.counted:
                 node.counted_rejected += 1
             q.last_station = node.idx
-            self.finish(r, 2 if q.acked else 0)
+            self.finish(r, 2 if q.acked else 0, now)
             return
         if not reentry:
             q.attempts = 0

@@ -149,7 +149,10 @@ class ArrivalProcess:
         exp = self.exp
         t = self.next_time(now, exp.pop() if exp else self._refill())
         if t > self.end:
-            self.sim.active_sources -= 1
+            sim = self.sim
+            sim.active_sources -= 1
+            if not sim.active_sources and not sim.outstanding:
+                sim.done_at = now
             return
         entry: Entry = (t, next(self.ids), self.on_fire, None)
         heappush(self.calendar, entry)
@@ -158,6 +161,8 @@ class ArrivalProcess:
         sim = self.sim
         if sim.n_arrived >= sim.limit:
             sim.active_sources -= 1
+            if not sim.active_sources and not sim.outstanding:
+                sim.done_at = now
             return
         # schedule_next(now) with the flat-segment case of next_time, inlined: this runs once per request
         exp = self.exp

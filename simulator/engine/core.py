@@ -11,8 +11,9 @@ Semantics of a request's life (what the grading depends on; stations in `station
   A request that leaves before passing every step of its source's `complete_through` is "dropped" (unsettled).
 * Requests mode: exactly N arrivals, all run to completion; the first `warmup` arrivals count in no latency or
   outcome statistic. Duration mode: sources run until the end of traffic (`duration`, else the end of the last
-  profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left;
-  requests unfinished at the horizon count as dropped (acked) or error.
+  profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left:
+  at that very event (`done_at`), whatever the streaming step, so a streamed run and an unstreamed one end at the
+  same time with the same results; requests unfinished at the horizon count as dropped (acked) or error.
 
 Random streams: service times per station and inter-arrival times per source come from numpy generators spawned
 from `numpy.random.SeedSequence(seed)`; routing and error draws from one `random.Random`. No global state.
@@ -33,13 +34,12 @@ from . import fast
 from .arrivals import ArrivalProcess, SourceStats
 from .buffers import BufferNode, EnqueueBufferNode
 from .clock import Clock
+from .meter import Meter
 from .observe import Observer, e2e_metrics, station_metrics
 from .request import Branch, Exit, Hop, Mark, Request
 from .stations import Node, node_class
 
 __all__ = ["Simulation", "run"]
-
-RUN_CHUNK = 10.0  # simulated seconds between checks for an early end when running without snapshots
 
 
 class Simulation:
@@ -90,6 +90,7 @@ class Simulation:
         self.end_time = math.nan  # set when the run is closed
         self._build(streams[:n], streams[n:n + m], put_streams)
         self.observer = Observer(self)
+        self.meter = Meter(self)
 
     def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
                put_streams: list[np.random.Generator | None]) -> None:
@@ -110,6 +111,7 @@ class Simulation:
         self.n_arrived = 0
         self.outstanding = 0  # requests in the network (including those waiting out a retry backoff)
         self.active_sources = len(self.sources)
+        self.done_at: float | None = None  # the event at which traffic had stopped and the last request was done
         self.window: tuple[float, float] | None = None  # CLI window [arrival #warmup, last arrival]
         self.window_area_start: list[float] = []
         self.window_area_end: list[float] = []
@@ -190,6 +192,8 @@ class Simulation:
             self.timed_out(req, now)
             return
         self.outstanding -= 1
+        if not self.outstanding and not self.active_sources:
+            self.done_at = now
         if req.counted:
             if req.met_error:
                 st.met_error_ok += 1
@@ -220,11 +224,13 @@ class Simulation:
             st = req.source
             st.timeouts += 1
             st.accept.append(st.deadline)
-        self.finish(req, "error")
+        self.finish(req, "error", now)
 
-    def finish(self, req: Request, outcome: str) -> None:
+    def finish(self, req: Request, outcome: str, now: float) -> None:
         """End a request that did not complete normally ("error", "failed" or "dropped")."""
         self.outstanding -= 1
+        if not self.outstanding and not self.active_sources:
+            self.done_at = now
         if req.counted:
             req.source.outcomes[outcome] += 1
             if req.met_error and outcome == "dropped":
@@ -248,10 +254,10 @@ class Simulation:
                 return
         if req.acked:
             req.last_station.lost += 1
-            self.finish(req, "failed")
+            self.finish(req, "failed", now)
         else:
             req.last_station.surfaced += 1
-            self.finish(req, "error")
+            self.finish(req, "error", now)
 
     # ---------------------------------------------------------------- running
     def _start(self) -> None:
@@ -259,6 +265,7 @@ class Simulation:
             self.started = True
             for src in self.sources:
                 src.schedule_next(0.0)
+            self.meter.start()
 
     @property
     def engine(self) -> str:
@@ -267,17 +274,26 @@ class Simulation:
 
     @property
     def done(self) -> bool:
-        """True when the run has reached its end."""
-        if self.mode == "duration":
-            # The run ends at the horizon, or sooner: once traffic has stopped and the last request has finished.
-            return self.env.now >= self.horizon or (self.started and self.active_sources == 0 and self.outstanding == 0)
-        return self.started and self.outstanding == 0 and self.active_sources == 0
+        """True when the run has reached its end: the horizon (duration mode), or the event at which traffic had
+        stopped and the last request was done (`done_at`)."""
+        return self.done_at is not None or self.env.now >= self.horizon
 
     def _idle(self) -> bool:
-        return self.done
+        return self.done_at is not None
+
+    def _advance(self, until: float) -> float:
+        """Run the engine's events before `until` and stop the clock where the run ended, if it did: at its last
+        event, not at `until` (SimPy's own events after it wait for a later call); the time the clock stopped at."""
+        self.env.advance(until, until_idle=self._idle)
+        end = self.done_at
+        if end is None:
+            return until
+        self.env._now = end
+        return end
 
     def stream(self, step: float = 1.0) -> Iterator[Snapshot]:
-        """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results)."""
+        """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results);
+        the last one is at the run's end, a shorter step when the run ends between two."""
         if step <= 0:
             raise ValueError("step must be > 0")
         self._start()
@@ -285,24 +301,22 @@ class Simulation:
             t = self.env.now + step
             if t > self.horizon:
                 t = self.horizon
-            self.env.advance(t)
-            yield self.observer.snapshot(t)
+            yield self.observer.snapshot(self._advance(t))
 
     def run_to_end(self) -> None:
         """Run the rest of the simulation (SimPy processes on `env` run with it, up to its end)."""
         self._start()
-        if self.mode == "duration":
-            while not self.done:
-                self.env.advance(min(self.horizon, self.env.now + RUN_CHUNK))
-        elif not self.done:
-            self.env.advance(math.inf, until_idle=self._idle)
+        if not self.done:
+            self._advance(self.horizon)
 
     def _close(self) -> None:
         """At the horizon, count what is still in the network: acknowledged -> dropped, else error."""
         if self.closed:
             return
         self.closed = True
-        self.end_time = self.env.now  # SimPy processes may move the clock on afterwards: the run ended here
+        # SimPy processes may move the clock on afterwards: the run ended here
+        self.end_time = self.done_at if self.done_at is not None else self.env.now
+        self.meter.close(self.end_time)
         for st in self.stats:
             st.close()
 
@@ -352,6 +366,7 @@ class FastSimulation(Simulation):
         if not self.started:
             self.started = True
             self.core.start()
+            self.meter.start()
 
     @property
     def engine(self) -> str:
@@ -368,6 +383,11 @@ class FastSimulation(Simulation):
     @property
     def active_sources(self) -> int:  # type: ignore[override]
         return int(self.core.active_sources)
+
+    @property
+    def done_at(self) -> float | None:  # type: ignore[override]
+        t = self.core.done_at
+        return None if t != t else float(t)
 
     @property
     def window(self) -> tuple[float, float] | None:  # type: ignore[override]

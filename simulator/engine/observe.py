@@ -44,8 +44,6 @@ class Observer:
         util = None
         if not node.spec.infinite and dt > 0:
             util = (area - a0) / (node.servers * dt)
-            if node.peak_utilization is None or util > node.peak_utilization:
-                node.peak_utilization = util
         return StationSnapshot(node.name, util, node.queued, node.busy,
                                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0)
 
@@ -106,7 +104,8 @@ class Observer:
             seed=sim.seed,
             end_time=end,
             warmup=sim.warmup,
-            stations=tuple(station_result(node, end) for node in sim.nodes),
+            stations=tuple(station_result(node, end, None if node.spec.infinite else sim.meter.utilization_peak(k))
+                           for k, node in enumerate(sim.nodes)),
             sources=sources,
             overall=overall,
             cost_per_hour_peak=sim.cost_per_hour,
@@ -115,7 +114,7 @@ class Observer:
         )
 
 
-def station_result(node: Node, end: float) -> StationResult:
+def station_result(node: Node, end: float, utilization_peak: float | None) -> StationResult:
     """A station's figures at the end of a run."""
     area = node.area_at(end)
     arrivals = node.arrivals
@@ -134,7 +133,7 @@ def station_result(node: Node, end: float) -> StationResult:
         lost=node.lost,
         error_rate=(node.errors + node.rejected) / arrivals if arrivals else None,
         utilization=None if node.spec.infinite or end <= 0 else area / (node.servers * end),
-        utilization_peak=node.peak_utilization,
+        utilization_peak=utilization_peak,
         mean_in_service=area / end if end > 0 else 0.0,
         max_queue=node.max_queue,
         wait=summarize(node.all_waits()),

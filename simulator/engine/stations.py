@@ -46,7 +46,7 @@ class Node:
                  "max_queue", "warm_done", "no_wait", "recovered", "exhausted", "counted_rejected", "waits",
                  "sojourns", "cutoff", "base_error", "curve", "slowdown", "check_errors", "p_error", "successes_left",
                  "tracked", "window", "mark_step", "marks", "next_mark", "window_utilization", "slow_factor",
-                 "at_last_snapshot", "peak_utilization", "surfaced", "lost")
+                 "at_last_snapshot", "surfaced", "lost")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -94,7 +94,6 @@ class Node:
         # Like the error probability, the slowdown multiplier only changes at a grid mark: kept here.
         self.slow_factor = self.slowdown.multiplier(0.0) if self.slowdown is not None else 1.0
         self.at_last_snapshot = (0.0, 0, 0, 0)  # busy area, completions, errors, rejected at the previous snapshot
-        self.peak_utilization: float | None = None
 
     # ---------------------------------------------------------------- utilization over the recent window, O(1)
     def _mark(self, now: float) -> None:

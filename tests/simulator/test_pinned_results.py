@@ -1,6 +1,10 @@
 """Fixed networks give exactly the figures they gave before the engine was split into modules (SHA-256 digests of
 their results, recorded on the single-module engine): a refactoring of the engine moves no draw and no event, and the
-compiled engine gives the pure engine's figures to the last bit."""
+compiled engine gives the pure engine's figures to the last bit.
+
+Re-pinned once on purpose (issue 19): a run that ends before its horizon now ends at the event where its last request
+is done, not at the next streaming step, and `utilization_peak` is the busiest second of the meter's grid, so it is
+there without streaming too (the requests-mode digests moved by that figure alone)."""
 
 from __future__ import annotations
 
@@ -47,9 +51,9 @@ EVERYTHING: dict[str, Any] = {
 
 PINNED = {
     "clearpay_streamed": "0c78bae9d42b77188bb2fca968434fc54bcd44e3c41e6adb389bbb5abfcccf44",
-    "everything_streamed": "ba2221e7e157c62a591f2de3955dec636b7125e17bd9dfb328e79f9428673b52",
-    "everything_requests": "54b21de9efde17eddbff85d7d0b19ff6fd55c76066ce5f5c7b2984e5138f7c57",
-    "tandem_metrics": "5751c6a5c52442e2e963e8fe2c2be176c6a92c52e6e3591302389f240ef1c963",
+    "everything_streamed": "1edd8f61a4f1f8ac30fea376dcba8e838d392e775e8907dd1f452d78ec56c3bc",
+    "everything_requests": "b679c8ba3eebb2f7671000855e5587012aebef2f05ae7fd4779c7cdd9b9bc57b",
+    "tandem_metrics": "6a3887dda88f7810aa2a7cad4547e5001215d929da066848c8ebdc16eb2531ce",
 }
 
 
