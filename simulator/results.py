@@ -187,6 +187,9 @@ class StationResult:
     max_queue: int
     wait: LatencySummary  # Wq: arrival at the station -> service start
     sojourn: LatencySummary  # W: arrival at the station -> completion
+    # None, or {"window": [t0, t1], "offered": /s, "capacity": /s, "reason": ...}: offered load reached capacity over
+    # a window, or the queue was still growing at the end (the rule: `simulator.engine.overload`)
+    unstable: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""

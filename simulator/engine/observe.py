@@ -10,6 +10,7 @@ import numpy as np
 
 from ..results import LogHistogram, Results, Snapshot, SourceResult, StationResult, StationSnapshot, summarize
 from .arrivals import SourceStats
+from .overload import unstable
 from .stations import Node
 
 if TYPE_CHECKING:  # the simulation imports this module
@@ -104,7 +105,8 @@ class Observer:
             seed=sim.seed,
             end_time=end,
             warmup=sim.warmup,
-            stations=tuple(station_result(node, end, None if node.spec.infinite else sim.meter.utilization_peak(k))
+            stations=tuple(station_result(node, end, None if node.spec.infinite else sim.meter.utilization_peak(k),
+                                          unstable(sim.meter, k, node.spec))
                            for k, node in enumerate(sim.nodes)),
             sources=sources,
             overall=overall,
@@ -114,7 +116,8 @@ class Observer:
         )
 
 
-def station_result(node: Node, end: float, utilization_peak: float | None) -> StationResult:
+def station_result(node: Node, end: float, utilization_peak: float | None,
+                   overload: dict[str, Any] | None = None) -> StationResult:
     """A station's figures at the end of a run."""
     area = node.area_at(end)
     arrivals = node.arrivals
@@ -138,6 +141,7 @@ def station_result(node: Node, end: float, utilization_peak: float | None) -> St
         max_queue=node.max_queue,
         wait=summarize(node.all_waits()),
         sojourn=summarize(node.sojourns),
+        unstable=overload,
     )
 
 
