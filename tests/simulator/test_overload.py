@@ -105,3 +105,25 @@ def test_the_cli_warns_on_stderr_for_each_unstable_station(tmp_path: Path) -> No
     assert "x its capacity" in lines[0]
     calm = cli("network", write(tmp_path, {**spec, "arrival": {"rate": 50.0}}), "--requests", "20000")
     assert calm.returncode == 0 and calm.stderr == ""
+
+
+def test_a_backlog_left_at_the_horizon_is_flagged_after_traffic_eased() -> None:
+    """The queue shrinks in the drain, but 1,000 messages are still waiting at the horizon: never caught up."""
+    net = build_network({"arrival": {"rate": 50.0}, "duration": 200.0, "drain": 20.0, "stations": [
+        {"name": "q", "kind": "buffer", "servers": 2, "acknowledge": True},
+        {"name": "w", "servers": "inf", "service": {"dist": "deterministic", "mean": 0.05}}]})
+    res = run(net, seed=2)
+    flag = res.station("q").unstable
+    assert res.end_time == 220.0 and flag is not None and flag["reason"] == "backlog left at the end"
+    assert flag["window"][1] == 220.0 and flag["window"][0] < 5.0
+
+
+def test_a_slowed_down_station_is_judged_on_the_capacity_its_slowdown_leaves() -> None:
+    """Service x2 above 80 % utilization: at 70 % of the nominal rate a busy spell halves the capacity, and the
+    backlog that follows keeps it halved (the bistable collapse): overloaded, though below the nominal capacity."""
+    spec = {"sources": [{"name": "s", "entry": "a", "profile": [[0, 70], [50, 70], [50.001, 120], [80, 120],
+                                                                [80.001, 70], [400, 70]]}],
+            "stations": [station(10, 100.0, slowdown={"threshold": 0.8, "factor": 2.0, "window": 5.0})]}
+    flag = run(build_network(spec), seed=1).stations[0].unstable
+    assert flag is not None and "slowed down by its own load" in flag["reason"]
+    assert flag["offered"] < 100.0 < 2 * flag["capacity"] + 1e-9 and flag["capacity"] < flag["offered"]

@@ -52,8 +52,8 @@ EVERYTHING: dict[str, Any] = {
 
 PINNED = {
     "clearpay_streamed": "8afefb6147cd7e046de6b185599a62106994dbe8da5fe611a87efdd0ef9f81f4",
-    "everything_streamed": "67f43c6dc80f2604b8043d32d25964a5b513316b0d3f1000ab5824b359f5b846",
-    "everything_requests": "13d0836f16db8676359fd541d741ab3212ae72e1f3c730a767f1f817a9ee780d",
+    "everything_streamed": "6daf81ab8287ff57947938a86ce93a5f34424757871b8f384ce0b6165f769ec4",
+    "everything_requests": "8eec9a3a23a6099770df3918702fe9999687d20c89ed8979bd048b5e4357d2cd",
     "tandem_metrics": "aa426686454fad64bd9f6f87feda287684157b70d596d47dadb8418c0b6f5975",
 }
 
