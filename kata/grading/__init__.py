@@ -160,15 +160,26 @@ def _verdicts(scenarios: list[ScenarioSpec], facts: dict[int, SeedFacts],
     return verdicts
 
 
-def _result(scenario: ScenarioSpec, seeds: list[int], per_seed: dict[int, Verdict], palette: Palette) -> ScenarioResult:
+def _overload_note(seed: SeedFacts, scenario: ScenarioSpec) -> str:
+    """A failing scenario's overloaded parts on its traffic's way (the simulator's `unstable` figures), or ""."""
+    node = seed.source_node(scenario.source)
+    among = seed.reachable(node) if node else list(seed.stations)
+    words = seed.overloads(among)
+    return (" " + "; ".join(words) + ".") if words else ""
+
+
+def _result(scenario: ScenarioSpec, seeds: list[int], per_seed: dict[int, Verdict], palette: Palette,
+            facts: dict[int, SeedFacts]) -> ScenarioResult:
     worst_seed = _worst_seed(seeds, per_seed, scenario.comparator in LOWER_IS_BETTER)
     worst = per_seed[worst_seed]
     which = f"Seed {worst_seed}" + (f", the worst of {len(seeds)}" if len(seeds) > 1 else "")
+    passed = all(v.passed for v in per_seed.values())
+    note = "" if passed else _overload_note(facts[worst_seed], scenario)
     return ScenarioResult(
         id=scenario.order, title=scenario.title, metric=scenario.metric, comparator=scenario.comparator,
-        passed=all(v.passed for v in per_seed.values()), value=round(worst.value, 4),
+        passed=passed, value=round(worst.value, 4),
         threshold=scenario_threshold(scenario, palette), unit=UNITS.get(scenario.metric, ""),
-        explanation=f"{which}: {worst.explanation}", next_step=worst.next_step, worst_seed=worst_seed,
+        explanation=f"{which}: {worst.explanation}{note}", next_step=worst.next_step, worst_seed=worst_seed,
         values=[round(per_seed[s].value, 4) for s in seeds],
         values_by_seed={str(s): round(per_seed[s].value, 4) for s in seeds},
     )
@@ -182,5 +193,5 @@ def grade(
     facts = {s: SeedFacts(s, results_by_seed[s], compiled, design, palette) for s in seeds}
     scenarios = sorted(palette.scenarios, key=lambda s: s.order)
     verdicts = _verdicts(scenarios, facts, palette)
-    results = [_result(scenario, seeds, verdicts[scenario.order], palette) for scenario in scenarios]
+    results = [_result(scenario, seeds, verdicts[scenario.order], palette, facts) for scenario in scenarios]
     return Grade(kata=palette.slug, seeds=seeds, scenarios=results)
