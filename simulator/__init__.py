@@ -12,7 +12,16 @@ from __future__ import annotations
 from .engine import Simulation, run
 from .build import build_network
 from .model import ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station
-from .results import OUTCOMES, LatencySummary, Results, Snapshot, SourceResult, StationResult, StationSnapshot
+from .results import (
+    OUTCOMES,
+    LatencySummary,
+    Results,
+    Snapshot,
+    SourceResult,
+    SourceSnapshot,
+    StationResult,
+    StationSnapshot,
+)
 
 __all__ = [
     "build_network",
@@ -31,6 +40,7 @@ __all__ = [
     "SourceResult",
     "LatencySummary",
     "Snapshot",
+    "SourceSnapshot",
     "StationSnapshot",
     "OUTCOMES",
 ]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LatencySummary", "StationSnapshot", "Snapshot", "StationResult", "SourceResult", "Results",
-           "LogHistogram", "summarize", "OUTCOMES"]
+__all__ = ["LatencySummary", "StationSnapshot", "SourceSnapshot", "Snapshot", "StationResult", "SourceResult",
+           "Results", "LogHistogram", "summarize", "OUTCOMES"]
 
 OUTCOMES = ("completed", "settled", "error", "failed", "dropped")
 """Outcome counters. "settled" counts the acknowledged subset of "completed"; the other four are disjoint."""
@@ -125,6 +125,24 @@ class StationSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    """One traffic source during one step: its own latencies over the step (p50, p95, p99 in seconds), and its
+    arrivals and the requests that met an error so far (error + failed + those a retry recovered: what an error
+    budget counts; requests still in the network are counted by `Results` only, at the end)."""
+
+    name: str
+    arrivals: int
+    accept_step: tuple[float | None, float | None, float | None]
+    settle_step: tuple[float | None, float | None, float | None]
+    met_error: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {"name": self.name, "arrivals": self.arrivals, "accept_step": list(self.accept_step),
+                "settle_step": list(self.settle_step), "met_error": self.met_error}
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """State after one step of simulated time; small enough to send several per second to a web page.
 
@@ -144,6 +162,14 @@ class Snapshot:
     error_rate: float | None  # (error + failed) / arrivals so far
     cost_per_hour: float
     cost_so_far: float
+    sources: tuple[SourceSnapshot, ...] = ()  # the same step per traffic source, never mixed
+
+    def source(self, name: str) -> SourceSnapshot:
+        """The step of the source called `name`."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stations as a list in network order); every number is finite or None."""
@@ -160,6 +186,7 @@ class Snapshot:
             "error_rate": self.error_rate,
             "cost_per_hour": self.cost_per_hour,
             "cost_so_far": self.cost_so_far,
+            "sources": [s.to_dict() for s in self.sources],
         }
         return d
 
@@ -214,10 +241,15 @@ class SourceResult:
     timeouts: int = 0  # given up by their caller before an acknowledgement (counted in error)
     unsettled: int = 0  # left the network before completing the source's complete_through (counted in dropped)
     leaks: dict[str, list[int]] = field(default_factory=dict)  # unsettled by exit station, then by steps passed
+    # The same figures for the requests that arrived in each of the spec's named windows (only when it has some)
+    windows: dict[str, SourceResult] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
-        return _clean(_fields(self))
+        """Plain dict (`windows` only when the spec names some)."""
+        out: dict[str, Any] = _clean({k: v for k, v in _fields(self).items() if k != "windows"})
+        if self.windows:
+            out["windows"] = {name: w.to_dict() for name, w in self.windows.items()}
+        return out
 
 
 @dataclass(frozen=True, slots=True)

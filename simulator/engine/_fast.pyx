@@ -66,6 +66,7 @@ cdef struct Req:
     double arrived_at
     double service_started_at
     int source
+    int stat  # its stats in Core.all_stats: its source's, or its source's for the window it arrived in
     int holder
     int attempts
     int last_station
@@ -407,7 +408,10 @@ cdef class Core:
     cdef double* cum
     cdef int* btargets
     cdef int n_branch
-    cdef public list nodes, stats, sources
+    cdef public list nodes, stats, sources, window_stats, all_stats
+    cdef int n_windows
+    cdef double* win_t0
+    cdef double* win_t1
     cdef list node_objs
     cdef object rand
     cdef public long n_arrived, outstanding, active_sources, warmup
@@ -426,6 +430,8 @@ cdef class Core:
         self.hops = NULL
         self.cum = NULL
         self.btargets = NULL
+        self.win_t0 = NULL
+        self.win_t1 = NULL
         self.free_head = -1
 
     def __dealloc__(self):
@@ -437,6 +443,8 @@ cdef class Core:
         free(self.hops)
         free(self.cum)
         free(self.btargets)
+        free(self.win_t0)
+        free(self.win_t1)
 
     def __init__(self, object sim, object network, list streams, list put_streams, object rng):
         """`streams`: one numpy generator per station then per source (as the pure engine spawns them);
@@ -462,6 +470,17 @@ cdef class Core:
         for i, st in enumerate(network.stations):
             self.nodes.append(self._node(i, st, streams[i], put_streams[i]))
         self.stats = [FastStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
+        # As `core.Simulation`: a source's stats per named window; all_stats = the sources', then source j's window
+        # w at len(sources) + j * n_windows + w (a request's `stat`).
+        self.n_windows = len(network.windows)
+        self.win_t0 = <double*> malloc(max(1, self.n_windows) * sizeof(double))
+        self.win_t1 = <double*> malloc(max(1, self.n_windows) * sizeof(double))
+        for i, (_, t0, t1) in enumerate(network.windows):
+            self.win_t0[i] = t0
+            self.win_t1[i] = t1
+        self.window_stats = [[FastStats(src.name, n, len(src.complete_through), src.deadline)
+                              for _ in network.windows] for src in network.sources]
+        self.all_stats = self.stats + [st for row in self.window_stats for st in row]
         self._routes_and_sources(sim, network, streams[n:])
         self.active_sources = len(self.sources)
 
@@ -795,6 +814,13 @@ cdef class Core:
         cdef Req* q = self.req(r)
         q.entered_at = now
         q.source = src.idx
+        q.stat = src.idx
+        cdef int w
+        if self.n_windows:
+            for w in range(self.n_windows):
+                if self.win_t0[w] <= now < self.win_t1[w]:
+                    q.stat = len(self.stats) + src.idx * self.n_windows + w
+                    break
         q.holder = -1
         q.acked = False
         q.steps_done = 0
@@ -803,7 +829,7 @@ cdef class Core:
         q.cut_off = False
         q.last_station = -1
         q.counted = i >= self.warmup
-        cdef FastStats st = <FastStats> src.stats
+        cdef FastStats st = <FastStats> self.all_stats[q.stat]
         if q.counted:
             st.arrivals += 1
         if i == self.warmup:
@@ -871,7 +897,7 @@ cdef class Core:
             q.holder = -1
             self.release(holder, now)
             q = self.req(r)
-        cdef FastStats st = <FastStats> self.stats[q.source]
+        cdef FastStats st = <FastStats> self.all_stats[q.stat]
         cdef double d = now - q.entered_at
         if not q.acked and d > st.deadline:
             self.timed_out(r, now)
@@ -908,7 +934,7 @@ cdef class Core:
             self.release(holder, now)
             q = self.req(r)
         if q.counted:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             st.timeouts += 1
             push_double(st.accept, st.deadline)
         self.finish(r, 0, now)
@@ -921,7 +947,7 @@ cdef class Core:
         if self.outstanding == 0 and self.active_sources == 0:
             self.done_at = now
         if q.counted:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             if outcome == 0:
                 st.n_error += 1
             elif outcome == 1:
@@ -948,7 +974,7 @@ cdef class Core:
             elif b.has_retry:
                 last.recovered += 1
                 if q.counted:
-                    (<FastStats> self.stats[q.source]).retries += 1
+                    (<FastStats> self.all_stats[q.stat]).retries += 1
                 self.push(now + <double> b.retry.delay(q.attempts), EV_REENTER, holder, r)
                 return
         if q.acked:
@@ -1108,7 +1134,7 @@ cdef class Core:
             self.release(holder, now)
             q = self.req(r)
         if node.acknowledge and not q.acked:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             latency = now - q.entered_at
             if latency > st.deadline:
                 self.timed_out(r, now)

@@ -74,7 +74,7 @@ class ArrivalProcess:
     """A Poisson source with a piecewise-linear rate; its calendar entry is the next arrival."""
 
     __slots__ = ("sim", "spec", "stats", "entry", "route", "rng", "exp", "end", "segs", "seg", "flat_a", "flat_b",
-                 "flat_r", "on_fire", "calendar", "ids")
+                 "flat_r", "on_fire", "calendar", "ids", "window_stats")
 
     def __init__(self, sim: Simulation, spec: Source, stats: SourceStats, entry: Node, route: list[Hop],
                  rng: np.random.Generator, end: float) -> None:
@@ -97,6 +97,7 @@ class ArrivalProcess:
         self.on_fire = self._fire
         self.calendar: list[Entry] = sim.env.calendar
         self.ids: count[int] = sim.env.ids
+        self.window_stats: list[SourceStats] = []  # this source's stats per named window (set by the simulation)
 
     def _refill(self) -> float:
         """Refill the block of Exp(1) draws and return one (callers do `exp.pop() if exp else _refill()`)."""

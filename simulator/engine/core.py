@@ -107,7 +107,14 @@ class Simulation:
                 cls = BufferNode if st.is_buffer else node_class(st)
                 self.nodes.append(cls(self, i, st, station_streams[i]))
         self.stats = [SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
+        # A request arriving in a named window is counted in its source's stats for that window (the whole run's
+        # figures are the source's stats and its windows' together).
+        self.arrival_windows = [(t0, t1) for _, t0, t1 in network.windows]
+        self.window_stats = [[SourceStats(src.name, n, len(src.complete_through), src.deadline)
+                              for _ in network.windows] for src in network.sources]
         self.sources = self._sources(source_streams)
+        for src, windows in zip(self.sources, self.window_stats, strict=True):
+            src.window_stats = windows
         self.n_arrived = 0
         self.outstanding = 0  # requests in the network (including those waiting out a retry backoff)
         self.active_sources = len(self.sources)
@@ -162,7 +169,13 @@ class Simulation:
         self.n_arrived = i + 1
         req = Request()
         req.entered_at = now
-        req.source = source.stats
+        stats = source.stats
+        if self.arrival_windows:
+            for w, (t0, t1) in enumerate(self.arrival_windows):
+                if t0 <= now < t1:
+                    stats = source.window_stats[w]
+                    break
+        req.source = stats
         req.route = source.route
         req.holder = None
         req.acked = False
@@ -170,7 +183,7 @@ class Simulation:
         req.met_error = False
         req.counted = counted = i >= self.warmup
         if counted:
-            source.stats.arrivals += 1
+            stats.arrivals += 1
         if i == self.warmup:
             self.window_start = now
             self.window_area_start = [node.area_at(now) for node in self.nodes]
@@ -317,10 +330,15 @@ class Simulation:
         # SimPy processes may move the clock on afterwards: the run ended here
         self.end_time = self.done_at if self.done_at is not None else self.env.now
         self.meter.close(self.end_time)
-        for st in self.stats:
+        for st in self.all_stats:
             st.close()
 
     # ---------------------------------------------------------------- output
+    @property
+    def all_stats(self) -> list[SourceStats]:
+        """Every source's stats, then its windows', source by source (the whole run's samples, in one order)."""
+        return [st for j, main in enumerate(self.stats) for st in (main, *self.window_stats[j])]
+
     def results(self) -> Results:
         """Run to the end if needed and return the full, deterministic `Results`."""
         self.run_to_end()
@@ -360,6 +378,7 @@ class FastSimulation(Simulation):
         self.env = core.clock
         self.nodes = core.nodes
         self.stats = core.stats
+        self.window_stats = core.window_stats
         self.sources = core.sources
 
     def _start(self) -> None:

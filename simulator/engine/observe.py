@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results import LogHistogram, Results, Snapshot, SourceResult, StationResult, StationSnapshot, summarize
+from ..results import (
+    LogHistogram,
+    Results,
+    Snapshot,
+    SourceResult,
+    SourceSnapshot,
+    StationResult,
+    StationSnapshot,
+    summarize,
+)
 from .arrivals import SourceStats
 from .overload import unstable
 from .stations import Node
@@ -35,7 +44,9 @@ class Observer:
         self.series: list[dict[str, Any]] = []
         self.accept_hist = LogHistogram()
         self.settle_hist = LogHistogram()
-        self.read_upto = [(0, 0) for _ in sim.stats]  # (accept, settle) samples of each source already read
+        # (accept, settle) samples already read, per stats object: each source's own, then its windows'
+        self.groups = [[main, *sim.window_stats[j]] for j, main in enumerate(sim.stats)]
+        self.read_upto = [[(0, 0) for _ in group] for group in self.groups]
         self.snapshot_at = 0.0
 
     def _station_snapshot(self, node: Node, now: float, dt: float) -> StationSnapshot:
@@ -48,18 +59,31 @@ class Observer:
         return StationSnapshot(node.name, util, node.queued, node.busy,
                                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0)
 
-    def _new_latencies(self) -> tuple[np.ndarray, np.ndarray]:
-        """The accept and settle latencies recorded since the previous snapshot, sorted."""
+    def _new_latencies(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The accept and settle latencies recorded since the previous snapshot, sorted: all sources', then each
+        source's own."""
         acc_step = array("d")
         set_step = array("d")
-        for k, st in enumerate(self.sim.stats):
-            pa, ps = self.read_upto[k]
-            acc_step += st.accept[pa:]
-            set_step += st.settle[ps:]
-            self.read_upto[k] = (len(st.accept), len(st.settle))
+        per_source = []
+        for j, group in enumerate(self.groups):
+            acc_j = array("d")
+            set_j = array("d")
+            for k, st in enumerate(group):
+                pa, ps = self.read_upto[j][k]
+                acc_j += st.accept[pa:]
+                set_j += st.settle[ps:]
+                self.read_upto[j][k] = (len(st.accept), len(st.settle))
+            acc_step += acc_j
+            set_step += set_j
+            per_source.append((acc_j, set_j))
         # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
         # bucket search is quicker on sorted values.
-        return np.sort(np.frombuffer(acc_step, dtype=float)), np.sort(np.frombuffer(set_step, dtype=float))
+        acc_sorted = np.sort(np.frombuffer(acc_step, dtype=float))
+        set_sorted = np.sort(np.frombuffer(set_step, dtype=float))
+        if len(per_source) == 1:
+            return acc_sorted, set_sorted, [(acc_sorted, set_sorted)]
+        return acc_sorted, set_sorted, [(np.sort(np.frombuffer(a, dtype=float)), np.sort(np.frombuffer(b, dtype=float)))
+                                        for a, b in per_source]
 
     def snapshot(self, now: float) -> Snapshot:
         """The step ending at `now` (also kept in the series the results carry)."""
@@ -67,12 +91,20 @@ class Observer:
         dt = now - self.snapshot_at
         self.snapshot_at = now
         stations = tuple(self._station_snapshot(node, now, dt) for node in sim.nodes)
-        acc_sorted, set_sorted = self._new_latencies()
+        acc_sorted, set_sorted, per_source = self._new_latencies()
         self.accept_hist.add(acc_sorted)
         self.settle_hist.add(set_sorted)
-        counts = [st.counts() for st in sim.stats]
+        counts = [st.counts() for st in sim.all_stats]
         outcomes = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
-        arrivals = sum(st.arrivals for st in sim.stats)
+        arrivals = sum(st.arrivals for st in sim.all_stats)
+        sources = []
+        for group, (acc_j, set_j) in zip(self.groups, per_source, strict=True):
+            met = 0
+            for st in group:
+                o = st.outcomes
+                met += o["error"] + o["failed"] + st.met_error_ok
+            sources.append(SourceSnapshot(group[0].name, sum(st.arrivals for st in group), p3(acc_j.tolist()),
+                                          p3(set_j.tolist()), met))
         if sim.mode == "duration":
             progress = 1.0 if sim.done else duration_progress(now, sim.network.traffic_end, sim.horizon)
         else:
@@ -90,6 +122,7 @@ class Observer:
             error_rate=(outcomes["error"] + outcomes["failed"]) / arrivals if arrivals else None,
             cost_per_hour=sim.cost_per_hour,
             cost_so_far=sim.cost_per_hour * now / 3600.0,
+            sources=tuple(sources),
         )
         self.series.append(snap.to_dict())
         return snap
@@ -98,8 +131,12 @@ class Observer:
         """The full, deterministic `Results` of a finished run that ended at `end`."""
         sim = self.sim
         names = [node.name for node in sim.nodes]
-        sources = tuple(source_result(st.name, [st], names) for st in sim.stats)
-        overall = sources[0] if len(sources) == 1 else source_result("all", sim.stats, names)
+        windows = [name for name, _, _ in sim.network.windows]
+        sources = tuple(source_result(group[0].name, group, names,
+                                      {w: source_result(group[0].name, [st], names) for w, st in zip(windows, group[1:],
+                                                                                                     strict=True)})
+                        for group in self.groups)
+        overall = sources[0] if len(sources) == 1 else source_result("all", sim.all_stats, names)
         return Results(
             mode=sim.mode,
             seed=sim.seed,
@@ -176,14 +213,14 @@ def e2e_metrics(sim: Simulation, qs: list[float], percentiles: tuple[float, ...]
                 span: float) -> dict[str, float | None]:
     """The end-to-end CLI metrics: sojourn in the network, and by exit station."""
     out: dict[str, float | None] = {}
-    e2e = np.asarray(joined([st.sojourn for st in sim.stats]), dtype=float)
+    e2e = np.asarray(joined([st.sojourn for st in sim.all_stats]), dtype=float)
     out["e2e.W_mean"] = float(e2e.mean()) if e2e.size else None
     e2e_q = np.quantile(e2e, qs).tolist() if e2e.size else [None] * len(qs)
     for p, a in zip(percentiles, e2e_q, strict=False):
         out[f"e2e.W_p{p:g}"] = a
     out["e2e.throughput"] = int(e2e.size) / span if span > 0 else None
     for k, node in enumerate(sim.nodes):
-        exits = joined([st.exits[k] for st in sim.stats])
+        exits = joined([st.exits[k] for st in sim.all_stats])
         out[f"e2e.W_mean_exit_{node.name}"] = float(np.mean(exits)) if exits else None
         out[f"e2e.frac_exit_{node.name}"] = len(exits) / e2e.size if e2e.size else None
     return out
@@ -230,8 +267,9 @@ def _leaks(stats: list[SourceStats], names: list[str]) -> dict[str, list[int]]:
     return leaks
 
 
-def source_result(name: str, stats: list[SourceStats], names: list[str]) -> SourceResult:
-    """The figures of one source, or of several together."""
+def source_result(name: str, stats: list[SourceStats], names: list[str],
+                  windows: dict[str, SourceResult] | None = None) -> SourceResult:
+    """The figures of one source, or of several together (a source's windows' figures beside them)."""
     arrivals = sum(st.arrivals for st in stats)
     counts = [st.counts() for st in stats]
     outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
@@ -251,4 +289,5 @@ def source_result(name: str, stats: list[SourceStats], names: list[str]) -> Sour
         timeouts=sum(st.timeouts for st in stats),
         unsettled=sum(sum(row) for row in leaks.values()),
         leaks=leaks,
+        windows=windows or {},
     )
