@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .core import Simulation
 
@@ -69,16 +71,12 @@ class Meter:
 
     def utilization_peak(self, k: int) -> float | None:
         """Station k's busiest grid interval (a shorter last one only when it is the only one)."""
-        servers = self.sim.nodes[k].servers
-        times, area = self.times, self.area[k]
-        best: float | None = None
-        for i in range(1, len(times)):
-            dt = times[i] - times[i - 1]
-            if dt < self.width and i > 1:
-                continue
-            if dt <= 0:
-                continue
-            u = (area[i] - area[i - 1]) / (servers * dt)
-            if best is None or u > best:
-                best = u
-        return best
+        times = np.asarray(self.times)
+        if times.size < 2:
+            return None
+        dt = np.diff(times)
+        u = np.diff(np.asarray(self.area[k])) / (self.sim.nodes[k].servers * dt)
+        keep = dt >= self.width
+        keep[0] = True  # the first interval counts whatever its length (a run shorter than one grid step)
+        keep &= dt > 0
+        return float(u[keep].max()) if keep.any() else None

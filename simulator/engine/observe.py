@@ -47,6 +47,7 @@ class Observer:
         # (accept, settle) samples already read, per stats object: each source's own, then its windows'
         self.groups = [[main, *sim.window_stats[j]] for j, main in enumerate(sim.stats)]
         self.read_upto = [[(0, 0) for _ in group] for group in self.groups]
+        self.flat = [st for group in self.groups for st in group]
         self.snapshot_at = 0.0
 
     def _station_snapshot(self, node: Node, now: float, dt: float) -> StationSnapshot:
@@ -60,10 +61,8 @@ class Observer:
                                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0)
 
     def _new_latencies(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """The accept and settle latencies recorded since the previous snapshot, sorted: all sources', then each
-        source's own."""
-        acc_step = array("d")
-        set_step = array("d")
+        """The accept and settle latencies recorded since the previous snapshot, sorted: all sources' together,
+        then each source's own."""
         per_source = []
         for j, group in enumerate(self.groups):
             acc_j = array("d")
@@ -73,17 +72,13 @@ class Observer:
                 acc_j += st.accept[pa:]
                 set_j += st.settle[ps:]
                 self.read_upto[j][k] = (len(st.accept), len(st.settle))
-            acc_step += acc_j
-            set_step += set_j
-            per_source.append((acc_j, set_j))
-        # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
-        # bucket search is quicker on sorted values.
-        acc_sorted = np.sort(np.frombuffer(acc_step, dtype=float))
-        set_sorted = np.sort(np.frombuffer(set_step, dtype=float))
+            # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
+            # bucket search is quicker on sorted values.
+            per_source.append((np.sort(np.frombuffer(acc_j, dtype=float)), np.sort(np.frombuffer(set_j, dtype=float))))
         if len(per_source) == 1:
-            return acc_sorted, set_sorted, [(acc_sorted, set_sorted)]
-        return acc_sorted, set_sorted, [(np.sort(np.frombuffer(a, dtype=float)), np.sort(np.frombuffer(b, dtype=float)))
-                                        for a, b in per_source]
+            return per_source[0][0], per_source[0][1], per_source
+        return (np.sort(np.concatenate([a for a, _ in per_source])), np.sort(np.concatenate([b for _, b in per_source])),
+                per_source)
 
     def snapshot(self, now: float) -> Snapshot:
         """The step ending at `now` (also kept in the series the results carry)."""
@@ -94,17 +89,24 @@ class Observer:
         acc_sorted, set_sorted, per_source = self._new_latencies()
         self.accept_hist.add(acc_sorted)
         self.settle_hist.add(set_sorted)
-        counts = [st.counts() for st in sim.all_stats]
+        flat = self.flat
+        counts = [st.counts() for st in flat]
         outcomes = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
-        arrivals = sum(st.arrivals for st in sim.all_stats)
+        arrivals = sum(st.arrivals for st in flat)
         sources = []
+        acc_p3 = set_p3 = None
+        k = 0
         for group, (acc_j, set_j) in zip(self.groups, per_source, strict=True):
-            met = 0
+            met = arrived = 0
             for st in group:
-                o = st.outcomes
-                met += o["error"] + o["failed"] + st.met_error_ok
-            sources.append(SourceSnapshot(group[0].name, sum(st.arrivals for st in group), p3(acc_j.tolist()),
-                                          p3(set_j.tolist()), met))
+                c = counts[k]
+                k += 1
+                met += c["error"] + c["failed"] + st.met_error_ok
+                arrived += st.arrivals
+            acc_p3, set_p3 = p3(acc_j.tolist()), p3(set_j.tolist())
+            sources.append(SourceSnapshot(group[0].name, arrived, acc_p3, set_p3, met))
+        if len(sources) > 1:
+            acc_p3 = set_p3 = None  # the sources' together: read from the merged sample below
         if sim.mode == "duration":
             progress = 1.0 if sim.done else duration_progress(now, sim.network.traffic_end, sim.horizon)
         else:
@@ -113,8 +115,8 @@ class Observer:
             t=now,
             progress=progress,
             stations=stations,
-            accept_step=p3(acc_sorted.tolist()),
-            settle_step=p3(set_sorted.tolist()),
+            accept_step=acc_p3 if acc_p3 is not None else p3(acc_sorted.tolist()),
+            settle_step=set_p3 if set_p3 is not None else p3(set_sorted.tolist()),
             accept_so_far=_three(self.accept_hist.quantiles((0.5, 0.95, 0.99))),
             settle_so_far=_three(self.settle_hist.quantiles((0.5, 0.95, 0.99))),
             arrivals=arrivals,
