@@ -77,8 +77,9 @@ class Observer:
             per_source.append((np.sort(np.frombuffer(acc_j, dtype=float)), np.sort(np.frombuffer(set_j, dtype=float))))
         if len(per_source) == 1:
             return per_source[0][0], per_source[0][1], per_source
-        return (np.sort(np.concatenate([a for a, _ in per_source])), np.sort(np.concatenate([b for _, b in per_source])),
-                per_source)
+        merged_acc = np.sort(np.concatenate([a for a, _ in per_source]))
+        merged_set = np.sort(np.concatenate([b for _, b in per_source]))
+        return merged_acc, merged_set, per_source
 
     def snapshot(self, now: float) -> Snapshot:
         """The step ending at `now` (also kept in the series the results carry)."""
