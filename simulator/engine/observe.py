@@ -63,7 +63,9 @@ class Observer:
     def _new_latencies(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """The accept and settle latencies recorded since the previous snapshot, sorted: all sources' together,
         then each source's own."""
-        per_source = []
+        acc_step = array("d")
+        set_step = array("d")
+        parts = []
         for j, group in enumerate(self.groups):
             acc_j = array("d")
             set_j = array("d")
@@ -72,14 +74,16 @@ class Observer:
                 acc_j += st.accept[pa:]
                 set_j += st.settle[ps:]
                 self.read_upto[j][k] = (len(st.accept), len(st.settle))
-            # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
-            # bucket search is quicker on sorted values.
-            per_source.append((np.sort(np.frombuffer(acc_j, dtype=float)), np.sort(np.frombuffer(set_j, dtype=float))))
-        if len(per_source) == 1:
-            return per_source[0][0], per_source[0][1], per_source
-        merged_acc = np.sort(np.concatenate([a for a, _ in per_source]))
-        merged_set = np.sort(np.concatenate([b for _, b in per_source]))
-        return merged_acc, merged_set, per_source
+            acc_step += acc_j
+            set_step += set_j
+            parts.append((acc_j, set_j))
+        # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
+        # bucket search is quicker on sorted values.
+        acc_sorted = np.sort(np.frombuffer(acc_step, dtype=float))
+        set_sorted = np.sort(np.frombuffer(set_step, dtype=float))
+        if len(parts) == 1:
+            return acc_sorted, set_sorted, [(acc_sorted, set_sorted)]
+        return acc_sorted, set_sorted, [(_sorted(a), _sorted(b)) for a, b in parts]
 
     def snapshot(self, now: float) -> Snapshot:
         """The step ending at `now` (also kept in the series the results carry)."""
@@ -227,6 +231,13 @@ def e2e_metrics(sim: Simulation, qs: list[float], percentiles: tuple[float, ...]
         out[f"e2e.W_mean_exit_{node.name}"] = float(np.mean(exits)) if exits else None
         out[f"e2e.frac_exit_{node.name}"] = len(exits) / e2e.size if e2e.size else None
     return out
+
+
+_EMPTY = np.zeros(0)
+
+
+def _sorted(values: array[float]) -> np.ndarray:
+    return np.sort(np.frombuffer(values, dtype=float)) if values else _EMPTY
 
 
 def _three(xs: list[float | None]) -> tuple[float | None, float | None, float | None]:
