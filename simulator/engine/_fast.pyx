@@ -702,6 +702,21 @@ cdef class Core:
         for src in self.sources:
             self.schedule_next(src, 0.0)
 
+    def meter_sample(self, double now, list arrivals, list area, list queue):
+        """`Meter._sample` in C: append each station's arrivals so far, busy-server time so far and queue now."""
+        cdef FastNode node
+        cdef Py_ssize_t k = 0
+        cdef long n
+        for node in self.nodes:
+            if node.kind == K_PLAIN or node.kind == K_CURVE:
+                n = len(node.sojourns) + node.warm_done + node.busy + node.ring_len
+            else:
+                n = node.arrivals_counted
+            (<list> arrivals[k]).append(n)
+            (<list> area[k]).append(node.busy_area + node.busy * (now - node.changed_at))
+            (<list> queue[k]).append(node.ring_len)
+            k += 1
+
     def advance(self, double until, object idle):
         """Process every event before `until` (`Clock.advance`); the time of the last one processed, or None."""
         cdef Entry e

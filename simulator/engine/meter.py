@@ -36,6 +36,7 @@ class Meter:
         self.area: list[list[float]] = [[0.0] for _ in range(n)]
         self.queue: list[list[int]] = [[0] for _ in range(n)]
         self.closed = False
+        self.core: Any = getattr(sim, "core", None)  # the compiled engine's state, when it runs
 
     def start(self) -> None:
         """Schedule the first tick (after the sources' first arrivals, in both engines alike)."""
@@ -43,6 +44,9 @@ class Meter:
 
     def _sample(self, now: float) -> None:
         self.times.append(now)
+        if self.core is not None:  # the compiled engine reads the same counters in C
+            self.core.meter_sample(now, self.arrivals, self.area, self.queue)
+            return
         for k, node in enumerate(self.sim.nodes):
             self.arrivals[k].append(node.arrivals)
             self.area[k].append(node.area_at(now))
