@@ -14,14 +14,16 @@ COLORS = ["#1f6feb", "#8250df", "#1a7f37", "#bf8700", "#cf222e", "#0a3069", "#6e
 
 
 def _trace(name: str, path: Sequence[str | int], *, scale: float = 1.0, color: str | None = None,
-           dash: str | None = None) -> dict[str, Any]:
+           dash: str | None = None, fallback: Sequence[str | int] | None = None) -> dict[str, Any]:
     line: dict[str, Any] = {"width": 2}
     if color:
         line["color"] = color
     if dash:
         line["dash"] = dash
-    return {"type": "scatter", "mode": "lines", "name": name, "x": [], "y": [], "line": line,
-            "meta": {"path": list(path), "scale": scale}}
+    meta: dict[str, Any] = {"path": list(path), "scale": scale}
+    if fallback is not None:
+        meta["fallback"] = list(fallback)  # where a series saved before per-source points kept the (mixed) value
+    return {"type": "scatter", "mode": "lines", "name": name, "x": [], "y": [], "line": line, "meta": meta}
 
 
 def _layout(title: str, y_title: str, *, threshold: float | None = None, threshold_label: str = "",
@@ -51,9 +53,19 @@ def _layout(title: str, y_title: str, *, threshold: float | None = None, thresho
 
 def live_figures(
     *, stations: Sequence[tuple[str, str, str]], budget: float, accept_target_ms: float | None,
-    error_target_pct: float | None,
+    error_target_pct: float | None, sources: Sequence[tuple[str, str]] = (), graded: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Empty figures for a run: `stations` are (node id, label, role) in network order."""
+    """Empty figures for a run: `stations` are (node id, label, role) in network order; `sources` (node id, label)
+    the traffic sources, `graded` the one the scenarios grade: the latency and error charts show its requests alone
+    (the figures the grade reads), and every other source gets a chart of its own."""
+    graded_label = next((label for node, label in sources if node == graded), "")
+    own = f": {graded_label}" if graded_label else ""
+
+    def of_graded(name: str, path: list[str | int], **style: Any) -> dict[str, Any]:
+        """A trace of the graded source's figure at `path` (the mixed one in a series saved before sources)."""
+        if graded is None:
+            return _trace(name, path, **style)
+        return _trace(name, ["src", graded, *path], fallback=path, **style)
     utilization = [
         _trace(label, ["u", node], scale=100, color=COLORS[i % len(COLORS)])
         for i, (node, label, _) in enumerate(stations)
@@ -63,22 +75,22 @@ def live_figures(
     ]
     return {
         "accept": {
-            "data": [_trace("p50", ["acc", 0], color="#8c959f"), _trace("p95", ["acc", 1], color="#1f6feb"),
-                     _trace("p99", ["acc", 2], color="#0a3069")],
-            "layout": _layout("Accept latency", "ms", threshold=accept_target_ms,
+            "data": [of_graded(name, ["acc", k], color=color)
+                     for k, (name, color) in enumerate((("p50", "#8c959f"), ("p95", "#1f6feb"), ("p99", "#0a3069")))],
+            "layout": _layout(f"Accept latency{own}", "ms", threshold=accept_target_ms,
                               threshold_label=f"{accept_target_ms:g} ms target" if accept_target_ms else ""),
         },
         "settle": {
-            "data": [_trace("p50", ["set", 0], scale=0.001, color="#8c959f"),
-                     _trace("p95", ["set", 1], scale=0.001, color="#1f6feb"),
-                     _trace("p99", ["set", 2], scale=0.001, color="#0a3069")],
-            "layout": _layout("Settlement latency", "s"),
+            "data": [of_graded(name, ["set", k], scale=0.001, color=color)
+                     for k, (name, color) in enumerate((("p50", "#8c959f"), ("p95", "#1f6feb"), ("p99", "#0a3069")))],
+            "layout": _layout(f"Settlement latency{own}", "s"),
         },
         "errors": {
-            "data": [_trace("error rate so far", ["err"], color="#cf222e")],
-            "layout": _layout("Error rate", "%", threshold=error_target_pct,
+            "data": [of_graded("met an error so far" if graded else "error rate so far", ["err"], color="#cf222e")],
+            "layout": _layout(f"Error rate{own}", "%", threshold=error_target_pct,
                               threshold_label=f"{error_target_pct:g} % budget" if error_target_pct else ""),
         },
+        "others": _others([(node, label) for node, label in sources if node != graded]),
         "utilization": {
             "data": utilization,
             "layout": {**_layout("Utilization per part", "%", threshold=80, threshold_label="80 %", y_range=[0, 105]),
@@ -119,6 +131,19 @@ def incident_bands(figures: dict[str, dict[str, Any]], windows: Sequence[tuple[f
     return figures
 
 
+def _others(others: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The traffic the scenarios do not grade (ClearPay's status reads), on its own: its latency per step."""
+    if len(others) == 1:
+        node, label = others[0]
+        data = [_trace(name, ["src", node, "acc", k], color=color)
+                for k, (name, color) in enumerate((("p50", "#8c959f"), ("p95", "#1f6feb"), ("p99", "#0a3069")))]
+    else:
+        data = [_trace(f"{label} p99", ["src", node, "acc", 2], color=COLORS[i % len(COLORS)])
+                for i, (node, label) in enumerate(others)]
+    title = " and ".join(label for _, label in others) or "Other traffic"
+    return {"data": data, "layout": _layout(f"{title}: latency (not graded)", "ms")}
+
+
 def _value(point: dict[str, Any], path: Sequence[str | int]) -> Any:
     value: Any = point
     for key in path:
@@ -136,6 +161,8 @@ def fill(figures: dict[str, dict[str, Any]], points: Sequence[dict[str, Any]]) -
     for figure in figures.values():
         for trace in figure["data"]:
             path, scale = trace["meta"]["path"], trace["meta"]["scale"]
+            fallback = trace["meta"].get("fallback")
             trace["x"] = [p["t"] for p in points]
-            trace["y"] = [None if (v := _value(p, path)) is None else round(v * scale, 4) for p in points]
+            values = [_value(p, path) if fallback is None or "src" in p else _value(p, fallback) for p in points]
+            trace["y"] = [None if v is None else round(v * scale, 4) for v in values]
     return figures

@@ -280,6 +280,11 @@ def compile_design(design: Design, palette: Palette) -> CompiledDesign:
         "duration": palette.duration,
         "drain": float(palette.drain_seconds),
     }
+    graded = palette.graded_traffic
+    spike = graded.spike_window if graded is not None else None
+    if spike is not None:
+        # The results give the graded traffic's figures for the payday spike alone, beside the whole run's.
+        spec["windows"] = {"spike": [spike[0], spike[1]]}
     return CompiledDesign(spec=spec, stations=infos, sources=sources, cost_per_hour=round(total_cost, 6),
                           design=design)
 

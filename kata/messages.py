@@ -32,6 +32,15 @@ class ErrorMessage(TypedDict):
     message: str
 
 
+class SourcePoint(TypedDict):
+    """One traffic source's step: its own latencies (ms) and its error share so far (%, met an error)."""
+
+    acc: list[float | None]
+    set: list[float | None]
+    err: float
+    n: int  # arrivals so far
+
+
 class Point(TypedDict):
     """One simulated step, compacted for charts: latencies in ms, rates in %, utilization 0..1."""
 
@@ -42,6 +51,7 @@ class Point(TypedDict):
     cost: float  # $/hour now
     u: dict[str, float | None]  # utilization per station in the step
     q: dict[str, int]  # waiting per station now
+    src: dict[str, SourcePoint]  # per traffic source (spec name = its node id), never mixed
 
 
 class FrameMessage(TypedDict):

@@ -221,11 +221,17 @@ def run_figures(*, run: Run) -> dict[str, Any]:
     design = Design.from_saved(run.attempt.design, palette)
     stations = [(n.id, n.label, n.part.role) for n in design.topological() if n.part.role != "source"]
     targets = {s.metric: s.threshold for s in palette.scenarios if not s.practice}
+    sources = [(n.id, n.label) for n in design.of_role("source")]
+    graded_traffic = palette.graded_traffic
+    graded = next((n.id for n in design.of_role("source")
+                   if graded_traffic is not None and n.part.key == graded_traffic.part), None)
     figures = charts.live_figures(
         stations=stations,
         budget=palette.budget_per_hour,
         accept_target_ms=targets.get("accept_p99_ms"),
         error_target_pct=targets.get("error_rate_pct"),
+        sources=sources,
+        graded=graded,
     )
     if run.what_if and run.what_if.get("incidents"):
         names = {p.key: p.name for p in palette.parts}

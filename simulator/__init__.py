@@ -14,7 +14,16 @@ from .engine import Simulation, run
 from .build import build_network
 from .model import ErrorCurve, Network, RetryPolicy, ServiceTime, Slowdown, Source, SpecError, Station
 from .engine.trace import Trace, TraceCaps, TraceHop, Traces
-from .results import OUTCOMES, LatencySummary, Results, Snapshot, SourceResult, StationResult, StationSnapshot
+from .results import (
+    OUTCOMES,
+    LatencySummary,
+    Results,
+    Snapshot,
+    SourceResult,
+    SourceSnapshot,
+    StationResult,
+    StationSnapshot,
+)
 
 __all__ = [
     "build_network",
@@ -33,6 +42,7 @@ __all__ = [
     "SourceResult",
     "LatencySummary",
     "Snapshot",
+    "SourceSnapshot",
     "StationSnapshot",
     "OUTCOMES",
     "TraceCaps",

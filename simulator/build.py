@@ -397,7 +397,8 @@ def _incident(raw: Any, f: str, stations: Sequence[Station], sources: Sequence[S
 
 def build_network(spec: Mapping[str, Any]) -> Network:
     """Validate a JSON-like spec and build the frozen `Network`; raises `SpecError` naming the bad field."""
-    spec = _obj(spec, "", ("arrival", "sources", "stations", "routing", "duration", "drain", "incidents"))
+    spec = _obj(spec, "", ("arrival", "sources", "stations", "routing", "duration", "drain", "incidents",
+                           "windows"))
     raw_stations = spec.get("stations")
     if raw_stations is None:
         raise SpecError("stations", "required")
@@ -439,4 +440,29 @@ def build_network(spec: Mapping[str, Any]) -> Network:
     drain = _num(spec.get("drain", 0.0), "drain", lo=0.0)
     incidents = tuple(_incident(raw, f"incidents[{k}]", stations, sources)
                       for k, raw in enumerate(_list(spec.get("incidents", []), "incidents")))
-    return Network(stations, sources, routing, duration, drain, incidents)
+    return Network(stations, sources, routing, duration, drain, incidents=incidents,
+                   windows=_windows(spec.get("windows")))
+
+
+def _windows(raw: Any) -> tuple[tuple[str, float, float], ...]:
+    """`{"spike": [t0, t1], ...}`: named windows of arrival time, in time order and not overlapping."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise SpecError("windows", f"must be an object of name: [t0, t1], got {type(raw).__name__}")
+    out = []
+    for name, bounds in raw.items():
+        f = f"windows.{name}"
+        pair = _list(bounds, f)
+        if len(pair) != 2:
+            raise SpecError(f, "must be [t0, t1]")
+        t0 = _num(pair[0], f"{f}[0]", lo=0.0)
+        t1 = _num(pair[1], f"{f}[1]", lo=0.0)
+        if t1 <= t0:
+            raise SpecError(f"{f}[1]", "must be > t0")
+        out.append((str(name), t0, t1))
+    out.sort(key=lambda w: w[1])
+    for (a, _, end), (b, start, _) in zip(out, out[1:], strict=False):
+        if start < end:
+            raise SpecError(f"windows.{b}", f"overlaps windows.{a}")
+    return tuple(out)

@@ -1,7 +1,9 @@
 """Command line: `python -m simulator network SPEC.json ...`, `python -m simulator run SPEC.json`, `... bench`.
 
 `network` is the stable interface tools and graders rely on: it prints ONE JSON object (metric name -> number, null
-when undefined) and exits 0; a bad spec exits 2 with one line naming the field, never a traceback.
+when undefined) and exits 0; a bad spec exits 2 with one line naming the field, never a traceback. Both `network` and
+`run` print one `warning:` line on stderr per station whose results say it was unstable (overloaded): the metrics of
+such a station describe a run that never settled, and grow with its length.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .engine import Simulation, run
+from .engine.overload import describe
+from .results import Results
 from .build import build_network
 from .model import SpecError
 
@@ -82,15 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SpecError("--warmup", "must be >= 0 and < --requests")
             sim = Simulation(network, seed=args.seed, requests=args.requests, warmup=args.warmup)
             out: dict[str, Any] = sim.metrics(args.percentiles, tuple(args.wait_over))
+            results = sim.results()
         else:
             if args.step <= 0:
                 raise SpecError("--step", "must be > 0")
-            out = run(network, seed=args.seed, step=args.step).to_dict()
+            results = run(network, seed=args.seed, step=args.step)
+            out = results.to_dict()
             if not args.series:
                 out.pop("time_series")
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _warn_unstable(results)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
+
+
+def _warn_unstable(results: Results) -> None:
+    for station in results.stations:
+        if station.unstable is not None:
+            print(f"warning: {describe(station.name, station.unstable)}", file=sys.stderr)

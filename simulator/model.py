@@ -325,6 +325,9 @@ class Network:
     duration: float | None = None
     drain: float = 0.0
     incidents: tuple[Incident, ...] = ()
+    # Named windows of arrival time, ((name, t0, t1), ...) in time order, never overlapping: the results give each
+    # source's figures for the requests that arrived in [t0, t1) beside the whole run's (the payday spike alone).
+    windows: tuple[tuple[str, float, float], ...] = ()
 
     def station_index(self, name: str) -> int:
         """Index of the station called `name`."""

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LatencySummary", "StationSnapshot", "Snapshot", "StationResult", "SourceResult", "Results",
-           "LogHistogram", "summarize", "OUTCOMES"]
+__all__ = ["LatencySummary", "StationSnapshot", "SourceSnapshot", "Snapshot", "StationResult", "SourceResult",
+           "Results", "LogHistogram", "summarize", "OUTCOMES"]
 
 OUTCOMES = ("completed", "settled", "error", "failed", "dropped")
 """Outcome counters. "settled" counts the acknowledged subset of "completed"; the other four are disjoint."""
@@ -125,6 +125,24 @@ class StationSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    """One traffic source during one step: its own latencies over the step (p50, p95, p99 in seconds), and its
+    arrivals and the requests that met an error so far (error + failed + those a retry recovered: what an error
+    budget counts; requests still in the network are counted by `Results` only, at the end)."""
+
+    name: str
+    arrivals: int
+    accept_step: tuple[float | None, float | None, float | None]
+    settle_step: tuple[float | None, float | None, float | None]
+    met_error: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {"name": self.name, "arrivals": self.arrivals, "accept_step": list(self.accept_step),
+                "settle_step": list(self.settle_step), "met_error": self.met_error}
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """State after one step of simulated time; small enough to send several per second to a web page.
 
@@ -144,6 +162,14 @@ class Snapshot:
     error_rate: float | None  # (error + failed) / arrivals so far
     cost_per_hour: float
     cost_so_far: float
+    sources: tuple[SourceSnapshot, ...] = ()  # the same step per traffic source, never mixed
+
+    def source(self, name: str) -> SourceSnapshot:
+        """The step of the source called `name`."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stations as a list in network order); every number is finite or None."""
@@ -160,6 +186,7 @@ class Snapshot:
             "error_rate": self.error_rate,
             "cost_per_hour": self.cost_per_hour,
             "cost_so_far": self.cost_so_far,
+            "sources": [s.to_dict() for s in self.sources],
         }
         return d
 
@@ -186,7 +213,7 @@ class StationResult:
     lost: int  # failed visits that ended their acknowledged request as failed (no retry left, or none allowed)
     error_rate: float | None  # (errors + rejected) / arrivals
     utilization: float | None  # busy-server time / (servers x simulated time); None for infinite servers
-    utilization_peak: float | None  # largest step utilization among the streamed snapshots (None if not streamed)
+    utilization_peak: float | None  # busiest second of the run (the meter's grid, whatever the streaming step)
     mean_in_service: float  # time-average number in service (useful for infinite servers)
     max_queue: int
     wait: LatencySummary  # Wq: arrival at the station -> service start
@@ -198,6 +225,9 @@ class StationResult:
     breaker_opened: int = 0  # times its circuit breaker opened
     dead_letters: int = 0  # a buffer's messages kept in its dead-letter queue (out of attempts; not settled)
     duplicates: int = 0  # retries, without an idempotency key, of its calls that failed after the work
+    # None, or {"window": [t0, t1], "offered": /s, "capacity": /s, "reason": ...}: offered load reached capacity over
+    # a window, or the queue was still growing at the end (the rule: `simulator.engine.overload`)
+    unstable: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
@@ -229,14 +259,19 @@ class SourceResult:
     # Left out of to_dict() when 0, so a spec without the patterns keeps its figures:
     dead_lettered: int = 0  # ended in a buffer's dead-letter queue (counted in failed or error: not settled)
     duplicates: int = 0  # work done twice: retries, without an idempotency key, of calls that failed after the work
+    # The same figures for the requests that arrived in each of the spec's named windows (only when it has some)
+    windows: dict[str, SourceResult] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
-        d = _fields(self)
+        """Plain dict (`windows` only when the spec names some; the patterns' counts only when not 0)."""
+        d = {k: v for k, v in _fields(self).items() if k != "windows"}
         for key in _OPTIONAL_SOURCE_COUNTS:
             if not d[key]:
                 del d[key]
-        return _clean(d)
+        out: dict[str, Any] = _clean(d)
+        if self.windows:
+            out["windows"] = {name: w.to_dict() for name, w in self.windows.items()}
+        return out
 
 
 @dataclass(frozen=True, slots=True)

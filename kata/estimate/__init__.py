@@ -90,6 +90,9 @@ def _part_estimate(model: NetworkModel, normal: Level, peak: Level, i: int, sour
         settle_per_second=settle,
         backlog_max=largest,
         capacity=int(st.capacity) if st.is_buffer and st.capacity is not None else None,
+        offered_load_peak=0.0 if st.is_buffer else peak.utilization[i],
+        slowdown_threshold=st.slowdown.threshold if st.slowdown is not None else None,
+        slowdown_factor=st.slowdown.factor if st.slowdown is not None else 1.0,
     )
 
 

@@ -130,6 +130,32 @@ def _error_warnings(c: _Context) -> list[str]:
     return warnings
 
 
+def _overload_warnings(c: _Context) -> list[str]:
+    """A part the peak would overload (offered work at or above its capacity: what the simulator reports as
+    unstable), and a part with a slowdown run above the utilization where it slows down: bistable, as a backlog
+    there slows its service, which keeps the backlog (a metastable collapse that can outlast the spike)."""
+    warnings = []
+    for name in c.reachable:
+        part = c.parts.get(name)
+        if part is None or part.role == "queue":
+            continue
+        # Behind a queue the consumers' slots bound what is in flight: the backlog builds in the queue instead.
+        queue_fed = c.model.population[c.index[name]] is not None
+        if part.offered_load_peak > 1.0 + 1e-6 and part.rate_peak > 0 and not queue_fed:
+            capacity = part.rate_peak / part.offered_load_peak
+            warnings.append(f"{part.label} would be overloaded at the peak: offered {part.offered_load_peak:.1f}× "
+                            f"its capacity ({part.rate_peak:,.0f}/s against {capacity:,.0f}/s), so its queue grows "
+                            f"for as long as the peak lasts.")
+        threshold = part.slowdown_threshold
+        if threshold is not None and part.utilization_window_peak > threshold:
+            warnings.append(
+                f"{part.label} would run at {percent(100 * part.utilization_window_peak)} at the peak, above the "
+                f"{percent(100 * threshold)} where it slows down (up to ×{part.slowdown_factor:g}): a backlog there "
+                f"slows it, and a slower {part.label} keeps the backlog, so it can collapse and stay collapsed "
+                f"after the peak (metastable).")
+    return warnings
+
+
 def _settlement_warnings(c: _Context) -> list[str]:
     """Can the queues' consumers keep up with the normal rate, and drain the spike in time?"""
     warnings = []
@@ -165,7 +191,7 @@ def estimate_warnings(model: NetworkModel, estimate: Estimate, parts: dict[str, 
     """What the grade will fail for `source`'s requests, each warning naming the part and the figure."""
     context = _Context(model, estimate, parts, source, traffic, index, visits)
     return (_leak_warnings(context) + _accept_warnings(context) + _recovery_warnings(context)
-            + _error_warnings(context) + _settlement_warnings(context))
+            + _error_warnings(context) + _overload_warnings(context) + _settlement_warnings(context))
 
 
 def cost_warnings(estimate: Estimate) -> list[str]:

@@ -30,6 +30,9 @@ class PartEstimate:
     settle_per_second: float | None = None  # a queue: of those, how many get through (a failed try comes back)
     backlog_max: float = 0.0  # a queue: messages left waiting at the end of the spike
     capacity: int | None = None  # a queue: messages it holds (so how full the backlog leaves it)
+    offered_load_peak: float = 0.0  # offered work / servers at the peak, uncapped (>= 1: the simulator's overload)
+    slowdown_threshold: float | None = None  # a part that slows down above this utilization
+    slowdown_factor: float = 1.0  # ... by this much at 100 %
 
     @property
     def backlog_share(self) -> float | None:

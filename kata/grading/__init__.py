@@ -25,6 +25,7 @@ from kata.design import Design
 from kata.format import scenarios_phrase
 from kata.grading.errors import error_rate, recovery
 from kata.grading.facts import PEAK_WINDOW_STEPS, SeedFacts, Verdict, knobs
+from kata.grading.interval import METHOD, seed_interval
 from kata.grading.latency import accept_p99, peak_utilization, settle_p99
 from kata.grading.lost import dropped
 from kata.palette import Palette, ScenarioSpec
@@ -61,6 +62,10 @@ class ScenarioResult:
     worst_seed: int
     values: list[float] = field(default_factory=list)
     values_by_seed: dict[str, float] = field(default_factory=dict)
+    # The mean over the grading seeds and its confidence interval [mean, low, high] (`interval.METHOD`); None with
+    # one seed. The verdict is the worst seed's: the interval says how much the seeds agree.
+    interval: list[float] | None = None
+    interval_method: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,17 +165,31 @@ def _verdicts(scenarios: list[ScenarioSpec], facts: dict[int, SeedFacts],
     return verdicts
 
 
-def _result(scenario: ScenarioSpec, seeds: list[int], per_seed: dict[int, Verdict], palette: Palette) -> ScenarioResult:
+def _overload_note(seed: SeedFacts, scenario: ScenarioSpec) -> str:
+    """A failing scenario's overloaded parts on its traffic's way (the simulator's `unstable` figures), or ""."""
+    node = seed.source_node(scenario.source)
+    among = seed.reachable(node) if node else list(seed.stations)
+    words = seed.overloads(among)
+    return (" " + "; ".join(words) + ".") if words else ""
+
+
+def _result(scenario: ScenarioSpec, seeds: list[int], per_seed: dict[int, Verdict], palette: Palette,
+            facts: dict[int, SeedFacts]) -> ScenarioResult:
     worst_seed = _worst_seed(seeds, per_seed, scenario.comparator in LOWER_IS_BETTER)
     worst = per_seed[worst_seed]
     which = f"Seed {worst_seed}" + (f", the worst of {len(seeds)}" if len(seeds) > 1 else "")
+    passed = all(v.passed for v in per_seed.values())
+    note = "" if passed else _overload_note(facts[worst_seed], scenario)
+    interval = seed_interval([per_seed[s].value for s in seeds])
     return ScenarioResult(
         id=scenario.order, title=scenario.title, metric=scenario.metric, comparator=scenario.comparator,
-        passed=all(v.passed for v in per_seed.values()), value=round(worst.value, 4),
+        passed=passed, value=round(worst.value, 4),
         threshold=scenario_threshold(scenario, palette), unit=UNITS.get(scenario.metric, ""),
-        explanation=f"{which}: {worst.explanation}", next_step=worst.next_step, worst_seed=worst_seed,
+        explanation=f"{which}: {worst.explanation}{note}", next_step=worst.next_step, worst_seed=worst_seed,
         values=[round(per_seed[s].value, 4) for s in seeds],
         values_by_seed={str(s): round(per_seed[s].value, 4) for s in seeds},
+        interval=[round(x, 4) for x in interval] if interval is not None else None,
+        interval_method=METHOD if interval is not None else "",
     )
 
 
@@ -184,5 +203,5 @@ def grade(
     facts = {s: SeedFacts(s, results_by_seed[s], compiled, design, palette) for s in seeds}
     scenarios = sorted((s for s in palette.scenarios if not s.practice or s.order == practice), key=lambda s: s.order)
     verdicts = _verdicts(scenarios, facts, palette)
-    results = [_result(scenario, seeds, verdicts[scenario.order], palette) for scenario in scenarios]
+    results = [_result(scenario, seeds, verdicts[scenario.order], palette, facts) for scenario in scenarios]
     return Grade(kata=palette.slug, seeds=seeds, scenarios=results)

@@ -8,6 +8,7 @@ from typing import Any
 
 from kata.compiler import CompiledDesign
 from kata.design import Design, Node
+from kata.format import overload
 from kata.palette import Palette, TrafficSpec
 
 # Seconds of simulated time over which a part's peak utilization is taken (the error curve's window is 5 s;
@@ -137,6 +138,11 @@ class SeedFacts:
             return ""
         verb = "stays" if len(externals) == 1 else "stay"
         return f", while {' and '.join(self.label(x) for x in externals)} {verb} under 80 %"
+
+    def overloads(self, among: Sequence[str]) -> list[str]:
+        """The simulator's overload figures (`unstable`) of the parts among `among`, in words, in path order."""
+        return [overload(self.label(name), self.stations[name]["unstable"]) for name in among
+                if self.stations.get(name, {}).get("unstable")]
 
     def drain_rate(self, queue: str) -> float | None:
         """Hand-offs per second of `queue` while it held a backlog after the spike: what its consumers drain."""

@@ -76,6 +76,11 @@ def snapshot_point(snapshot: Snapshot) -> dict[str, Any]:
         "cost": round(snapshot.cost_per_hour, 4),
         "u": {s.name: round(s.utilization, 4) if s.utilization is not None else None for s in snapshot.stations},
         "q": {s.name: s.queue for s in snapshot.stations},
+        # Each traffic source on its own: the step's latencies, and the share that met an error so far (what the
+        # error scenario counts: error, failed, or recovered by a retry), as the grade computes it.
+        "src": {src.name: {"acc": _ms(src.accept_step), "set": _ms(src.settle_step),
+                           "err": round(100 * src.met_error / max(1, src.arrivals), 4), "n": src.arrivals}
+                for src in snapshot.sources},
     }
 
 

@@ -21,7 +21,7 @@ The arithmetic is the pure engine's, operation for operation, so the results are
 
 from cpython cimport array
 from cpython.object cimport Py_SIZE
-from libc.math cimport floor, log, log1p, sqrt, INFINITY
+from libc.math cimport floor, log, log1p, sqrt, INFINITY, NAN
 from libc.stdlib cimport malloc, realloc, free
 
 import math
@@ -72,6 +72,7 @@ cdef struct Req:
     double arrived_at
     double service_started_at
     int source
+    int stat  # its stats in Core.all_stats: its source's, or its source's for the window it arrived in
     int holder
     int attempts
     int last_station
@@ -216,7 +217,6 @@ cdef class FastNode:
     cdef public double busy_area, changed_at
     cdef public array.array waits, sojourns
     cdef public tuple at_last_snapshot
-    cdef public object peak_utilization
     # an incident's run-time state (`incidents`), honoured by a full station (K_FULL) only
     cdef public double open_servers, latency_factor, error_floor
     cdef public bint down
@@ -436,11 +436,15 @@ cdef class Core:
     cdef int** routes  # per source its route (a hop per station), then the all-discard route of cancelled ghosts
     cdef int n_routes
     cdef bint scoped  # some station has a deadline
-    cdef public list nodes, stats, sources
+    cdef public list nodes, stats, sources, window_stats, all_stats
+    cdef int n_windows
+    cdef double* win_t0
+    cdef double* win_t1
     cdef list node_objs
     cdef object rand
     cdef public long n_arrived, outstanding, active_sources, warmup
     cdef public double limit
+    cdef public double done_at  # NaN until traffic has stopped and the last request is done: that event's time
     cdef public bint track_exits
     cdef public double window_start
     cdef public list window_area_start, window_area_end
@@ -457,6 +461,8 @@ cdef class Core:
         self.btargets = NULL
         self.routes = NULL
         self.n_routes = 0
+        self.win_t0 = NULL
+        self.win_t1 = NULL
         self.free_head = -1
 
     def __dealloc__(self):
@@ -471,6 +477,8 @@ cdef class Core:
         if self.routes != NULL:
             free(self.routes[self.n_routes - 1])  # the discard route (the sources free their own)
         free(self.routes)
+        free(self.win_t0)
+        free(self.win_t1)
 
     def __init__(self, object sim, object network, list streams, list put_streams, object rng):
         """`streams`: one numpy generator per station then per source (as the pure engine spawns them);
@@ -481,6 +489,7 @@ cdef class Core:
         self.nodes = []
         self.n_arrived = 0
         self.outstanding = 0
+        self.done_at = NAN
         self.warmup = sim.warmup
         self.limit = sim.limit
         self.track_exits = sim.track_exits
@@ -496,6 +505,17 @@ cdef class Core:
         for i, st in enumerate(network.stations):
             self.nodes.append(self._node(i, st, streams[i], put_streams[i], i in struck))
         self.stats = [FastStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
+        # As `core.Simulation`: a source's stats per named window; all_stats = the sources', then source j's window
+        # w at len(sources) + j * n_windows + w (a request's `stat`).
+        self.n_windows = len(network.windows)
+        self.win_t0 = <double*> malloc(max(1, self.n_windows) * sizeof(double))
+        self.win_t1 = <double*> malloc(max(1, self.n_windows) * sizeof(double))
+        for i, (_, t0, t1) in enumerate(network.windows):
+            self.win_t0[i] = t0
+            self.win_t1[i] = t1
+        self.window_stats = [[FastStats(src.name, n, len(src.complete_through), src.deadline)
+                              for _ in network.windows] for src in network.sources]
+        self.all_stats = self.stats + [st for row in self.window_stats for st in row]
         self._routes_and_sources(sim, network, streams[n:])
         self.active_sources = len(self.sources)
 
@@ -533,7 +553,6 @@ cdef class Core:
         node.window_utilization = 0.0
         node.slow_factor = node.slowdown.multiplier(0.0) if node.slowdown is not None else 1.0
         node.at_last_snapshot = (0.0, 0, 0, 0)
-        node.peak_utilization = None
         node.open_servers = st.servers
         node.latency_factor = 1.0
         node.error_floor = 0.0
@@ -768,6 +787,21 @@ cdef class Core:
         for src in self.sources:
             self.schedule_next(src, 0.0)
 
+    def meter_sample(self, double now, list arrivals, list area, list queue):
+        """`Meter._sample` in C: append each station's arrivals so far, busy-server time so far and queue now."""
+        cdef FastNode node
+        cdef Py_ssize_t k = 0
+        cdef long n
+        for node in self.nodes:
+            if node.kind == K_PLAIN or node.kind == K_CURVE:
+                n = len(node.sojourns) + node.warm_done + node.busy + node.ring_len
+            else:
+                n = node.arrivals_counted
+            (<list> arrivals[k]).append(n)
+            (<list> area[k]).append(node.busy_area + node.busy * (now - node.changed_at))
+            (<list> queue[k]).append(node.ring_len)
+            k += 1
+
     def advance(self, double until, object idle):
         """Process every event before `until` (`Clock.advance`); the time of the last one processed, or None."""
         cdef Entry e
@@ -854,12 +888,16 @@ cdef class Core:
         cdef double t = src.next_time(now, src.next_exp())
         if t > src.end:
             self.active_sources -= 1
+            if self.active_sources == 0 and self.outstanding == 0:
+                self.done_at = now
             return
         self.push(t, EV_FIRE, src.idx, 0)
 
     cdef void fire(self, ArrivalSource src, double now) except *:
         if self.n_arrived >= self.limit:
             self.active_sources -= 1
+            if self.active_sources == 0 and self.outstanding == 0:
+                self.done_at = now
             return
         cdef double work = src.next_exp(), t
         if src.flat_a <= now and work <= src.flat_r * (src.flat_b - now):
@@ -879,6 +917,13 @@ cdef class Core:
         cdef Req* q = self.req(r)
         q.entered_at = now
         q.source = src.idx
+        q.stat = src.idx
+        cdef int w
+        if self.n_windows:
+            for w in range(self.n_windows):
+                if self.win_t0[w] <= now < self.win_t1[w]:
+                    q.stat = len(self.stats) + src.idx * self.n_windows + w
+                    break
         q.holder = -1
         q.acked = False
         q.steps_done = 0
@@ -889,7 +934,7 @@ cdef class Core:
         q.ghost = False
         q.deadline_at = INFINITY
         q.counted = i >= self.warmup
-        cdef FastStats st = <FastStats> src.stats
+        cdef FastStats st = <FastStats> self.all_stats[q.stat]
         if q.counted:
             st.arrivals += 1
         if i == self.warmup:
@@ -969,12 +1014,14 @@ cdef class Core:
             q.holder = -1
             self.release(holder, now)
             q = self.req(r)
-        cdef FastStats st = <FastStats> self.stats[q.source]
+        cdef FastStats st = <FastStats> self.all_stats[q.stat]
         cdef double d = now - q.entered_at
         if not q.acked and d > st.deadline:
             self.timed_out(r, now)
             return
         self.outstanding -= 1
+        if self.outstanding == 0 and self.active_sources == 0:
+            self.done_at = now
         if q.counted:
             if q.met_error:
                 st.met_error_ok += 1
@@ -1004,18 +1051,20 @@ cdef class Core:
             self.release(holder, now)
             q = self.req(r)
         if q.counted:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             st.timeouts += 1
             push_double(st.accept, st.deadline)
-        self.finish(r, 0)
+        self.finish(r, 0, now)
 
-    cdef void finish(self, int r, int outcome) except *:
+    cdef void finish(self, int r, int outcome, double now) except *:
         """End a request that did not complete: outcome 0 error, 1 failed, 2 dropped."""
         cdef Req* q = self.req(r)
         cdef FastStats st
         self.outstanding -= 1
+        if self.outstanding == 0 and self.active_sources == 0:
+            self.done_at = now
         if q.counted:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             if outcome == 0:
                 st.n_error += 1
             elif outcome == 1:
@@ -1055,23 +1104,23 @@ cdef class Core:
                 else:
                     last.recovered += 1
                     if q.counted:
-                        (<FastStats> self.stats[q.source]).retries += 1
+                        (<FastStats> self.all_stats[q.stat]).retries += 1
                     if after_work and not b.idempotent:  # the retry does the work again
                         last.duplicates += 1
                         if q.counted:
-                            (<FastStats> self.stats[q.source]).duplicates += 1
+                            (<FastStats> self.all_stats[q.stat]).duplicates += 1
                     self.push(now + delay, EV_REENTER, holder, r)
                     return
             if b.dead_letter:  # out of attempts: kept in the dead-letter queue (not settled)
                 b.dead_letters += 1
                 if q.counted:
-                    (<FastStats> self.stats[q.source]).dead_lettered += 1
+                    (<FastStats> self.all_stats[q.stat]).dead_lettered += 1
         if q.acked:
             last.lost += 1
-            self.finish(r, 1)
+            self.finish(r, 1, now)
         else:
             last.surfaced += 1
-            self.finish(r, 0)
+            self.finish(r, 0, now)
 
     cdef void expire(self, FastNode node, int r, double now) except *:
         """`DeadlineNode._expire`: a twin carries the request's life on (a failed visit of `node`); the original
@@ -1279,7 +1328,7 @@ cdef class Core:
             self.release(holder, now)
             q = self.req(r)
         if node.acknowledge and not q.acked:
-            st = <FastStats> self.stats[q.source]
+            st = <FastStats> self.all_stats[q.stat]
             latency = now - q.entered_at
             if latency > st.deadline:
                 self.timed_out(r, now)
@@ -1294,7 +1343,7 @@ cdef class Core:
             if q.counted:
                 node.counted_rejected += 1
             q.last_station = node.idx
-            self.finish(r, 2 if q.acked else 0)
+            self.finish(r, 2 if q.acked else 0, now)
             return
         if not reentry:
             q.attempts = 0

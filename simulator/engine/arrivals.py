@@ -78,7 +78,7 @@ class ArrivalProcess:
     """A Poisson source with a piecewise-linear rate; its calendar entry is the next arrival."""
 
     __slots__ = ("sim", "spec", "stats", "entry", "route", "rng", "exp", "end", "segs", "seg", "flat_a", "flat_b",
-                 "flat_r", "on_fire", "calendar", "ids")
+                 "flat_r", "on_fire", "calendar", "ids", "window_stats")
 
     def __init__(self, sim: Simulation, spec: Source, stats: SourceStats, entry: Node, route: list[Hop],
                  rng: np.random.Generator, end: float) -> None:
@@ -98,6 +98,7 @@ class ArrivalProcess:
         self.on_fire = self._fire
         self.calendar: list[Entry] = sim.env.calendar
         self.ids: count[int] = sim.env.ids
+        self.window_stats: list[SourceStats] = []  # this source's stats per named window (set by the simulation)
 
     def _refill(self) -> float:
         """Refill the block of Exp(1) draws and return one (callers do `exp.pop() if exp else _refill()`)."""
@@ -150,7 +151,10 @@ class ArrivalProcess:
         exp = self.exp
         t = self.next_time(now, exp.pop() if exp else self._refill())
         if t > self.end:
-            self.sim.active_sources -= 1
+            sim = self.sim
+            sim.active_sources -= 1
+            if not sim.active_sources and not sim.outstanding:
+                sim.done_at = now
             return
         entry: Entry = (t, next(self.ids), self.on_fire, None)
         heappush(self.calendar, entry)
@@ -159,6 +163,8 @@ class ArrivalProcess:
         sim = self.sim
         if sim.n_arrived >= sim.limit:
             sim.active_sources -= 1
+            if not sim.active_sources and not sim.outstanding:
+                sim.done_at = now
             return
         # schedule_next(now) with the flat-segment case of next_time, inlined: this runs once per request
         exp = self.exp

@@ -82,7 +82,7 @@ class BufferNode(Node):
             if req.counted:
                 self.counted_rejected += 1
             req.last_station = self
-            self.sim.finish(req, "dropped" if req.acked else "error")
+            self.sim.finish(req, "dropped" if req.acked else "error", now)
             return
         if not reentry:
             req.attempts = 0

@@ -16,8 +16,9 @@ Semantics of a request's life (what the grading depends on; stations in `station
   work, without an idempotency key, is a duplicate.
 * Requests mode: exactly N arrivals, all run to completion; the first `warmup` arrivals count in no latency or
   outcome statistic. Duration mode: sources run until the end of traffic (`duration`, else the end of the last
-  profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left;
-  requests unfinished at the horizon count as dropped (acked) or error.
+  profile); the run stops at end of traffic + `drain`, or as soon as traffic has stopped and no request is left:
+  at that very event (`done_at`), whatever the streaming step, so a streamed run and an unstreamed one end at the
+  same time with the same results; requests unfinished at the horizon count as dropped (acked) or error.
 
 Random streams: service times per station and inter-arrival times per source come from numpy generators spawned
 from `numpy.random.SeedSequence(seed)`; routing and error draws from one `random.Random`. No global state.
@@ -38,13 +39,12 @@ from . import fast, incidents
 from .arrivals import ArrivalProcess, SourceStats
 from .buffers import EnqueueBufferNode, buffer_class
 from .clock import Clock
+from .meter import Meter
 from .observe import Observer, e2e_metrics, station_metrics
 from .request import DISCARD, Branch, Exit, Hop, Mark, Request, ScopeEnd
 from .stations import DeadlineNode, Node, node_class
 
 __all__ = ["Simulation", "run"]
-
-RUN_CHUNK = 10.0  # simulated seconds between checks for an early end when running without snapshots
 
 
 class Simulation:
@@ -112,6 +112,7 @@ class Simulation:
         self.after_work_pending = False
         if network.incidents:
             incidents.play(self)
+        self.meter = Meter(self)
 
     def _build(self, station_streams: list[np.random.Generator], source_streams: list[np.random.Generator],
                put_streams: list[np.random.Generator | None]) -> None:
@@ -135,10 +136,18 @@ class Simulation:
                 cls = buffer_class(st) if st.is_buffer else node_class(st)
                 self.nodes.append(cls(self, i, st, station_streams[i]))
         self.stats = [SourceStats(src.name, n, len(src.complete_through), src.deadline) for src in network.sources]
+        # A request arriving in a named window is counted in its source's stats for that window (the whole run's
+        # figures are the source's stats and its windows' together).
+        self.arrival_windows = [(t0, t1) for _, t0, t1 in network.windows]
+        self.window_stats = [[SourceStats(src.name, n, len(src.complete_through), src.deadline)
+                              for _ in network.windows] for src in network.sources]
         self.sources = self._sources(source_streams)
+        for src, windows in zip(self.sources, self.window_stats, strict=True):
+            src.window_stats = windows
         self.n_arrived = 0
         self.outstanding = 0  # requests in the network (including those waiting out a retry backoff)
         self.active_sources = len(self.sources)
+        self.done_at: float | None = None  # the event at which traffic had stopped and the last request was done
         self.window: tuple[float, float] | None = None  # CLI window [arrival #warmup, last arrival]
         self.window_area_start: list[float] = []
         self.window_area_end: list[float] = []
@@ -194,7 +203,13 @@ class Simulation:
         self.n_arrived = i + 1
         req = Request()
         req.entered_at = now
-        req.source = source.stats
+        stats = source.stats
+        if self.arrival_windows:
+            for w, (t0, t1) in enumerate(self.arrival_windows):
+                if t0 <= now < t1:
+                    stats = source.window_stats[w]
+                    break
+        req.source = stats
         req.route = source.route
         req.holder = None
         req.acked = False
@@ -202,7 +217,7 @@ class Simulation:
         req.met_error = False
         req.counted = counted = i >= self.warmup
         if counted:
-            source.stats.arrivals += 1
+            stats.arrivals += 1
         if i == self.warmup:
             self.window_start = now
             self.window_area_start = [node.area_at(now) for node in self.nodes]
@@ -224,6 +239,8 @@ class Simulation:
             self.timed_out(req, now)
             return
         self.outstanding -= 1
+        if not self.outstanding and not self.active_sources:
+            self.done_at = now
         if req.counted:
             if req.met_error:
                 st.met_error_ok += 1
@@ -254,11 +271,13 @@ class Simulation:
             st = req.source
             st.timeouts += 1
             st.accept.append(st.deadline)
-        self.finish(req, "error")
+        self.finish(req, "error", now)
 
-    def finish(self, req: Request, outcome: str) -> None:
+    def finish(self, req: Request, outcome: str, now: float) -> None:
         """End a request that did not complete normally ("error", "failed" or "dropped")."""
         self.outstanding -= 1
+        if not self.outstanding and not self.active_sources:
+            self.done_at = now
         if req.counted:
             req.source.outcomes[outcome] += 1
             if req.met_error and outcome == "dropped":
@@ -330,10 +349,10 @@ class Simulation:
                     req.source.dead_lettered += 1
         if req.acked:
             req.last_station.lost += 1
-            self.finish(req, "failed")
+            self.finish(req, "failed", now)
         else:
             req.last_station.surfaced += 1
-            self.finish(req, "error")
+            self.finish(req, "error", now)
 
     def set_incident(self, idx: int, now: float, latency_factor: float, error_floor: float, down: bool,
                      open_servers: float) -> None:
@@ -346,6 +365,7 @@ class Simulation:
             self.started = True
             for src in self.sources:
                 src.schedule_next(0.0)
+            self.meter.start()
 
     @property
     def engine(self) -> str:
@@ -354,17 +374,26 @@ class Simulation:
 
     @property
     def done(self) -> bool:
-        """True when the run has reached its end."""
-        if self.mode == "duration":
-            # The run ends at the horizon, or sooner: once traffic has stopped and the last request has finished.
-            return self.env.now >= self.horizon or (self.started and self.active_sources == 0 and self.outstanding == 0)
-        return self.started and self.outstanding == 0 and self.active_sources == 0
+        """True when the run has reached its end: the horizon (duration mode), or the event at which traffic had
+        stopped and the last request was done (`done_at`)."""
+        return self.done_at is not None or self.env.now >= self.horizon
 
     def _idle(self) -> bool:
-        return self.done
+        return self.done_at is not None
+
+    def _advance(self, until: float) -> float:
+        """Run the engine's events before `until` and stop the clock where the run ended, if it did: at its last
+        event, not at `until` (SimPy's own events after it wait for a later call); the time the clock stopped at."""
+        self.env.advance(until, until_idle=self._idle)
+        end = self.done_at
+        if end is None:
+            return until
+        self.env._now = end
+        return end
 
     def stream(self, step: float = 1.0) -> Iterator[Snapshot]:
-        """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results)."""
+        """Advance in steps of `step` simulated seconds, yielding a `Snapshot` after each (also kept for results);
+        the last one is at the run's end, a shorter step when the run ends between two."""
         if step <= 0:
             raise ValueError("step must be > 0")
         self._start()
@@ -372,28 +401,31 @@ class Simulation:
             t = self.env.now + step
             if t > self.horizon:
                 t = self.horizon
-            self.env.advance(t)
-            yield self.observer.snapshot(t)
+            yield self.observer.snapshot(self._advance(t))
 
     def run_to_end(self) -> None:
         """Run the rest of the simulation (SimPy processes on `env` run with it, up to its end)."""
         self._start()
-        if self.mode == "duration":
-            while not self.done:
-                self.env.advance(min(self.horizon, self.env.now + RUN_CHUNK))
-        elif not self.done:
-            self.env.advance(math.inf, until_idle=self._idle)
+        if not self.done:
+            self._advance(self.horizon)
 
     def _close(self) -> None:
         """At the horizon, count what is still in the network: acknowledged -> dropped, else error."""
         if self.closed:
             return
         self.closed = True
-        self.end_time = self.env.now  # SimPy processes may move the clock on afterwards: the run ended here
-        for st in self.stats:
+        # SimPy processes may move the clock on afterwards: the run ended here
+        self.end_time = self.done_at if self.done_at is not None else self.env.now
+        self.meter.close(self.end_time)
+        for st in self.all_stats:
             st.close()
 
     # ---------------------------------------------------------------- output
+    @property
+    def all_stats(self) -> list[SourceStats]:
+        """Every source's stats, then its windows', source by source (the whole run's samples, in one order)."""
+        return [st for j, main in enumerate(self.stats) for st in (main, *self.window_stats[j])]
+
     def results(self) -> Results:
         """Run to the end if needed and return the full, deterministic `Results`."""
         self.run_to_end()
@@ -433,12 +465,14 @@ class FastSimulation(Simulation):
         self.env = core.clock
         self.nodes = core.nodes
         self.stats = core.stats
+        self.window_stats = core.window_stats
         self.sources = core.sources
 
     def _start(self) -> None:
         if not self.started:
             self.started = True
             self.core.start()
+            self.meter.start()
 
     @property
     def engine(self) -> str:
@@ -459,6 +493,11 @@ class FastSimulation(Simulation):
     @property
     def active_sources(self) -> int:  # type: ignore[override]
         return int(self.core.active_sources)
+
+    @property
+    def done_at(self) -> float | None:  # type: ignore[override]
+        t = self.core.done_at
+        return None if t != t else float(t)
 
     @property
     def window(self) -> tuple[float, float] | None:  # type: ignore[override]

@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results import LogHistogram, Results, Snapshot, SourceResult, StationResult, StationSnapshot, summarize
+from ..results import (
+    LogHistogram,
+    Results,
+    Snapshot,
+    SourceResult,
+    SourceSnapshot,
+    StationResult,
+    StationSnapshot,
+    summarize,
+)
 from .arrivals import SourceStats
+from .overload import unstable
 from .stations import Node
 
 if TYPE_CHECKING:  # the simulation imports this module
@@ -34,7 +44,10 @@ class Observer:
         self.series: list[dict[str, Any]] = []
         self.accept_hist = LogHistogram()
         self.settle_hist = LogHistogram()
-        self.read_upto = [(0, 0) for _ in sim.stats]  # (accept, settle) samples of each source already read
+        # (accept, settle) samples already read, per stats object: each source's own, then its windows'
+        self.groups = [[main, *sim.window_stats[j]] for j, main in enumerate(sim.stats)]
+        self.read_upto = [[(0, 0) for _ in group] for group in self.groups]
+        self.flat = [st for group in self.groups for st in group]
         self.snapshot_at = 0.0
 
     def _station_snapshot(self, node: Node, now: float, dt: float) -> StationSnapshot:
@@ -44,23 +57,33 @@ class Observer:
         util = None
         if not node.spec.infinite and dt > 0:
             util = (area - a0) / (node.servers * dt)
-            if node.peak_utilization is None or util > node.peak_utilization:
-                node.peak_utilization = util
         return StationSnapshot(node.name, util, node.queued, node.busy,
                                (node.completions - c0) / dt if dt > 0 else 0.0, node.errors - e0, node.rejected - r0)
 
-    def _new_latencies(self) -> tuple[np.ndarray, np.ndarray]:
-        """The accept and settle latencies recorded since the previous snapshot, sorted."""
+    def _new_latencies(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The accept and settle latencies recorded since the previous snapshot, sorted: all sources' together,
+        then each source's own."""
         acc_step = array("d")
         set_step = array("d")
-        for k, st in enumerate(self.sim.stats):
-            pa, ps = self.read_upto[k]
-            acc_step += st.accept[pa:]
-            set_step += st.settle[ps:]
-            self.read_upto[k] = (len(st.accept), len(st.settle))
+        parts = []
+        for j, group in enumerate(self.groups):
+            acc_j = array("d")
+            set_j = array("d")
+            for k, st in enumerate(group):
+                pa, ps = self.read_upto[j][k]
+                acc_j += st.accept[pa:]
+                set_j += st.settle[ps:]
+                self.read_upto[j][k] = (len(st.accept), len(st.settle))
+            acc_step += acc_j
+            set_step += set_j
+            parts.append((acc_j, set_j))
         # Sorted once by numpy (a step's few hundred values): the step percentiles read it, and the histogram's
         # bucket search is quicker on sorted values.
-        return np.sort(np.frombuffer(acc_step, dtype=float)), np.sort(np.frombuffer(set_step, dtype=float))
+        acc_sorted = np.sort(np.frombuffer(acc_step, dtype=float))
+        set_sorted = np.sort(np.frombuffer(set_step, dtype=float))
+        if len(parts) == 1:
+            return acc_sorted, set_sorted, [(acc_sorted, set_sorted)]
+        return acc_sorted, set_sorted, [(_sorted(a), _sorted(b)) for a, b in parts]
 
     def snapshot(self, now: float) -> Snapshot:
         """The step ending at `now` (also kept in the series the results carry)."""
@@ -68,12 +91,27 @@ class Observer:
         dt = now - self.snapshot_at
         self.snapshot_at = now
         stations = tuple(self._station_snapshot(node, now, dt) for node in sim.nodes)
-        acc_sorted, set_sorted = self._new_latencies()
+        acc_sorted, set_sorted, per_source = self._new_latencies()
         self.accept_hist.add(acc_sorted)
         self.settle_hist.add(set_sorted)
-        counts = [st.counts() for st in sim.stats]
+        flat = self.flat
+        counts = [st.counts() for st in flat]
         outcomes = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
-        arrivals = sum(st.arrivals for st in sim.stats)
+        arrivals = sum(st.arrivals for st in flat)
+        sources = []
+        acc_p3 = set_p3 = None
+        k = 0
+        for group, (acc_j, set_j) in zip(self.groups, per_source, strict=True):
+            met = arrived = 0
+            for st in group:
+                c = counts[k]
+                k += 1
+                met += c["error"] + c["failed"] + st.met_error_ok
+                arrived += st.arrivals
+            acc_p3, set_p3 = p3(acc_j.tolist()), p3(set_j.tolist())
+            sources.append(SourceSnapshot(group[0].name, arrived, acc_p3, set_p3, met))
+        if len(sources) > 1:
+            acc_p3 = set_p3 = None  # the sources' together: read from the merged sample below
         if sim.mode == "duration":
             progress = 1.0 if sim.done else duration_progress(now, sim.network.traffic_end, sim.horizon)
         else:
@@ -82,8 +120,8 @@ class Observer:
             t=now,
             progress=progress,
             stations=stations,
-            accept_step=p3(acc_sorted.tolist()),
-            settle_step=p3(set_sorted.tolist()),
+            accept_step=acc_p3 if acc_p3 is not None else p3(acc_sorted.tolist()),
+            settle_step=set_p3 if set_p3 is not None else p3(set_sorted.tolist()),
             accept_so_far=_three(self.accept_hist.quantiles((0.5, 0.95, 0.99))),
             settle_so_far=_three(self.settle_hist.quantiles((0.5, 0.95, 0.99))),
             arrivals=arrivals,
@@ -91,6 +129,7 @@ class Observer:
             error_rate=(outcomes["error"] + outcomes["failed"]) / arrivals if arrivals else None,
             cost_per_hour=sim.cost_per_hour,
             cost_so_far=sim.cost_per_hour * now / 3600.0,
+            sources=tuple(sources),
         )
         self.series.append(snap.to_dict())
         return snap
@@ -99,14 +138,20 @@ class Observer:
         """The full, deterministic `Results` of a finished run that ended at `end`."""
         sim = self.sim
         names = [node.name for node in sim.nodes]
-        sources = tuple(source_result(st.name, [st], names) for st in sim.stats)
-        overall = sources[0] if len(sources) == 1 else source_result("all", sim.stats, names)
+        windows = [name for name, _, _ in sim.network.windows]
+        sources = tuple(source_result(group[0].name, group, names,
+                                      {w: source_result(group[0].name, [st], names) for w, st in zip(windows, group[1:],
+                                                                                                     strict=True)})
+                        for group in self.groups)
+        overall = sources[0] if len(sources) == 1 else source_result("all", sim.all_stats, names)
         return Results(
             mode=sim.mode,
             seed=sim.seed,
             end_time=end,
             warmup=sim.warmup,
-            stations=tuple(station_result(node, end) for node in sim.nodes),
+            stations=tuple(station_result(node, end, None if node.spec.infinite else sim.meter.utilization_peak(k),
+                                          unstable(sim.meter, k, node.spec))
+                           for k, node in enumerate(sim.nodes)),
             sources=sources,
             overall=overall,
             cost_per_hour_peak=sim.cost_per_hour,
@@ -116,7 +161,8 @@ class Observer:
         )
 
 
-def station_result(node: Node, end: float) -> StationResult:
+def station_result(node: Node, end: float, utilization_peak: float | None,
+                   overload: dict[str, Any] | None = None) -> StationResult:
     """A station's figures at the end of a run."""
     area = node.area_at(end)
     arrivals = node.arrivals
@@ -136,7 +182,7 @@ def station_result(node: Node, end: float) -> StationResult:
         lost=node.lost,
         error_rate=(node.errors + node.rejected) / arrivals if arrivals else None,
         utilization=None if node.spec.infinite or end <= 0 else area / (node.servers * end),
-        utilization_peak=node.peak_utilization,
+        utilization_peak=utilization_peak,
         mean_in_service=area / end if end > 0 else 0.0,
         max_queue=node.max_queue,
         wait=summarize(node.all_waits()),
@@ -147,6 +193,7 @@ def station_result(node: Node, end: float) -> StationResult:
         breaker_opened=breaker.opened if breaker is not None else 0,
         dead_letters=getattr(node, "dead_letters", 0),
         duplicates=getattr(node, "duplicates", 0),
+        unstable=overload,
     )
 
 
@@ -198,17 +245,24 @@ def e2e_metrics(sim: Simulation, qs: list[float], percentiles: tuple[float, ...]
                 span: float) -> dict[str, float | None]:
     """The end-to-end CLI metrics: sojourn in the network, and by exit station."""
     out: dict[str, float | None] = {}
-    e2e = np.asarray(joined([st.sojourn for st in sim.stats]), dtype=float)
+    e2e = np.asarray(joined([st.sojourn for st in sim.all_stats]), dtype=float)
     out["e2e.W_mean"] = float(e2e.mean()) if e2e.size else None
     e2e_q = np.quantile(e2e, qs).tolist() if e2e.size else [None] * len(qs)
     for p, a in zip(percentiles, e2e_q, strict=False):
         out[f"e2e.W_p{p:g}"] = a
     out["e2e.throughput"] = int(e2e.size) / span if span > 0 else None
     for k, node in enumerate(sim.nodes):
-        exits = joined([st.exits[k] for st in sim.stats])
+        exits = joined([st.exits[k] for st in sim.all_stats])
         out[f"e2e.W_mean_exit_{node.name}"] = float(np.mean(exits)) if exits else None
         out[f"e2e.frac_exit_{node.name}"] = len(exits) / e2e.size if e2e.size else None
     return out
+
+
+_EMPTY = np.zeros(0)
+
+
+def _sorted(values: array[float]) -> np.ndarray:
+    return np.sort(np.frombuffer(values, dtype=float)) if values else _EMPTY
 
 
 def _three(xs: list[float | None]) -> tuple[float | None, float | None, float | None]:
@@ -252,8 +306,9 @@ def _leaks(stats: list[SourceStats], names: list[str]) -> dict[str, list[int]]:
     return leaks
 
 
-def source_result(name: str, stats: list[SourceStats], names: list[str]) -> SourceResult:
-    """The figures of one source, or of several together."""
+def source_result(name: str, stats: list[SourceStats], names: list[str],
+                  windows: dict[str, SourceResult] | None = None) -> SourceResult:
+    """The figures of one source, or of several together (a source's windows' figures beside them)."""
     arrivals = sum(st.arrivals for st in stats)
     counts = [st.counts() for st in stats]
     outcomes = {k: sum(c[k] for c in counts) for k in counts[0]}
@@ -275,4 +330,5 @@ def source_result(name: str, stats: list[SourceStats], names: list[str]) -> Sour
         leaks=leaks,
         dead_lettered=sum(st.dead_lettered for st in stats),
         duplicates=sum(st.duplicates for st in stats),
+        windows=windows or {},
     )

@@ -46,8 +46,8 @@ class Node:
                  "max_queue", "warm_done", "no_wait", "recovered", "exhausted", "counted_rejected", "waits",
                  "sojourns", "cutoff", "base_error", "curve", "slowdown", "check_errors", "p_error", "successes_left",
                  "tracked", "window", "mark_step", "marks", "next_mark", "window_utilization", "slow_factor",
-                 "at_last_snapshot", "peak_utilization", "surfaced", "lost", "open_servers", "latency_factor",
-                 "error_floor", "down", "abandoned", "after_work", "duplicates")
+                 "at_last_snapshot", "surfaced", "lost", "open_servers", "latency_factor", "error_floor", "down",
+                 "abandoned", "after_work", "duplicates")
 
     def __init__(self, sim: Simulation, idx: int, spec: Station, rng: np.random.Generator) -> None:
         self.sim = sim
@@ -98,7 +98,6 @@ class Node:
         # Like the error probability, the slowdown multiplier only changes at a grid mark: kept here.
         self.slow_factor = self.slowdown.multiplier(0.0) if self.slowdown is not None else 1.0
         self.at_last_snapshot = (0.0, 0, 0, 0)  # busy area, completions, errors, rejected at the previous snapshot
-        self.peak_utilization: float | None = None
         # An incident's run-time state (`incidents`); only a full `Node` honours it, and only a station that an
         # incident targets runs as one for that reason.
         self.open_servers: float = spec.servers  # servers in rotation (fewer while instances are lost)

@@ -493,11 +493,11 @@ class TracedSimulation(Simulation):
         finally:
             self._failing = None
 
-    def finish(self, req: Request, outcome: str) -> None:
+    def finish(self, req: Request, outcome: str, now: float) -> None:
         failing = self._failing
         reason = failing[1] if failing is not None and failing[0] is req else "rejected"
-        self.tracer.end(req, self.tracer.now, outcome, reason)
-        super().finish(req, outcome)
+        self.tracer.end(req, now, outcome, reason)
+        super().finish(req, outcome, now)
 
     def _close(self) -> None:
         was_closed = self.closed

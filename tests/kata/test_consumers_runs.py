@@ -56,7 +56,7 @@ async def _read_until_finished(socket: WebsocketCommunicator) -> list[dict]:
 async def test_frames_arrive_in_order_and_end_with_the_grade():
     _, client = await _setup()
     payload = await _start(client)
-    assert set(payload["figures"]) == {"accept", "settle", "errors", "utilization", "queues", "cost"}
+    assert set(payload["figures"]) == {"accept", "settle", "errors", "others", "utilization", "queues", "cost"}
     socket = _socket(client, payload["socket"])
     connected, _ = await socket.connect()
     assert connected
@@ -69,7 +69,9 @@ async def test_frames_arrive_in_order_and_end_with_the_grade():
     points = [p for f in frames for p in f["points"]]
     times = [p["t"] for p in points]
     assert times == sorted(times) and len(times) == len(set(times))
-    assert {"acc", "set", "err", "cost", "u", "q"} <= set(points[0])
+    assert {"acc", "set", "err", "cost", "u", "q", "src"} <= set(points[0])
+    # each traffic source on its own, its error share as the grade counts it: met_error / arrivals, in %
+    assert set(points[-1]["src"]) and all({"acc", "set", "err", "n"} == set(v) for v in points[-1]["src"].values())
     grade = next(m for m in messages if m["type"] == "grade")
     assert grade["passed"] == grade["total"] == 4
     assert messages[-1] == {"type": "status", "status": "succeeded", "message": "4/4 scenarios passed."}

@@ -42,10 +42,13 @@ WARNINGS: dict[str, tuple[bool, list[str]]] = {
     "peak-sized-settlement": (False, ["The slots of Settlement worker (workers) (52) would push Payment gateway "
                                       "(external) to 99 %", "its backlog never catches up",
                                       "over the $2.50/h budget"]),
-    "hot-gateway-many-retries": (False, ["would push Payment gateway (external) to 9", "longer than the"]),
+    "hot-gateway-many-retries": (False, ["would push Payment gateway (external) to 9", "longer than the",
+                                         "above the 80 % where it slows down (up to ×2)", "(metastable)"]),
     "everything-at-maximum": (False, ["would push Payment gateway (external) to 100 %", "over the $2.50/h budget"]),
     "sync-gateway": (False, ["Payment gateway (external) is on the synchronous path",
-                             "would wait past Checkout's 2.0 s deadline", "No buffer in front of Payment gateway"]),
+                             "would wait past Checkout's 2.0 s deadline", "No buffer in front of Payment gateway",
+                             "Payment gateway (external) would be overloaded at the peak: offered 1.8× its capacity "
+                             "(180/s against 100/s)", "above the 80 % where it slows down"]),
     "queue-does-not-acknowledge": (False, ["Queue does not acknowledge", "grows without bound",
                                            "would wait past Checkout's 2.0 s deadline"]),
     "split-api-to-ledger": (False, ["About 50 % of payments from Checkout would leave through Ledger database "

@@ -111,6 +111,8 @@ def random_network(case: int) -> dict[str, Any]:
     spec = {"sources": sources, "stations": stations, "routing": routing, "duration": 40.0,
             "drain": rng.choice([0.0, 5.0, 30.0])}
     spec["incidents"] = _incidents(random.Random(case + 1000), stations, sources)
+    if rng.random() < 0.5:  # named windows of arrival time (drawn last: the other draws stay as they were)
+        spec["windows"] = {"spike": [10.0, 30.0]} if rng.random() < 0.5 else {"a": [0.0, 12.5], "b": [15.0, 25.0]}
     return spec
 
 

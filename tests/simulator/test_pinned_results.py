@@ -1,6 +1,12 @@
 """Fixed networks give exactly the figures they gave before the engine was split into modules (SHA-256 digests of
 their results, recorded on the single-module engine): a refactoring of the engine moves no draw and no event, and the
-compiled engine gives the pure engine's figures to the last bit."""
+compiled engine gives the pure engine's figures to the last bit.
+
+Re-pinned once on purpose (issue 19): a run that ends before its horizon now ends at the event where its last request
+is done, not at the next streaming step, and `utilization_peak` is the busiest second of the meter's grid, so it is
+there without streaming too (the requests-mode digests moved by that figure alone); and again when each station's
+result gained `unstable` (the overload figure: with it removed, the digests are the ones before); and when each
+snapshot gained `sources`, the step per traffic source (with it removed from the series, the same)."""
 
 from __future__ import annotations
 
@@ -46,10 +52,10 @@ EVERYTHING: dict[str, Any] = {
 }
 
 PINNED = {
-    "clearpay_streamed": "0c78bae9d42b77188bb2fca968434fc54bcd44e3c41e6adb389bbb5abfcccf44",
-    "everything_streamed": "ba2221e7e157c62a591f2de3955dec636b7125e17bd9dfb328e79f9428673b52",
-    "everything_requests": "54b21de9efde17eddbff85d7d0b19ff6fd55c76066ce5f5c7b2984e5138f7c57",
-    "tandem_metrics": "5751c6a5c52442e2e963e8fe2c2be176c6a92c52e6e3591302389f240ef1c963",
+    "clearpay_streamed": "2911bf22400e179ac29e7a891f69d3ba1a4af0419dcd7c2d68c7b97326b241c9",
+    "everything_streamed": "109e4f5f237db2bc2a558451d9a54109e885db7c7673066da1ad836925b4e21f",
+    "everything_requests": "8eec9a3a23a6099770df3918702fe9999687d20c89ed8979bd048b5e4357d2cd",
+    "tandem_metrics": "aa426686454fad64bd9f6f87feda287684157b70d596d47dadb8418c0b6f5975",
 }
 
 

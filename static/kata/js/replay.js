@@ -23,7 +23,11 @@ class Replay {
     for (const [name, figure] of Object.entries(figures)) {
       this.series[name] = figure.data.map((trace) => ({
         x: points.map((p) => p.t),
-        y: points.map((p) => { const v = valueAt(p, trace.meta.path); return v === null ? null : v * trace.meta.scale; }),
+        y: points.map((p) => {
+          // A series saved before per-source points has the mixed figure where `fallback` says.
+          const v = valueAt(p, trace.meta.fallback && !p.src ? trace.meta.fallback : trace.meta.path);
+          return v === null ? null : v * trace.meta.scale;
+        }),
       }));
     }
     this.scrub.max = String(Math.max(0, points.length - 1));

@@ -60,7 +60,9 @@ function extendCharts(figures, points) {
       indices.push(i);
       xs.push(points.map(function (p) { return p.t; }));
       ys.push(points.map(function (p) {
-        var v = valueAt(p, trace.meta.path);
+        // A frame saved before per-source points has the mixed figure where `fallback` says.
+        var path = trace.meta.fallback && !p.src ? trace.meta.fallback : trace.meta.path;
+        var v = valueAt(p, path);
         return v == null ? null : v * trace.meta.scale;
       }));
     });

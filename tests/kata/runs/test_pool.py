@@ -22,7 +22,7 @@ SPEC = {"arrival": {"rate": 5.0}, "stations": [{"name": "a", "service": {"dist":
 def test_a_bad_spec_raises_its_own_error_and_the_pool_keeps_working():
     with pytest.raises(SpecError, match=r"stations\[0\]\.servers"):
         pool.submit({**SPEC, "stations": [{"name": "a", "servers": 0}]}, 1).result(timeout=60)
-    assert pool.submit(SPEC, 1).result(timeout=60)["end_time"] >= 20.0
+    assert pool.submit(SPEC, 1).result(timeout=60)["end_time"] > 19.0  # traffic for 20 s, then its last request
 
 
 def test_a_killed_worker_is_replaced_for_the_next_run():
