@@ -646,14 +646,8 @@ class Sweep(models.Model):
     """A what-if sweep: one learner-editable parameter of one part of a design over a grid of values, each point
     simulated and scored against the kata's scenarios. Saved, never graded (see kata/sweeps.py)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    Status = Run.Status  # a sweep lives as a run does: queued, running, then finished one of three ways
+    ACTIVE_STATUSES = Run.ACTIVE_STATUSES
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sweeps")
     kata = models.ForeignKey(Kata, on_delete=models.PROTECT, related_name="sweeps")
