@@ -59,7 +59,9 @@ class _Lost:
             if not count:
                 continue
             queue = seed.holding_queue(name)
-            if queue is None or not seed.retries(queue):
+            if seed.specs.get(name, {}).get("kind") == "buffer" and seed.stations[name].get("short_circuited"):
+                causes.append(self._failed_fast(name, count))
+            elif queue is None or not seed.retries(queue):
                 unretried.setdefault(queue, []).append((name, count))
             else:
                 causes.append(self._out_of_attempts(name, queue, count))
@@ -74,11 +76,33 @@ class _Lost:
             causes.append((total, what, step))
         return causes
 
+    def _failed_fast(self, queue: str, count: int) -> Cause:
+        """Failed at the queue itself: its circuit breaker failed them fast until they were out of attempts."""
+        seed = self.seed
+        station = seed.stations[queue]
+        hot = [x for x in seed.externals(self.reachable) if seed.peak.get(x, 0.0) > 0.8]
+        what = (f"{count_of(count, self.one, self.many)} ran out of attempts at {seed.label(queue)}, whose circuit "
+                f"breaker opened {station.get('breaker_opened', 0):,} times and failed {station['short_circuited']:,} "
+                f"takes fast{self._kept(queue)}")
+        off = f"set {seed.label(queue)}'s breaker_threshold to 0, or "
+        if hot:
+            return count, what, (f"A breaker fails {self.many} faster; it settles none: {off}keep {seed.label(hot[0])} "
+                                 f"under 80 % (it peaked at {percent(seed.peak[hot[0]] * 100)}) so it never opens.")
+        return count, what, f"A breaker fails {self.many} faster; it settles none: {off}raise its threshold."
+
     def _out_of_attempts(self, name: str, queue: str, count: int) -> Cause:
         seed = self.seed
         attempts = seed.specs[queue]["retry"]["max_attempts"]
+        refused = seed.stations.get(queue, {}).get("budget_refused", 0)
         what = (f"{count_of(count, self.one, self.many)} failed at {seed.label(name)} after all {attempts} attempts "
                 f"that {seed.label(queue)} allows{self._kept(queue)}")
+        if refused:
+            what = (f"{count_of(count, self.one, self.many)} failed at {seed.label(name)} out of attempts: after the "
+                    f"{attempts} {seed.label(queue)} allows, or when its retry budget refused a retry ({refused:,} "
+                    f"refused){self._kept(queue)}")
+        if refused and seed.peak.get(name, 0.0) <= 0.8:
+            return count, what, (f"Raise {seed.label(queue)}'s retry_budget, or set it to 0 (no budget): a retry it "
+                                 f"refuses is a lost {self.one}.")
         if seed.peak.get(name, 0.0) > 0.8:
             step = (f"{seed.label(name)} peaked at {percent(seed.peak[name] * 100)} busy: keep it under 80 % so "
                     f"fewer calls fail; more attempts would only hide the errors.")

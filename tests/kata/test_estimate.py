@@ -44,6 +44,7 @@ WARNINGS: dict[str, tuple[bool, list[str]]] = {
                                       "over the $2.50/h budget"]),
     "hot-gateway-many-retries": (False, ["would push Payment gateway (external) to 9", "longer than the",
                                          "above the 80 % where it slows down (up to ×2)", "(metastable)"]),
+    "hot-gateway-every-pattern": (False, ["would push Payment gateway (external) to 9", "(metastable)"]),
     "everything-at-maximum": (False, ["would push Payment gateway (external) to 100 %", "over the $2.50/h budget"]),
     "sync-gateway": (False, ["Payment gateway (external) is on the synchronous path",
                              "would wait past Checkout's 2.0 s deadline", "No buffer in front of Payment gateway",
@@ -58,6 +59,9 @@ WARNINGS: dict[str, tuple[bool, list[str]]] = {
     "two-queues-retry-on-wrong-one": (False, ["Queue (queue-2) in front of Payment gateway (external) does not retry"]),
 }
 ERROR_LIMIT = 0.5
+# Designs using a pattern the instant estimate does not model: it only has to put their error rate on the same side
+# of the limit as the simulation.
+UNMODELLED = {"hot-gateway-every-pattern": "a circuit breaker's fast fails and a retry budget's refusals"}
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +130,7 @@ def _compare(palette: Palette, name: str, seed: int) -> None:
     error_sim, error_est = 100 * source["met_error"] / source["arrivals"], estimate.error_pct
     assert (error_sim < ERROR_LIMIT) == (error_est < ERROR_LIMIT), \
         f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
-    assert error_est >= error_sim / 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
+    assert name in UNMODELLED or error_est >= error_sim / 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
     if calm:
         assert error_est <= error_sim * 1.5, f"{where}: error {error_est:.3f} vs {error_sim:.3f} %"
 

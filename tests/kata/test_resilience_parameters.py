@@ -131,3 +131,39 @@ def test_the_inspector_shows_the_yes_no_patterns_as_checkboxes(clearpay_palette)
                            part=clearpay_palette.part("queue"))
     assert bound.is_valid(), bound.errors
     assert bound.params()["dead_letter"] == 1.0 and bound.params()["retry_jitter"] == 0.5
+
+
+def _offering(palette: Palette, part: str, *names: str) -> Palette:
+    """ClearPay whose `part` also offers `names` (0 = off, up to 5 s), as an instructor may in the admin."""
+    extra = tuple(ParameterSpec(name=n, label=n, default=0, minimum=0, maximum=5000, step=10, learner_editable=True)
+                  for n in names)
+    return dataclasses.replace(palette, parts=tuple(
+        dataclasses.replace(p, parameters=(*p.parameters, *extra)) if p.key == part else p for p in palette.parts))
+
+
+def _with_node(document: dict[str, Any], node_id: str, **params: float) -> dict[str, Any]:
+    doc = copy.deepcopy(document)
+    next(n for n in doc["nodes"] if n["id"] == node_id)["params"].update(params)
+    return doc
+
+
+def test_a_deadline_that_gives_up_on_slow_payments_does_not_make_them_acknowledged_fast(clearpay_palette,
+                                                                                       design_file):
+    """Concept: the accept sample holds only acknowledged payments, so a 280 ms deadline on an API that calls the
+    gateway synchronously kept its p99 at 281 ms by answering 86 % of payments with an error. Over every payment
+    the p99 is an unacknowledged one: scenario 1 fails, at the checkout's 2 s."""
+    palette = _offering(clearpay_palette, "intent_api", "deadline_ms", "shed_wait_ms")
+    grade = design_grade(palette=palette, document=_with_node(design_file("sync-gateway"), "api", deadline_ms=280),
+                         seeds=[1]).grade
+    fast = next(s for s in grade.scenarios if s.id == 1)
+    assert not fast.passed and fast.value == 2000, fast.explanation
+    assert "got an error instead of an acknowledgement" in fast.explanation
+    assert "set its deadline_ms to 0" in fast.next_step
+
+
+def test_a_part_that_refuses_payments_is_not_fast_acknowledgement(clearpay_palette, design_file):
+    """The API with too few slots answers the 6.5 % it refuses at once, with an error: not an acknowledgement."""
+    grade = design_grade(palette=clearpay_palette, document=design_file("api-too-few-slots"), seeds=[1]).grade
+    fast = next(s for s in grade.scenarios if s.id == 1)
+    assert not fast.passed and "the acknowledged ones alone had p99 112 ms" in fast.explanation
+    assert fast.next_step.startswith("Let Payment-intent API (api) take every request")
