@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from kata.runs import worker
 from kata.runs.lease import Outcome
-from kata.runs.submit import CHECK_TASK, RUN_TASK, SWEEP_TASK
+from kata.runs.submit import CHECK_TASK, RUN_TASK, SWEEP_TASK, TRACES_TASK
 from kata.authoring import kata_check_finish
 from kata.sweeps import sweep_execute
 
@@ -47,3 +47,9 @@ def kata_check(check_id: int) -> bool:
 def kata_sweep(sweep_id: int) -> None:
     """A learner's what-if sweep, in a worker: every point's seeds here, one after another (see kata.sweeps)."""
     worker.on_a_thread_of_its_own(f"kata-sweep-{sweep_id}", lambda: sweep_execute(sweep_id, parallel=False))
+
+
+@shared_task(name=TRACES_TASK, acks_late=True, reject_on_worker_lost=True)
+def run_traces(run_id: int) -> None:
+    """A graded run's traces, in a worker, queued after every run (see kata.traces): replayed seeds, pure engine."""
+    worker.traces_here(run_id)

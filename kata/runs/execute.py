@@ -21,6 +21,7 @@ from kata.compiler import CompiledDesign, compile_document
 from kata.grading import Grade, grade
 from kata.messages import GradeMessage
 from kata.models import Run
+from kata.palette import Palette
 from kata.runs.frames import FrameStream, downsample
 from kata.runs.lease import MAX_EXECUTIONS, Claim, Heartbeat, Outcome, run_claim
 from kata.runs.publish import Publish, status_publish
@@ -47,11 +48,14 @@ class _Graded:
 
 
 def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: str = "",
-                after_first_frame: Callable[[], None] | None = None, trace: TraceSeed | None = None) -> Outcome:
+                after_first_frame: Callable[[], None] | None = None, trace: TraceSeed | None = None,
+                defer_traces: Callable[[int], None] | None = None) -> Outcome:
     """Execute a run to the end, or say why not (see `lease.run_claim`). Safe to call more than once for one run.
 
     `simulate`: how the seeds are simulated (`seeds.simulate_in_pool` in the web server, `seeds.simulate_here` in a
     worker). `after_first_frame`: called once the learner has their first frame (a worker lowers its priority).
+    Once graded, the run's traces are recorded with `trace`, or handed to `defer_traces` (a worker queues them as a
+    task of their own: `run_traces_execute`).
     """
     claim = run_claim(run_id, worker=worker or f"pid {os.getpid()}")
     run = claim.run
@@ -73,17 +77,30 @@ def run_execute(run_id: int, *, publish: Publish, simulate: Simulate, worker: st
         _failed(run, stream, f"The simulation failed: {exc}")
     else:
         if _succeeded(run, stream, graded) and settings.KATA_RUN_TRACES:
-            _record_traces(run, graded, trace or trace_here)
+            if defer_traces is not None:
+                defer_traces(run.pk)
+            else:
+                _record_traces(run.pk, graded.compiled, graded.results, graded.grade.to_dict(), trace or trace_here)
     return Outcome.DONE
 
 
-def _record_traces(run: Run, graded: _Graded, trace: TraceSeed) -> None:
+def run_traces_execute(run_id: int, *, trace: TraceSeed) -> None:
+    """Record a graded run's traces apart from its execution, from what the run stored (its results without their
+    series, which is what the replay's digest is checked against, and its grade)."""
+    run = Run.objects.select_related("attempt").get(pk=run_id)
+    if run.status != Run.Status.SUCCEEDED or not run.results or not run.grade:
+        return
+    _, compiled = _compiled(run)
+    _record_traces(run.pk, compiled, {int(seed): r for seed, r in run.results.items()}, run.grade, trace)
+
+
+def _record_traces(run_id: int, compiled: CompiledDesign, results: dict[int, dict[str, Any]], grade: dict[str, Any],
+                   trace: TraceSeed) -> None:
     """After the grade is out: the traces of the run's seeds that matter (see kata.traces)."""
     try:
-        run_traces_record(run_id=run.pk, compiled=graded.compiled, results=graded.results,
-                          grade=graded.grade.to_dict(), trace=trace)
+        run_traces_record(run_id=run_id, compiled=compiled, results=results, grade=grade, trace=trace)
     except Exception:  # the run stands without its traces
-        log.exception("run %s: recording its traces broke off", run.pk)
+        log.exception("run %s: recording its traces broke off", run_id)
 
 
 def _announce(claim: Claim, publish: Publish) -> None:
@@ -94,7 +111,9 @@ def _announce(claim: Claim, publish: Publish) -> None:
         status_publish(publish, Run.Status.RUNNING, "Simulating…")
 
 
-def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _Graded:
+def _compiled(run: Run) -> tuple[Palette, CompiledDesign]:
+    """The run's rules and its design compiled by them, the spec being what is simulated (a what-if's incidents
+    included)."""
     # The rules of the run's version (kept by the run, so an instructor's later edit never moves its grade); a run
     # without one is checked against the kata as it is when the run executes.
     palette = palette_for_run(Run.objects.select_related("version__kata", "attempt__kata").get(pk=run.pk))
@@ -102,12 +121,15 @@ def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _G
     if what_if:  # the kata's traffic changed as the learner asked, and the incidents aimed at their design's parts
         palette = whatif_palette(palette, what_if)
     compiled = compile_document(run.attempt.design, palette)
-    spec = whatif_spec(compiled, what_if.get("incidents") or [])
-    results = simulate(spec, list(run.seeds), stream)
+    return palette, replace(compiled, spec=whatif_spec(compiled, what_if.get("incidents") or []))
+
+
+def _simulate_and_grade(run: Run, stream: FrameStream, simulate: Simulate) -> _Graded:
+    palette, compiled = _compiled(run)
+    results = simulate(compiled.spec, list(run.seeds), stream)
     graded = grade(palette=palette, design=compiled.design, compiled=compiled, results_by_seed=results,
-                   practice=what_if.get("practice"))
-    # The traces replay what was simulated: a what-if's incidents included.
-    return _Graded(replace(compiled, spec=spec), results, graded)
+                   practice=(run.what_if or {}).get("practice"))
+    return _Graded(compiled, results, graded)
 
 
 def _strip_series(results: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 RUN_TASK = "kata.run_simulate"
 CHECK_TASK = "kata.check"
 SWEEP_TASK = "kata.sweep"
+TRACES_TASK = "kata.run_traces"
+# Redis hands a worker the lowest number first (kombu's priority steps 0, 3, 6, 9): a learner's run goes before an
+# author's check or a sweep, and those before the traces of a run that is already graded.
+BACKGROUND_PRIORITY = 6
+TRACES_PRIORITY = 9
 QUEUE_UNREACHABLE_MESSAGE = ("The run queue could not be reached, so this run did not start. Your attempt and design "
                              "are saved: run it again in a moment.")
 # A run found held by a live executor is looked at again this many times, half a lease apart.
@@ -226,7 +231,7 @@ def kata_check_submit(*, check_id: int, finish: Callable[[], object]) -> None:
     """Check a kata off the request: a Celery task in production mode (which calls the check's `finish` there), a
     thread of the server running `finish` otherwise (its seeds wait behind every learner's first seed in the pool)."""
     if settings.KATA_RUN_EXECUTOR == "celery":
-        current_app.send_task(CHECK_TASK, (check_id,), ignore_result=True)
+        current_app.send_task(CHECK_TASK, (check_id,), ignore_result=True, priority=BACKGROUND_PRIORITY)
     else:
         threading.Thread(target=_check_in_background, args=(finish,), name=f"kata-check-{check_id}",
                          daemon=True).start()
@@ -237,7 +242,13 @@ def sweep_submit(*, sweep_id: int, execute: Callable[[], object]) -> None:
     one after another), a thread of the server running `execute` otherwise (its seeds in the warm pool, behind every
     learner's streamed seed)."""
     if settings.KATA_RUN_EXECUTOR == "celery":
-        current_app.send_task(SWEEP_TASK, (sweep_id,), ignore_result=True)
+        current_app.send_task(SWEEP_TASK, (sweep_id,), ignore_result=True, priority=BACKGROUND_PRIORITY)
     else:
         threading.Thread(target=_check_in_background, args=(execute,), name=f"kata-sweep-{sweep_id}",
                          daemon=True).start()
+
+
+def run_traces_submit(run_id: int) -> None:
+    """Record a graded run's traces in a Celery task of their own (production mode), queued after every run: the
+    worker process that graded the run is free for the next one at once."""
+    current_app.send_task(TRACES_TASK, (run_id,), ignore_result=True, priority=TRACES_PRIORITY)

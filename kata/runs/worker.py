@@ -24,13 +24,14 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, co
 from kata.compiler import compile_document
 from kata.models import Kata
 from kata.palette import Palette
-from kata.runs.execute import run_execute
+from kata.runs.execute import run_execute, run_traces_execute
 from kata.runs.frames import frames_prune_now_and_then
 from kata.runs.lease import Outcome, lease_seconds, runs_requeue_stale
 from kata.runs.pool import stream_seed
 from kata.runs.publish import publisher, publishing_loop
 from kata.runs.seeds import simulate_here
-from kata.runs.submit import run_enqueue_again
+from kata.runs.submit import run_enqueue_again, run_traces_submit
+from kata.runs.tracing import trace_here
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,22 @@ def run_here(run_id: int, *, worker: str) -> Outcome:
 
     def execute() -> Outcome:
         outcome = run_execute(run_id, publish=publisher(run_id, publishing_loop()), simulate=simulate_here,
-                              worker=worker, after_first_frame=background)
+                              worker=worker, after_first_frame=background, defer_traces=run_traces_submit)
         frames_prune_now_and_then()  # on the run's thread, at idle priority by now
         return outcome
 
     return on_a_thread_of_its_own(f"kata-run-{run_id}", execute)
+
+
+def traces_here(run_id: int) -> None:
+    """Record a graded run's traces in this worker process, at the lowest CPU priority (a run's thread after its
+    first frame is no higher), on a thread of its own."""
+
+    def record() -> None:
+        background()
+        run_traces_execute(run_id, trace=trace_here)
+
+    on_a_thread_of_its_own(f"kata-traces-{run_id}", record)
 
 
 def rehearse_a_start() -> None:

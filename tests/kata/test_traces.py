@@ -193,3 +193,21 @@ def test_a_what_if_runs_traces_are_of_the_run_with_its_incidents(clearpay, learn
     result = tracing.HOP_FIELDS.index("result")
     hops = [hop for t in record.data[str(run.seeds[0])]["traces"].values() for hop in t["hops"]]
     assert any(hop[result] != "ok" for hop in hops)  # the brown-out's errors are in the kept payments
+
+
+def test_a_worker_records_a_graded_runs_traces_in_a_task_of_their_own(clearpay, learner, design_file, settings):
+    # Production mode: the worker that graded the run queues its traces and is free for the next run; the task
+    # replays from what the run stored, and the digest check proves those are the run's own results.
+    from kata.tasks import run_traces
+
+    settings.KATA_RUN_TRACES = True
+    run = services.run_start(learner=learner, kata=clearpay, document=design_file("reference"))
+    deferred: list[int] = []
+    run_execute(run.pk, publish=lambda message: None, simulate=simulate_here, defer_traces=deferred.append)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and deferred == [run.pk]
+    assert not RunTraces.objects.filter(run=run).exists()
+    run_traces(run.pk)  # the Celery task's body, in this process
+    record = RunTraces.objects.get(run=run)
+    assert record.status == "ready", record.error_message
+    assert record.seeds == [run.seeds[0]] and record.data[str(run.seeds[0])]["traces"]

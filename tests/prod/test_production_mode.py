@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from kata import services
-from kata.models import Attempt, Kata, Run, RunFrame
+from kata.models import Attempt, Kata, Run, RunFrame, RunTraces
 from kata.runs import submit
 from kata.runs.lease import MAX_EXECUTIONS, worker_lost_message
 from tests.prod.conftest import ROOT, Learner, Stack, finished, first_frame, prod_script, wait_until
@@ -55,6 +55,9 @@ def test_a_run_executes_on_a_worker_and_streams_through_redis(two_workers: Stack
     assert len(frames) >= 3, "frames streamed live, not only at the end"
     assert [f["seq"] for f in frames] == _frame_seqs(run.pk), "every saved frame reached the learner, in order"
     assert {m.get("type") for m in page.messages} >= {"frame", "status", "grade"}
+    # Its traces come after, from a task of their own that a worker takes once no run is waiting.
+    wait_until(lambda: RunTraces.objects.filter(run=run, status="ready").exists(), timeout=120,
+               what="the run's traces recorded by a worker")
 
 
 def test_a_killed_worker_s_run_is_taken_over_by_the_other_worker(two_workers: Stack, learner: Any,
