@@ -401,7 +401,10 @@ class Simulation:
             t = self.env.now + step
             if t > self.horizon:
                 t = self.horizon
-            yield self.observer.snapshot(self._advance(t))
+            now = self._advance(t)
+            if self.done:  # the last snapshot counts what the run leaves unfinished, as the results do
+                self._close()
+            yield self.observer.snapshot(now)
 
     def run_to_end(self) -> None:
         """Run the rest of the simulation (SimPy processes on `env` run with it, up to its end)."""

@@ -52,7 +52,7 @@ EVERYTHING: dict[str, Any] = {
 }
 
 PINNED = {
-    "clearpay_streamed": "2911bf22400e179ac29e7a891f69d3ba1a4af0419dcd7c2d68c7b97326b241c9",
+    "clearpay_streamed": "a8a02817e52864e58c0133385ba54ea4c54d83f43fb7a8414b20579733a6010e",
     "everything_streamed": "109e4f5f237db2bc2a558451d9a54109e885db7c7673066da1ad836925b4e21f",
     "everything_requests": "8eec9a3a23a6099770df3918702fe9999687d20c89ed8979bd048b5e4357d2cd",
     "tandem_metrics": "aa426686454fad64bd9f6f87feda287684157b70d596d47dadb8418c0b6f5975",
